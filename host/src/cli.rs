@@ -1,0 +1,81 @@
+//! Command-line interface (clap). `host --help` is generated from these docs.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// acgap host: trains and evaluates actor-critic plugins on native environments.
+///
+/// Example: `host --plugin sac --env pendulum --steps 20000 --seed 0`
+#[derive(Parser, Debug)]
+#[command(name = "host", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a plugin's build info and components with their default configs.
+    Inspect {
+        /// Plugin path or name (`sac` finds `libsac.so`).
+        plugin: String,
+    },
+    /// List the environment ids.
+    Envs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Plugin path or name. A plugin with several agents takes `name@agent`. Several
+    /// `--plugin` flags are reserved for comparison sessions.
+    #[arg(long, required = false)]
+    pub plugin: Vec<String>,
+    /// Correction (gap estimator) plugin path or name, attached to the agent's correction hook.
+    /// A plugin with several corrections takes `name@correction`.
+    #[arg(long)]
+    pub correction: Option<String>,
+    /// Environment id (see `host envs`).
+    #[arg(long, default_value = "pendulum")]
+    pub env: String,
+    /// Total environment steps.
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
+    /// Master seed; env, eval env, replay sampling, warm-up actions and the plugin get streams derived from it.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// JSON file with agent config overrides (an object).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Agent config override `key=value` (value parsed as JSON, else taken as a string); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Correction config override `key=value`; repeatable.
+    #[arg(long = "correction-set", value_name = "KEY=VALUE")]
+    pub correction_set: Vec<String>,
+    /// Compute device handed to the plugin.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Evaluate every this many env steps (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
+    pub eval_every: usize,
+    /// Episodes per evaluation (deterministic policy, separately seeded env).
+    #[arg(long, default_value_t = 10)]
+    pub eval_episodes: usize,
+    /// Average update metrics over windows of this many env steps.
+    #[arg(long, default_value_t = 1000)]
+    pub log_every: usize,
+    /// Write a checkpoint every this many env steps (0: only at the end).
+    #[arg(long, default_value_t = 5000)]
+    pub checkpoint_every: usize,
+    /// Parent folder of run directories (`<runs>/<env>/<plugin>/<seed>-<timestamp>/`).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Continue the run in this directory from its last checkpoint, exactly.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}

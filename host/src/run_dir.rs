@@ -1,0 +1,196 @@
+//! The run directory and its logs: `run.json` (resolved config), `status.json`,
+//! `metrics.jsonl` (every record), `episodes.csv`, `eval.csv`, `train.csv`,
+//! `learning_curve.svg`, `checkpoints/`.
+//!
+//! Every log is appended and flushed record by record, so whatever a killed or
+//! failed run wrote stays readable. A checkpoint stores each file's length; a
+//! resume truncates to it, so the resumed files equal an uninterrupted run's.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+pub const LOGS: [&str; 4] = ["metrics.jsonl", "episodes.csv", "eval.csv", "train.csv"];
+
+/// Lengths of the log files at a checkpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LogOffsets(pub Vec<u64>);
+
+pub struct RunLogs {
+    files: Vec<File>,
+    /// Column names of `train.csv`, fixed by its first row.
+    pub train_columns: Option<Vec<String>>,
+}
+
+/// Final or current state of a run, for `status.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    /// `running`, `finished`, `failed` or `diverged`.
+    pub state: String,
+    pub step: usize,
+    pub message: Option<String>,
+}
+
+impl RunLogs {
+    /// Open (create or, on resume, truncate to `offsets`) the log files of `dir`.
+    pub fn open(
+        dir: &Path,
+        offsets: Option<&LogOffsets>,
+        train_columns: Option<Vec<String>>,
+    ) -> Result<Self, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+        let mut files = Vec::new();
+        for (i, name) in LOGS.iter().enumerate() {
+            let path = dir.join(name);
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+            if let Some(off) = offsets {
+                f.set_len(off.0.get(i).copied().unwrap_or(0))
+                    .map_err(|e| format!("cannot truncate `{}`: {e}", path.display()))?;
+            }
+            files.push(f);
+        }
+        let mut logs = Self {
+            files,
+            train_columns,
+        };
+        if offsets.is_none() {
+            logs.write(1, "step,return,length\n")?;
+            logs.write(2, "step,mean,std,min,max,episodes\n")?;
+        }
+        Ok(logs)
+    }
+
+    fn write(&mut self, i: usize, text: &str) -> Result<(), String> {
+        self.files[i]
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write `{}`: {e}", LOGS[i]))
+    }
+
+    pub fn offsets(&self) -> Result<LogOffsets, String> {
+        self.files
+            .iter()
+            .map(|f| f.metadata().map(|m| m.len()).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()
+            .map(LogOffsets)
+    }
+
+    pub fn record(&mut self, record: &serde_json::Value) -> Result<(), String> {
+        self.write(0, &format!("{record}\n"))
+    }
+
+    pub fn episode(&mut self, step: usize, ret: f64, len: usize) -> Result<(), String> {
+        self.record(
+            &serde_json::json!({"type": "episode", "step": step, "return": ret, "length": len}),
+        )?;
+        self.write(1, &format!("{step},{ret},{len}\n"))
+    }
+
+    pub fn eval(&mut self, step: usize, returns: &[f64]) -> Result<(), String> {
+        let s = summary(returns);
+        self.record(&serde_json::json!({"type": "eval", "step": step, "mean": s.mean, "std": s.std, "min": s.min, "max": s.max, "returns": returns}))?;
+        self.write(
+            2,
+            &format!(
+                "{step},{},{},{},{},{}\n",
+                s.mean,
+                s.std,
+                s.min,
+                s.max,
+                returns.len()
+            ),
+        )
+    }
+
+    /// One training window: averaged update metrics plus timing (keys under `time/`).
+    pub fn train_window(&mut self, step: usize, metrics: &[(String, f64)]) -> Result<(), String> {
+        let mut obj = serde_json::Map::new();
+        obj.insert("type".into(), "train".into());
+        obj.insert("step".into(), step.into());
+        for (k, v) in metrics {
+            obj.insert(k.clone(), serde_json::json!(v));
+        }
+        self.record(&serde_json::Value::Object(obj))?;
+        if self.train_columns.is_none() {
+            let cols: Vec<String> = metrics.iter().map(|(k, _)| k.clone()).collect();
+            self.write(3, &format!("step,{}\n", cols.join(",")))?;
+            self.train_columns = Some(cols);
+        }
+        let cols = self.train_columns.clone().unwrap_or_default();
+        let row: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                metrics
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        self.write(3, &format!("{step},{}\n", row.join(",")))
+    }
+}
+
+pub struct Summary {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub fn summary(xs: &[f64]) -> Summary {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Summary {
+        mean,
+        std,
+        min,
+        max,
+    }
+}
+
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Write to a temporary file and rename it over `path`: a reader (or a killed
+/// process) never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) for run directory names.
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

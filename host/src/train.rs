@@ -1,0 +1,463 @@
+//! The training loop: env stepping, the "Algo-x-y" update schedule,
+//! evaluation, logging and checkpoints for one (plugin, env, seed) run.
+
+use crate::checkpoint::{self, HostState};
+use crate::replay::{Minibatch, ReplayBuffer};
+use crate::run_dir::{RunLogs, Status, write_json};
+use crate::seeds;
+use crate::window::Window;
+use acgap_envs::{Env, Space};
+use acgap_sdk::{Agent, BatchKind, Training, UpdateStep};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Everything that defines a run; saved as `run.json` and reused by `--resume`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub plugin: String,
+    pub plugin_path: PathBuf,
+    pub agent: String,
+    pub agent_config: serde_json::Value,
+    pub correction: Option<CorrectionSpec>,
+    pub plugin_build: acgap_sdk::plugin::BuildInfo,
+    pub env: String,
+    pub steps: usize,
+    pub seed: u64,
+    pub device: String,
+    pub eval_every: usize,
+    pub eval_episodes: usize,
+    pub log_every: usize,
+    pub checkpoint_every: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CorrectionSpec {
+    pub plugin: String,
+    pub plugin_path: PathBuf,
+    pub name: String,
+    pub config: serde_json::Value,
+}
+
+/// How a run ended early.
+#[derive(Debug)]
+pub struct RunFailure {
+    pub state: &'static str,
+    pub message: String,
+}
+
+pub struct Trainer {
+    pub spec: RunSpec,
+    pub dir: PathBuf,
+    agent: Box<dyn Agent>,
+    training: Training,
+    env: Box<dyn Env>,
+    eval_env: Box<dyn Env>,
+    replay: ReplayBuffer,
+    minibatch: Minibatch,
+    state: HostState,
+    logs: RunLogs,
+    action_space: Space,
+    obs_dim: usize,
+    act_dim: usize,
+}
+
+impl Trainer {
+    /// A fresh run: seeds every stream from the master seed.
+    pub fn new(spec: RunSpec, dir: PathBuf, agent: Box<dyn Agent>) -> Result<Self, String> {
+        let mut env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "env"))
+            .map_err(|e| e.to_string())?;
+        let eval_env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "eval_env"))
+            .map_err(|e| e.to_string())?;
+        let obs = env.reset();
+        let state = HostState {
+            step: 0,
+            obs,
+            episode_return: 0.0,
+            episode_len: 0,
+            replay_rng: ChaCha8Rng::seed_from_u64(seeds::derive(spec.seed, "replay")),
+            action_rng: ChaCha8Rng::seed_from_u64(seeds::derive(spec.seed, "warmup_actions")),
+            window: Window::default(),
+            next_log: spec.log_every.max(1),
+            next_eval: if spec.eval_every == 0 {
+                usize::MAX
+            } else {
+                spec.eval_every
+            },
+            next_checkpoint: if spec.checkpoint_every == 0 {
+                usize::MAX
+            } else {
+                spec.checkpoint_every
+            },
+            last_eval: None,
+            last_eval_step: None,
+            updates: 0,
+            elapsed_secs: 0.0,
+            env: serde_json::Value::Null,
+            eval_env: serde_json::Value::Null,
+            log_offsets: Default::default(),
+            train_columns: None,
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+        write_json(&dir.join("run.json"), &spec)?;
+        let logs = RunLogs::open(&dir, None, None)?;
+        Self::assemble(spec, dir, agent, env, eval_env, state, logs, None)
+    }
+
+    /// Continue from the checkpoint in `dir` (the agent has been built from `run.json`).
+    pub fn resume(spec: RunSpec, dir: PathBuf, mut agent: Box<dyn Agent>) -> Result<Self, String> {
+        let ckpt = checkpoint::load(&dir)?;
+        agent
+            .load(&ckpt.agent)
+            .map_err(|e| format!("cannot restore the agent from the checkpoint: {e}"))?;
+        let mut env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
+        let mut eval_env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
+        env.restore(&ckpt.host.env)?;
+        eval_env.restore(&ckpt.host.eval_env)?;
+        let logs = RunLogs::open(
+            &dir,
+            Some(&ckpt.host.log_offsets),
+            ckpt.host.train_columns.clone(),
+        )?;
+        Self::assemble(
+            spec,
+            dir,
+            agent,
+            env,
+            eval_env,
+            ckpt.host,
+            logs,
+            Some(ckpt.replay),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        spec: RunSpec,
+        dir: PathBuf,
+        agent: Box<dyn Agent>,
+        env: Box<dyn Env>,
+        eval_env: Box<dyn Env>,
+        state: HostState,
+        logs: RunLogs,
+        replay: Option<ReplayBuffer>,
+    ) -> Result<Self, String> {
+        let env_spec = env.spec().clone();
+        let training = agent.training();
+        let capacity = match &training {
+            Training::OffPolicy { buffer_size, .. } => *buffer_size,
+            Training::OnPolicy { rollout_len } if *rollout_len > 0 => *rollout_len,
+            Training::OnPolicy { .. } => {
+                return Err("the plugin reported an invalid training schedule".into());
+            }
+        };
+        let replay = replay
+            .unwrap_or_else(|| ReplayBuffer::new(capacity, env_spec.obs_dim(), env_spec.act_dim()));
+        Ok(Self {
+            obs_dim: env_spec.obs_dim(),
+            act_dim: env_spec.act_dim(),
+            action_space: env_spec.action,
+            spec,
+            dir,
+            agent,
+            training,
+            env,
+            eval_env,
+            replay,
+            minibatch: Minibatch::default(),
+            state,
+            logs,
+        })
+    }
+
+    pub fn step(&self) -> usize {
+        self.state.step
+    }
+
+    pub fn last_eval(&self) -> Option<f64> {
+        self.state.last_eval
+    }
+
+    /// Run to `spec.steps`, or until the plugin fails. `status.json` says which.
+    pub fn run(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        self.set_status("running", None);
+        progress.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps  {per_sec}  eval {msg}  ETA {eta}",
+            )
+            .expect("valid template"),
+        );
+        progress.set_length(self.spec.steps as u64);
+        progress.set_position(self.state.step as u64);
+        let result = self.run_inner(progress);
+        match &result {
+            Ok(()) => self.set_status("finished", None),
+            Err(f) => self.set_status(f.state, Some(f.message.clone())),
+        }
+        result
+    }
+
+    fn run_inner(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        let clock = Instant::now();
+        let elapsed_before = self.state.elapsed_secs;
+        while self.state.step < self.spec.steps {
+            let window_start = Instant::now();
+            match self.training.clone() {
+                Training::OffPolicy {
+                    batch_size,
+                    learning_starts,
+                    env_steps_per_iter,
+                    critic_steps,
+                    correction_steps,
+                    actor_steps,
+                    ..
+                } => {
+                    for _ in 0..env_steps_per_iter {
+                        if self.state.step >= self.spec.steps {
+                            break;
+                        }
+                        let warmup = self.state.step < learning_starts;
+                        self.env_step(warmup)?;
+                    }
+                    if self.state.step >= learning_starts && self.replay.len() >= batch_size {
+                        let schedule = [
+                            (UpdateStep::Critic, critic_steps),
+                            (UpdateStep::Correction, correction_steps),
+                            (UpdateStep::Actor, actor_steps),
+                        ];
+                        for (kind, count) in schedule {
+                            for _ in 0..count {
+                                self.replay.sample(
+                                    batch_size,
+                                    &mut self.state.replay_rng,
+                                    &mut self.minibatch,
+                                );
+                                let metrics = self
+                                    .agent
+                                    .update(&self.minibatch.view(), kind)
+                                    .map_err(|e| self.plugin_failure("update", e))?;
+                                self.state.window.add(&metrics);
+                                self.state.updates += 1;
+                            }
+                        }
+                    }
+                }
+                Training::OnPolicy { rollout_len } => {
+                    self.replay = ReplayBuffer::new(rollout_len, self.obs_dim, self.act_dim);
+                    for _ in 0..rollout_len.min(self.spec.steps - self.state.step) {
+                        self.env_step(false)?;
+                    }
+                    let batch = self.replay.in_order(BatchKind::Rollout);
+                    let metrics = self
+                        .agent
+                        .update(&batch, UpdateStep::Rollout)
+                        .map_err(|e| self.plugin_failure("update", e))?;
+                    self.state.window.add(&metrics);
+                    self.state.updates += 1;
+                }
+            }
+            self.state.window.busy_secs += window_start.elapsed().as_secs_f64();
+            self.state.elapsed_secs = elapsed_before + clock.elapsed().as_secs_f64();
+            progress.set_position(self.state.step as u64);
+            self.after_iteration(progress)?;
+        }
+        if self.state.last_eval_step != Some(self.state.step) {
+            self.evaluate(progress)?;
+        }
+        self.checkpoint()?;
+        Ok(())
+    }
+
+    /// Logging, evaluation and checkpoints at iteration boundaries (where the state is
+    /// complete, so a checkpoint resumes exactly).
+    fn after_iteration(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        let step = self.state.step;
+        if step >= self.state.next_log {
+            let metrics = self.state.window.drain(self.state.updates);
+            self.logs.train_window(step, &metrics).map_err(io_failure)?;
+            while self.state.next_log <= step {
+                self.state.next_log += self.spec.log_every.max(1);
+            }
+        }
+        if step >= self.state.next_eval {
+            self.evaluate(progress)?;
+            while self.state.next_eval <= step {
+                self.state.next_eval += self.spec.eval_every;
+            }
+        }
+        if step >= self.state.next_checkpoint {
+            self.checkpoint()?;
+            while self.state.next_checkpoint <= step {
+                self.state.next_checkpoint += self.spec.checkpoint_every;
+            }
+        }
+        Ok(())
+    }
+
+    fn env_step(&mut self, random: bool) -> Result<(), RunFailure> {
+        let action = if random {
+            self.random_action()
+        } else {
+            let a = self
+                .agent
+                .act(&self.state.obs, 1, false)
+                .map_err(|e| self.plugin_failure("act", e))?;
+            self.check_action(&a)?;
+            a
+        };
+        let s = self.env.step(&action);
+        self.replay.push(
+            &self.state.obs,
+            &action,
+            s.reward as f32,
+            &s.obs,
+            s.terminated,
+            s.truncated,
+        );
+        self.state.episode_return += s.reward;
+        self.state.episode_len += 1;
+        self.state.step += 1;
+        if s.terminated || s.truncated {
+            self.logs
+                .episode(
+                    self.state.step,
+                    self.state.episode_return,
+                    self.state.episode_len,
+                )
+                .map_err(io_failure)?;
+            self.state.obs = self.env.reset();
+            self.state.episode_return = 0.0;
+            self.state.episode_len = 0;
+        } else {
+            self.state.obs = s.obs;
+        }
+        Ok(())
+    }
+
+    fn random_action(&mut self) -> Vec<f32> {
+        let rng = &mut self.state.action_rng;
+        match &self.action_space {
+            Space::Box { low, high } => low
+                .iter()
+                .zip(high)
+                .map(|(l, h)| rng.random_range(*l..=*h))
+                .collect(),
+            Space::Discrete { n } => vec![rng.random_range(0..*n) as f32],
+        }
+    }
+
+    /// A plugin's action must have the env's dimension, be finite, and for discrete
+    /// spaces be a valid index.
+    fn check_action(&self, a: &[f32]) -> Result<(), RunFailure> {
+        let step = self.state.step;
+        if a.len() != self.act_dim {
+            return Err(RunFailure {
+                state: "failed",
+                message: format!(
+                    "the plugin returned an action of dimension {} at step {step}; `{}` expects {}",
+                    a.len(),
+                    self.spec.env,
+                    self.act_dim
+                ),
+            });
+        }
+        if let Some(x) = a.iter().find(|x| !x.is_finite()) {
+            return Err(RunFailure {
+                state: "diverged",
+                message: format!(
+                    "diverged: the plugin returned a non-finite action ({x}) at step {step}"
+                ),
+            });
+        }
+        if let Space::Discrete { n } = self.action_space
+            && (a[0] < 0.0 || a[0] >= n as f32 || a[0].fract() != 0.0)
+        {
+            return Err(RunFailure {
+                state: "failed",
+                message: format!(
+                    "the plugin returned action {} at step {step}; `{}` has actions 0..{}",
+                    a[0], self.spec.env, n
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn plugin_failure(&self, what: &str, message: String) -> RunFailure {
+        let state = if message.starts_with("diverged") {
+            "diverged"
+        } else {
+            "failed"
+        };
+        RunFailure {
+            state,
+            message: format!(
+                "plugin `{}` failed in {what} at step {}: {message}",
+                self.spec.agent, self.state.step
+            ),
+        }
+    }
+
+    fn evaluate(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        let mut returns = Vec::with_capacity(self.spec.eval_episodes);
+        for _ in 0..self.spec.eval_episodes {
+            let mut obs = self.eval_env.reset();
+            let mut ret = 0.0;
+            loop {
+                let a = self
+                    .agent
+                    .act(&obs, 1, true)
+                    .map_err(|e| self.plugin_failure("act (evaluation)", e))?;
+                self.check_action(&a)?;
+                let s = self.eval_env.step(&a);
+                ret += s.reward;
+                if s.terminated || s.truncated {
+                    break;
+                }
+                obs = s.obs;
+            }
+            returns.push(ret);
+        }
+        self.logs
+            .eval(self.state.step, &returns)
+            .map_err(io_failure)?;
+        let mean = returns.iter().sum::<f64>() / returns.len().max(1) as f64;
+        self.state.last_eval = Some(mean);
+        self.state.last_eval_step = Some(self.state.step);
+        progress.set_message(format!("{mean:.1}"));
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), RunFailure> {
+        let agent = self
+            .agent
+            .save()
+            .map_err(|e| self.plugin_failure("save", e))?;
+        self.state.env = self.env.snapshot();
+        self.state.eval_env = self.eval_env.snapshot();
+        self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
+        self.state.train_columns = self.logs.train_columns.clone();
+        checkpoint::save(&self.dir, &self.state, &agent, &self.replay).map_err(io_failure)
+    }
+
+    fn set_status(&self, state: &str, message: Option<String>) {
+        let status = Status {
+            state: state.into(),
+            step: self.state.step,
+            message,
+        };
+        // A status that cannot be written must not hide the run's own outcome.
+        let _ = write_json(&self.dir.join("status.json"), &status);
+    }
+}
+
+fn io_failure(message: String) -> RunFailure {
+    RunFailure {
+        state: "failed",
+        message,
+    }
+}

@@ -1,0 +1,72 @@
+//! The [`Agent`] trait a plugin author implements, and what the host needs to drive it.
+
+use crate::batch::{Batch, UpdateStep};
+use crate::correction::Correction;
+use crate::spec::EnvSpec;
+use serde::{Deserialize, Serialize};
+
+/// Named scalar metrics, e.g. `("train/critic_loss", 0.3)`.
+pub type Metrics = Vec<(String, f64)>;
+
+/// Errors crossing the plugin boundary are plain messages.
+pub type PluginResult<T> = Result<T, String>;
+
+/// Everything an agent is built from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AgentInit {
+    /// The agent's config: its defaults merged with the user's overrides (validated by the agent).
+    pub config: serde_json::Value,
+    pub env: EnvSpec,
+    /// Seed of the plugin's own RNG stream (derived by the host from the master seed).
+    pub seed: u64,
+    /// Compute device, e.g. `"cpu"` (later `"cuda:0"`).
+    pub device: String,
+}
+
+/// How the host must feed an agent: off-policy from a replay buffer, or on-policy rollouts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Training {
+    /// Per iteration: `env_steps_per_iter` env steps, then `critic_steps` critic
+    /// updates, `correction_steps` correction updates and `actor_steps` actor updates,
+    /// each on a fresh uniform minibatch of `batch_size`. Random actions for the
+    /// first `learning_starts` steps; no updates before that.
+    OffPolicy {
+        batch_size: usize,
+        buffer_size: usize,
+        learning_starts: usize,
+        env_steps_per_iter: usize,
+        critic_steps: usize,
+        correction_steps: usize,
+        actor_steps: usize,
+    },
+    /// Collect `rollout_len` steps with the current policy, then one `UpdateStep::Rollout`.
+    OnPolicy { rollout_len: usize },
+}
+
+/// An algorithm. The host calls it through the stable ABI; a plugin author
+/// writes plain Rust and exports it with [`crate::export_plugin!`].
+pub trait Agent: Send {
+    /// How the host must schedule env steps and updates.
+    fn training(&self) -> Training;
+
+    /// Actions for `n` observations stored row-major in `obs`; returns `n * act_dim` values.
+    fn act(&mut self, obs: &[f32], n: usize, deterministic: bool) -> PluginResult<Vec<f32>>;
+
+    /// One step of the schedule on `batch`.
+    fn update(&mut self, batch: &Batch<'_>, step: UpdateStep) -> PluginResult<Metrics>;
+
+    /// The complete learner state (networks, optimiser moments, temperature,
+    /// targets, RNG, counters) so that `load` continues bit-exactly.
+    fn save(&self) -> PluginResult<Vec<u8>>;
+
+    /// Restore a state produced by `save`.
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()>;
+
+    /// Attach a correction estimator (the gap-estimator hook). Agents without a
+    /// hook keep this default, which refuses.
+    fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {
+        let _ = correction;
+        Err("this agent has no correction hook".into())
+    }
+}

@@ -1,0 +1,71 @@
+//! The data an agent learns from: a borrowed, columnar batch of transitions.
+
+/// How the rows of a [`Batch`] were drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BatchKind {
+    /// An i.i.d. minibatch sampled uniformly from the replay buffer.
+    Minibatch = 0,
+    /// An in-order on-policy rollout; episode boundaries are where
+    /// `terminated` or `truncated` is 1.
+    Rollout = 1,
+}
+
+/// `len` transitions as row-major `f32` columns. `action` holds the action
+/// index as an `f32` for discrete spaces; `terminated`/`truncated` are 0 or 1.
+///
+/// ```
+/// use acgap_sdk::batch::{Batch, BatchKind};
+/// let (obs, act, r, next, z) = ([0.0_f32; 6], [1.0_f32; 2], [0.5_f32; 2], [0.0_f32; 6], [0.0_f32; 2]);
+/// let b = Batch { kind: BatchKind::Minibatch, len: 2, obs: &obs, action: &act, reward: &r,
+///                 next_obs: &next, terminated: &z, truncated: &z };
+/// assert_eq!(b.obs_dim(), 3);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    pub kind: BatchKind,
+    pub len: usize,
+    pub obs: &'a [f32],
+    pub action: &'a [f32],
+    pub reward: &'a [f32],
+    pub next_obs: &'a [f32],
+    pub terminated: &'a [f32],
+    pub truncated: &'a [f32],
+}
+
+impl Batch<'_> {
+    pub fn obs_dim(&self) -> usize {
+        self.obs.len() / self.len.max(1)
+    }
+    pub fn act_dim(&self) -> usize {
+        self.action.len() / self.len.max(1)
+    }
+}
+
+/// Which part of the "Algo-x-y" schedule an `update` call performs
+/// (ALGORITHMS.md section 3: per iteration x critic steps, y correction steps, one actor step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateStep {
+    /// One critic gradient step (and its target-network Polyak step).
+    Critic = 0,
+    /// One step of the correction estimator's own networks (e.g. Res-SAC's res-critic).
+    Correction = 1,
+    /// One actor (and temperature) step along `grad J + correction`.
+    Actor = 2,
+    /// A whole on-policy update from an in-order rollout.
+    Rollout = 3,
+}
+
+impl UpdateStep {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::Critic,
+            1 => Self::Correction,
+            2 => Self::Actor,
+            3 => Self::Rollout,
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! The correction-term hook: how a gap estimator changes the actor's update.
+//!
+//! The actor of the SAC core ascends `grad_theta J_pi + correction`
+//! (ALGORITHMS.md section 3). A [`Correction`] is called by the core at every
+//! correction step (to train its own networks) and at every actor step (to
+//! return its term). It sees the base algorithm only through [`SacContext`]:
+//! plain `f32` data and products with the base's networks, so the same
+//! estimator works compiled into a plugin or loaded from its own library
+//! (`host --correction libmygap.so`).
+//!
+//! Both kinds of estimator in the papers fit:
+//! - **action-space** (Res-SAC): return [`CorrectionTerm::ActionGrad`], a per-sample
+//!   gradient with respect to the reparameterised action `a~`; the core backpropagates
+//!   it through the actor (`grad_theta mean W(s, a~)`).
+//! - **parameter-space** (Stack-SAC): combine [`SacContext::critic_vjp`],
+//!   [`SacContext::critic_jvp`] and [`SacContext::target_vjp`] and return
+//!   [`CorrectionTerm::ParamGrad`], a direction in the actor's flat parameter space.
+//!
+//! Flat parameter vectors list each network's layers in order, every layer's
+//! weight matrix (row-major, `in x out`) followed by its bias.
+
+use crate::agent::{Metrics, PluginResult};
+use crate::batch::Batch;
+use crate::spec::EnvSpec;
+use serde::{Deserialize, Serialize};
+
+/// What a correction adds to the actor's ascent direction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CorrectionTerm {
+    /// Nothing this step.
+    Zero,
+    /// `B x act_dim` row-major: `g_b`, the derivative of the correction objective with
+    /// respect to the squashed action `a~_b` (in the actor's `[-1, 1]` units). The core adds
+    /// `sum_b g_b . d a~_b / d theta` to the ascent direction, so return `dW/da / B` for a
+    /// batch mean.
+    ActionGrad(Vec<f32>),
+    /// A direction in the actor's flat parameter space, added as is.
+    ParamGrad(Vec<f32>),
+}
+
+/// Sizes and constants of the base algorithm at this update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContextInfo {
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub batch_len: usize,
+    pub gamma: f32,
+    /// The entropy temperature at this update.
+    pub alpha: f32,
+    pub actor_params: usize,
+    /// Parameters of one critic (Q1 and Q2 have the same shape); flat critic vectors
+    /// hold Q1's parameters followed by Q2's.
+    pub critic_params: usize,
+    /// Hidden layer sizes of the base's networks, so an estimator can build networks of the same shape.
+    pub hidden: Vec<usize>,
+}
+
+/// Actions drawn from the policy with their log-probabilities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sampled {
+    /// `B x act_dim`, squashed to `[-1, 1]`.
+    pub actions: Vec<f32>,
+    /// `B`, including the tanh correction.
+    pub log_prob: Vec<f32>,
+}
+
+/// What the SAC core exposes to a correction during one update. All actions
+/// are in the actor's squashed `[-1, 1]` units (the batch's env actions too:
+/// [`SacContext::batch_actions`] gives them rescaled). Within one update the
+/// random draws are fixed, so repeated calls return the same samples.
+pub trait SacContext {
+    fn info(&self) -> ContextInfo;
+    /// The minibatch of this update (env units).
+    fn batch(&self) -> Batch<'_>;
+    /// The batch's actions rescaled to `[-1, 1]`, as the critics see them.
+    fn batch_actions(&self) -> PluginResult<Vec<f32>>;
+    /// `a~ ~ pi_theta(.|s)` at the batch observations, reparameterised with this update's noise.
+    fn policy_actions(&self) -> PluginResult<Sampled>;
+    /// `a' ~ pi_theta(.|s')` at the next observations: the sample used in the soft target.
+    fn next_actions(&self) -> PluginResult<Sampled>;
+    /// The critics' soft TD target `y = r + gamma (1 - terminated)(min_i Qbar_i(s',a') - alpha log pi(a'|s'))`.
+    fn td_target(&self) -> PluginResult<Vec<f32>>;
+    /// Online critics at `n` pairs `(obs, act)`: `Q1` for all rows, then `Q2` (`2 x n`).
+    fn critic_values(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>>;
+    /// Per-sample Jacobian-vector products of the online critics: for a flat direction
+    /// `v = (v1, v2)` over both critics' parameters, returns `grad_phi Q1(s_b,a_b) . v1`
+    /// for all rows, then the same for Q2 (`2 x n`). Computed by forward-mode differentiation.
+    fn critic_jvp(&self, obs: &[f32], act: &[f32], v: &[f32]) -> PluginResult<Vec<f32>>;
+    /// Vector-Jacobian product of the online critics: `sum_b w1_b grad_phi Q1(s_b,a_b)`
+    /// followed by `sum_b w2_b grad_phi Q2(s_b,a_b)`, for weights `w = (w1, w2)` (`2 x n`).
+    fn critic_vjp(&self, obs: &[f32], act: &[f32], w: &[f32]) -> PluginResult<Vec<f32>>;
+    /// Actor vector-Jacobian product through the reparameterised action:
+    /// `sum_b g_b . d a~_b / d theta` for `g` of shape `B x act_dim`.
+    fn actor_vjp(&self, g: &[f32]) -> PluginResult<Vec<f32>>;
+    /// Actor vector-Jacobian product through the soft target:
+    /// `sum_b c_b d y_b / d theta`, with `y` depending on `theta` through `a'` and `log pi(a'|s')`.
+    fn target_vjp(&self, c: &[f32]) -> PluginResult<Vec<f32>>;
+}
+
+/// Everything a correction is built from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CorrectionInit {
+    /// The correction's config: its defaults merged with the user's overrides.
+    pub config: serde_json::Value,
+    pub env: EnvSpec,
+    pub seed: u64,
+    pub device: String,
+}
+
+/// A gap estimator. Implement `actor_term`; the rest has defaults.
+pub trait Correction: Send {
+    /// One step of the estimator's own networks (the "y" of "Algo-x-y").
+    fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
+        let _ = ctx;
+        Ok(Vec::new())
+    }
+
+    /// The term to add to the actor's ascent direction at this actor step, with metrics.
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)>;
+
+    /// The estimator's complete state, for exact resume.
+    fn save(&self) -> PluginResult<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
+        let _ = bytes;
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+//! # acgap-sdk
+//!
+//! What a plugin author needs to add an actor-critic algorithm or a gap
+//! estimator to acgap:
+//! - [`agent::Agent`] and [`correction::Correction`]: the plain-Rust traits to implement;
+//! - [`export_plugin!`]: the one macro that makes a library loadable by `host`
+//!   (the stable ABI behind it lives in [`plugin`] and is never seen by authors);
+//! - [`toolkit`] (feature `toolkit`, on by default): MLPs, Adam, the squashed
+//!   Gaussian policy, and the SAC core with its correction hook.
+//!
+//! Not here: environments (`acgap-envs`), replay buffers, the training loop,
+//! logging (all in `host`).
+
+pub mod agent;
+pub mod batch;
+pub mod correction;
+pub mod plugin;
+pub mod spec;
+#[cfg(feature = "toolkit")]
+pub mod toolkit;
+
+pub use agent::{Agent, AgentInit, Metrics, PluginResult, Training};
+pub use batch::{Batch, BatchKind, UpdateStep};
+pub use correction::{
+    ContextInfo, Correction, CorrectionInit, CorrectionTerm, SacContext, Sampled,
+};
+pub use plugin::{AgentEntry, CorrectionEntry};

@@ -1,0 +1,320 @@
+//! Plain Rust <-> stable ABI, in both directions:
+//! - plugin side: [`AgentAdapter`] and [`CorrectionAdapter`] wrap a `Box<dyn Agent>` /
+//!   `Box<dyn Correction>` as ABI objects, every call guarded against panics; after a
+//!   panic the object is marked broken and refuses further calls.
+//! - caller side: [`LoadedAgent`] and [`LoadedCorrection`] implement [`Agent`] /
+//!   [`Correction`] on top of ABI objects, so the host and the SAC core use one trait
+//!   whether the implementation is compiled in or loaded.
+
+use super::abi::{
+    AgentBox, AgentFfi, AgentFfi_TO, BatchFfi, ContextFfi_TO, ContextRef, CorrectionBox,
+    CorrectionFfi, CorrectionFfi_TO, TermFfi,
+};
+use super::context::{ContextServer, RemoteContext};
+use super::guard::guarded;
+use crate::agent::{Agent, Metrics, PluginResult, Training};
+use crate::batch::{Batch, BatchKind, UpdateStep};
+use crate::correction::{Correction, CorrectionTerm, SacContext};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RString, RVec};
+
+fn to_r<T>(r: PluginResult<T>) -> RResult<T, RString> {
+    match r {
+        Ok(v) => ROk(v),
+        Err(e) => RErr(e.into()),
+    }
+}
+
+fn from_r<T>(r: RResult<T, RString>) -> PluginResult<T> {
+    r.into_result().map_err(|e| e.into_string())
+}
+
+fn metrics_to_json(m: &Metrics) -> PluginResult<RString> {
+    serde_json::to_string(m)
+        .map(RString::from)
+        .map_err(|e| e.to_string())
+}
+
+fn metrics_from_json(s: &str) -> PluginResult<Metrics> {
+    serde_json::from_str(s).map_err(|e| format!("plugin returned malformed metrics: {e}"))
+}
+
+pub(super) fn batch_to_ffi<'a>(b: &Batch<'a>) -> BatchFfi<'a> {
+    BatchFfi {
+        kind: b.kind as u8,
+        len: b.len,
+        obs: b.obs.into(),
+        action: b.action.into(),
+        reward: b.reward.into(),
+        next_obs: b.next_obs.into(),
+        terminated: b.terminated.into(),
+        truncated: b.truncated.into(),
+    }
+}
+
+pub(super) fn batch_from_ffi<'a>(b: &BatchFfi<'a>) -> Batch<'a> {
+    Batch {
+        kind: if b.kind == BatchKind::Rollout as u8 {
+            BatchKind::Rollout
+        } else {
+            BatchKind::Minibatch
+        },
+        len: b.len,
+        obs: b.obs.as_slice(),
+        action: b.action.as_slice(),
+        reward: b.reward.as_slice(),
+        next_obs: b.next_obs.as_slice(),
+        terminated: b.terminated.as_slice(),
+        truncated: b.truncated.as_slice(),
+    }
+}
+
+/// Runs `f` on a component unless an earlier call panicked; a new panic marks it broken.
+fn call_guarded<C: ?Sized, T>(
+    inner: &mut C,
+    broken: &mut Option<String>,
+    what: &str,
+    f: impl FnOnce(&mut C) -> PluginResult<T>,
+) -> RResult<T, RString> {
+    if let Some(reason) = broken {
+        return RErr(
+            format!("{what} refused: this object is broken by an earlier panic ({reason})").into(),
+        );
+    }
+    let result = guarded(what, || f(inner));
+    if let Err(e) = &result
+        && e.contains(" panicked: ")
+    {
+        *broken = Some(e.clone());
+    }
+    to_r(result)
+}
+
+/// Plugin side of an agent.
+pub(crate) struct AgentAdapter {
+    inner: Box<dyn Agent>,
+    broken: Option<String>,
+}
+
+impl AgentAdapter {
+    pub(crate) fn boxed(inner: Box<dyn Agent>) -> AgentBox {
+        AgentFfi_TO::from_value(
+            AgentAdapter {
+                inner,
+                broken: None,
+            },
+            TD_Opaque,
+        )
+    }
+}
+
+impl AgentFfi for AgentAdapter {
+    fn training(&self) -> RResult<RString, RString> {
+        to_r(guarded("agent.training", || {
+            serde_json::to_string(&self.inner.training())
+                .map(RString::from)
+                .map_err(|e| e.to_string())
+        }))
+    }
+
+    fn act(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        n: usize,
+        deterministic: bool,
+    ) -> RResult<RVec<f32>, RString> {
+        call_guarded(&mut *self.inner, &mut self.broken, "agent.act", |a| {
+            a.act(obs.as_slice(), n, deterministic).map(RVec::from)
+        })
+    }
+
+    fn update(&mut self, batch: BatchFfi<'_>, step: u8) -> RResult<RString, RString> {
+        call_guarded(&mut *self.inner, &mut self.broken, "agent.update", |a| {
+            let step =
+                UpdateStep::from_u8(step).ok_or_else(|| format!("unknown update step {step}"))?;
+            metrics_to_json(&a.update(&batch_from_ffi(&batch), step)?)
+        })
+    }
+
+    fn save(&self) -> RResult<RVec<u8>, RString> {
+        to_r(guarded("agent.save", || self.inner.save().map(RVec::from)))
+    }
+
+    fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), RString> {
+        call_guarded(&mut *self.inner, &mut self.broken, "agent.load", |a| {
+            a.load(bytes.as_slice())
+        })
+    }
+
+    fn set_correction(&mut self, correction: CorrectionBox) -> RResult<(), RString> {
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "agent.set_correction",
+            |a| a.set_correction(Box::new(LoadedCorrection::new(correction))),
+        )
+    }
+}
+
+/// Caller side of an agent: implements [`Agent`] by calling into its library.
+pub struct LoadedAgent {
+    inner: AgentBox,
+}
+
+impl LoadedAgent {
+    pub(crate) fn new(inner: AgentBox) -> Self {
+        Self { inner }
+    }
+
+    /// Attach a correction loaded from another library.
+    pub fn set_loaded_correction(&mut self, correction: LoadedCorrection) -> PluginResult<()> {
+        from_r(self.inner.set_correction(correction.inner))
+    }
+}
+
+impl Agent for LoadedAgent {
+    fn training(&self) -> Training {
+        // A malformed answer is a plugin bug; report it at the first use as a config error.
+        from_r(self.inner.training())
+            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+            .unwrap_or(Training::OnPolicy { rollout_len: 0 })
+    }
+
+    fn act(&mut self, obs: &[f32], n: usize, deterministic: bool) -> PluginResult<Vec<f32>> {
+        from_r(self.inner.act(obs.into(), n, deterministic)).map(RVec::into_vec)
+    }
+
+    fn update(&mut self, batch: &Batch<'_>, step: UpdateStep) -> PluginResult<Metrics> {
+        let json = from_r(self.inner.update(batch_to_ffi(batch), step as u8))?;
+        metrics_from_json(&json)
+    }
+
+    fn save(&self) -> PluginResult<Vec<u8>> {
+        from_r(self.inner.save()).map(RVec::into_vec)
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
+        from_r(self.inner.load(bytes.into()))
+    }
+
+    fn set_correction(&mut self, _correction: Box<dyn Correction>) -> PluginResult<()> {
+        Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
+    }
+}
+
+/// Plugin side of a correction.
+pub(crate) struct CorrectionAdapter {
+    inner: Box<dyn Correction>,
+    broken: Option<String>,
+}
+
+impl CorrectionAdapter {
+    pub(crate) fn boxed(inner: Box<dyn Correction>) -> CorrectionBox {
+        CorrectionFfi_TO::from_value(
+            CorrectionAdapter {
+                inner,
+                broken: None,
+            },
+            TD_Opaque,
+        )
+    }
+}
+
+impl CorrectionFfi for CorrectionAdapter {
+    fn train(&mut self, ctx: ContextRef<'_>) -> RResult<RString, RString> {
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "correction.train",
+            |c| {
+                let remote = RemoteContext::new(ctx)?;
+                metrics_to_json(&c.train(&remote)?)
+            },
+        )
+    }
+
+    fn actor_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString> {
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "correction.actor_term",
+            |c| {
+                let remote = RemoteContext::new(ctx)?;
+                let (term, metrics) = c.actor_term(&remote)?;
+                let (kind, values) = match term {
+                    CorrectionTerm::Zero => (0, Vec::new()),
+                    CorrectionTerm::ActionGrad(v) => (1, v),
+                    CorrectionTerm::ParamGrad(v) => (2, v),
+                };
+                Ok(TermFfi {
+                    kind,
+                    values: values.into(),
+                    metrics_json: metrics_to_json(&metrics)?,
+                })
+            },
+        )
+    }
+
+    fn save(&self) -> RResult<RVec<u8>, RString> {
+        to_r(guarded("correction.save", || {
+            self.inner.save().map(RVec::from)
+        }))
+    }
+
+    fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), RString> {
+        call_guarded(&mut *self.inner, &mut self.broken, "correction.load", |c| {
+            c.load(bytes.as_slice())
+        })
+    }
+}
+
+/// Caller side of a correction: implements [`Correction`] by calling into its library.
+pub struct LoadedCorrection {
+    inner: CorrectionBox,
+}
+
+impl LoadedCorrection {
+    pub(crate) fn new(inner: CorrectionBox) -> Self {
+        Self { inner }
+    }
+}
+
+// SAFETY of Send: CorrectionBox is `Send` by its trait bound.
+impl Correction for LoadedCorrection {
+    fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
+        let server = ContextServer(ctx);
+        let json = from_r(
+            self.inner
+                .train(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
+        )?;
+        metrics_from_json(&json)
+    }
+
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+        let server = ContextServer(ctx);
+        let term = from_r(
+            self.inner
+                .actor_term(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
+        )?;
+        let metrics = metrics_from_json(&term.metrics_json)?;
+        let values = term.values.into_vec();
+        let term = match term.kind {
+            0 => CorrectionTerm::Zero,
+            1 => CorrectionTerm::ActionGrad(values),
+            2 => CorrectionTerm::ParamGrad(values),
+            k => return Err(format!("correction returned unknown term kind {k}")),
+        };
+        Ok((term, metrics))
+    }
+
+    fn save(&self) -> PluginResult<Vec<u8>> {
+        from_r(self.inner.save()).map(RVec::into_vec)
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
+        from_r(self.inner.load(bytes.into()))
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_box_types(_: RBox<()>) {}

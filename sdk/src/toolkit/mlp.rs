@@ -1,0 +1,185 @@
+//! A multi-layer perceptron with ReLU hidden layers and a linear output.
+
+use super::tensor::{Device, Tensor, from_vec, to_vec};
+use burn::tensor::Gradients;
+use burn::tensor::activation::relu;
+use rand::Rng;
+
+/// One affine layer: `x W + b` with `W: in x out`, `b: 1 x out`.
+#[derive(Clone, Debug)]
+struct Linear {
+    w: Tensor<2>,
+    b: Tensor<2>,
+}
+
+/// Layer sizes `[in, hidden..., out]`; parameters in flat order are each layer's
+/// `W` (row-major) then `b`.
+///
+/// ```
+/// use acgap_sdk::toolkit::{Mlp, device_from_name, from_rows, to_vec};
+/// use rand::SeedableRng;
+/// let device = device_from_name("cpu").unwrap();
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let net = Mlp::new(&[3, 8, 1], &mut rng, &device);
+/// let y = net.forward(from_rows(&[0.1, 0.2, 0.3], 1, 3, &device));
+/// assert_eq!(to_vec(y).len(), 1);
+/// assert_eq!(net.param_count(), 3 * 8 + 8 + 8 + 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    sizes: Vec<usize>,
+    layers: Vec<Linear>,
+}
+
+impl Mlp {
+    /// PyTorch's default `nn.Linear` initialisation: `U(-1/sqrt(in), 1/sqrt(in))` for `W` and `b`.
+    pub fn new(sizes: &[usize], rng: &mut impl Rng, device: &Device) -> Self {
+        assert!(
+            sizes.len() >= 2,
+            "an MLP needs at least input and output sizes"
+        );
+        let layers = sizes
+            .windows(2)
+            .map(|io| {
+                let (fan_in, fan_out) = (io[0], io[1]);
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                let mut uniform = |n: usize| {
+                    (0..n)
+                        .map(|_| rng.random_range(-bound..bound))
+                        .collect::<Vec<f32>>()
+                };
+                let w = uniform(fan_in * fan_out);
+                let b = uniform(fan_out);
+                Linear {
+                    w: from_vec(w, fan_in, fan_out, device),
+                    b: from_vec(b, 1, fan_out, device),
+                }
+            })
+            .collect();
+        Self {
+            sizes: sizes.to_vec(),
+            layers,
+        }
+    }
+
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = x.matmul(layer.w.clone()) + layer.b.clone();
+            if i < last {
+                x = relu(x);
+            }
+        }
+        x
+    }
+
+    /// Forward-mode derivative: the output and its directional derivative when the
+    /// parameters move along `dparams` (same layout as [`Mlp::params`]) and the input
+    /// along `dx` (if any). Exact; one extra matmul pair per layer.
+    pub fn jvp(
+        &self,
+        mut x: Tensor<2>,
+        dparams: &[Tensor<2>],
+        dx: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        assert_eq!(dparams.len(), 2 * self.layers.len());
+        let last = self.layers.len() - 1;
+        let mut dx = dx;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (dw, db) = (&dparams[2 * i], &dparams[2 * i + 1]);
+            let z = x.clone().matmul(layer.w.clone()) + layer.b.clone();
+            let mut dz = x.matmul(dw.clone()) + db.clone();
+            if let Some(d) = dx {
+                dz = dz + d.matmul(layer.w.clone());
+            }
+            if i < last {
+                let active = z.clone().greater_elem(0.0).float();
+                x = relu(z);
+                dx = Some(dz * active);
+            } else {
+                return (z, dz);
+            }
+        }
+        unreachable!("the loop returns at the last layer")
+    }
+
+    /// A copy whose parameters are autodiff leaves, for one gradient computation.
+    pub fn tracked(&self) -> Mlp {
+        let track = |t: &Tensor<2>| t.clone().autodiff().require_grad();
+        Mlp {
+            sizes: self.sizes.clone(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| Linear {
+                    w: track(&l.w),
+                    b: track(&l.b),
+                })
+                .collect(),
+        }
+    }
+
+    /// Gradients of a [`Mlp::tracked`] copy, in parameter order (zeros where none flowed).
+    pub fn grads(&self, grads: &Gradients) -> Vec<Tensor<2>> {
+        self.params()
+            .into_iter()
+            .map(|p| {
+                p.grad(grads)
+                    .unwrap_or_else(|| p.clone().inner().zeros_like())
+            })
+            .collect()
+    }
+
+    /// Parameter tensors in flat order (`W1, b1, W2, b2, ...`).
+    pub fn params(&self) -> Vec<Tensor<2>> {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()])
+            .collect()
+    }
+
+    pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Tensor<2>> {
+        self.layers.iter_mut().flat_map(|l| [&mut l.w, &mut l.b])
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.sizes.windows(2).map(|io| io[0] * io[1] + io[1]).sum()
+    }
+
+    pub fn to_flat(&self) -> Vec<f32> {
+        self.params().into_iter().flat_map(to_vec).collect()
+    }
+
+    /// Split a flat vector into tensors shaped like the parameters.
+    pub fn unflatten(&self, flat: &[f32], device: &Device) -> Vec<Tensor<2>> {
+        assert_eq!(flat.len(), self.param_count(), "flat vector length");
+        let mut offset = 0;
+        self.params()
+            .iter()
+            .map(|p| {
+                let [r, c] = p.dims();
+                let t = from_vec(flat[offset..offset + r * c].to_vec(), r, c, device);
+                offset += r * c;
+                t
+            })
+            .collect()
+    }
+
+    pub fn set_flat(&mut self, flat: &[f32], device: &Device) {
+        let tensors = self.unflatten(flat, device);
+        for (p, t) in self.params_mut().zip(tensors) {
+            *p = t;
+        }
+    }
+
+    /// Polyak averaging `self <- tau * online + (1 - tau) * self` (target networks).
+    pub fn polyak_from(&mut self, online: &Mlp, tau: f32) {
+        for (t, o) in self.params_mut().zip(online.params()) {
+            *t = t.clone().mul_scalar(1.0 - tau) + o.mul_scalar(tau);
+        }
+    }
+}

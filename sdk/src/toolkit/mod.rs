@@ -1,0 +1,21 @@
+//! The plugin author's toolkit: networks, optimiser, policy and the SAC core.
+//!
+//! Every burn type of the project is confined to this folder, so a burn
+//! upgrade touches only here. Networks keep their parameters as plain tensors;
+//! a gradient step makes a *tracked* copy (autodiff leaves), runs forward and
+//! backward, and hands the gradients to [`Adam`]. That keeps inference free of
+//! autodiff overhead and makes flat parameter vectors, exact checkpoints and
+//! forward-mode products (for Stackelberg corrections) straightforward.
+
+mod adam;
+mod mlp;
+mod policy;
+pub mod sac;
+mod state;
+mod tensor;
+
+pub use adam::Adam;
+pub use mlp::Mlp;
+pub use policy::SquashedGaussian;
+pub use state::{StateReader, StateWriter};
+pub use tensor::{Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, to_vec};

@@ -1,0 +1,219 @@
+//! The minibatch as tensors, and [`StepContext`]: the SAC core seen by a correction.
+
+use super::core::SacCore;
+use crate::agent::PluginResult;
+use crate::batch::Batch;
+use crate::correction::{ContextInfo, SacContext, Sampled};
+use crate::toolkit::Mlp;
+use crate::toolkit::policy::SquashedGaussian;
+use crate::toolkit::tensor::{Tensor, from_rows, from_vec, to_vec};
+use burn::tensor::Gradients;
+
+/// A minibatch on the device, actions rescaled to the actor's `[-1, 1]`.
+#[derive(Clone)]
+pub(super) struct BatchTensors {
+    pub obs: Tensor<2>,
+    pub action: Tensor<2>,
+    pub reward: Tensor<2>,
+    pub next_obs: Tensor<2>,
+    /// `1 - terminated`: truncated transitions bootstrap.
+    pub not_terminated: Tensor<2>,
+}
+
+impl BatchTensors {
+    pub fn new(core: &SacCore, b: &Batch<'_>) -> PluginResult<Self> {
+        let (n, od, ad) = (b.len, core.obs_dim, core.act_dim);
+        if n == 0
+            || b.obs.len() != n * od
+            || b.next_obs.len() != n * od
+            || b.action.len() != n * ad
+            || b.reward.len() != n
+            || b.terminated.len() != n
+        {
+            return Err(format!(
+                "batch of {n} rows does not match obs dim {od} / action dim {ad}"
+            ));
+        }
+        let d = &core.device;
+        Ok(Self {
+            obs: from_rows(b.obs, n, od, d),
+            action: from_vec(core.normalise_actions(b.action), n, ad, d),
+            reward: from_rows(b.reward, n, 1, d),
+            next_obs: from_rows(b.next_obs, n, od, d),
+            not_terminated: from_vec(b.terminated.iter().map(|t| 1.0 - t).collect(), n, 1, d),
+        })
+    }
+}
+
+impl SacCore {
+    /// Env-unit actions to the actor's `[-1, 1]`.
+    pub(super) fn normalise_actions(&self, a: &[f32]) -> Vec<f32> {
+        a.chunks(self.act_dim)
+            .flat_map(|row| {
+                row.iter().enumerate().map(|(j, &x)| {
+                    2.0 * (x - self.act_low[j]) / (self.act_high[j] - self.act_low[j]) - 1.0
+                })
+            })
+            .collect()
+    }
+}
+
+/// One update's view of the core: the batch, and this update's fixed noise for
+/// `a~` (at `s`) and `a'` (at `s'`), so every query sees the same samples.
+pub(super) struct StepContext<'a> {
+    core: &'a SacCore,
+    batch: &'a Batch<'a>,
+    t: BatchTensors,
+    eps: Tensor<2>,
+    eps_next: Tensor<2>,
+}
+
+impl<'a> StepContext<'a> {
+    pub fn new(
+        core: &'a SacCore,
+        batch: &'a Batch<'a>,
+        t: BatchTensors,
+        eps: Tensor<2>,
+        eps_next: Tensor<2>,
+    ) -> Self {
+        Self {
+            core,
+            batch,
+            t,
+            eps,
+            eps_next,
+        }
+    }
+
+    fn rows(&self, obs: &[f32], act: &[f32]) -> PluginResult<(Tensor<2>, Tensor<2>, usize)> {
+        let (od, ad) = (self.core.obs_dim, self.core.act_dim);
+        let n = obs.len() / od;
+        if n == 0 || obs.len() != n * od || act.len() != n * ad {
+            return Err(format!(
+                "critic query: {} obs values and {} action values do not form rows of {od} and {ad}",
+                obs.len(),
+                act.len()
+            ));
+        }
+        let d = &self.core.device;
+        Ok((from_rows(obs, n, od, d), from_rows(act, n, ad, d), n))
+    }
+
+    fn sampled(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> Sampled {
+        let (a, logp) = SquashedGaussian::sample(
+            &self.core.actor.net,
+            self.core.act_dim,
+            obs.clone(),
+            eps.clone(),
+        );
+        Sampled {
+            actions: to_vec(a),
+            log_prob: to_vec(logp),
+        }
+    }
+
+    fn flat_grads(net: &Mlp, grads: &Gradients) -> Vec<f32> {
+        net.grads(grads).into_iter().flat_map(to_vec).collect()
+    }
+
+    fn check_len(what: &str, got: usize, want: usize) -> PluginResult<()> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{what}: got {got} values, expected {want}"))
+        }
+    }
+}
+
+impl SacContext for StepContext<'_> {
+    fn info(&self) -> ContextInfo {
+        let c = self.core;
+        ContextInfo {
+            obs_dim: c.obs_dim,
+            act_dim: c.act_dim,
+            batch_len: self.batch.len,
+            gamma: c.cfg.gamma as f32,
+            alpha: c.alpha(),
+            actor_params: c.actor.net.param_count(),
+            critic_params: c.critics[0].param_count(),
+            hidden: c.cfg.hidden.clone(),
+        }
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        *self.batch
+    }
+
+    fn batch_actions(&self) -> PluginResult<Vec<f32>> {
+        Ok(to_vec(self.t.action.clone()))
+    }
+
+    fn policy_actions(&self) -> PluginResult<Sampled> {
+        Ok(self.sampled(&self.t.obs, &self.eps))
+    }
+
+    fn next_actions(&self) -> PluginResult<Sampled> {
+        Ok(self.sampled(&self.t.next_obs, &self.eps_next))
+    }
+
+    fn td_target(&self) -> PluginResult<Vec<f32>> {
+        Ok(to_vec(self.core.soft_target(
+            &self.core.actor.net,
+            &self.t,
+            self.eps_next.clone(),
+        )))
+    }
+
+    fn critic_values(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
+        let (o, a, _) = self.rows(obs, act)?;
+        let mut v = to_vec(SacCore::q(&self.core.critics[0], o.clone(), a.clone()));
+        v.extend(to_vec(SacCore::q(&self.core.critics[1], o, a)));
+        Ok(v)
+    }
+
+    fn critic_jvp(&self, obs: &[f32], act: &[f32], v: &[f32]) -> PluginResult<Vec<f32>> {
+        let (o, a, _) = self.rows(obs, act)?;
+        let p = self.core.critics[0].param_count();
+        Self::check_len("critic_jvp direction", v.len(), 2 * p)?;
+        let mut out = Vec::new();
+        for (i, critic) in self.core.critics.iter().enumerate() {
+            let dp = critic.unflatten(&v[i * p..(i + 1) * p], &self.core.device);
+            let (_, dq) = critic.jvp(Tensor::cat(vec![o.clone(), a.clone()], 1), &dp, None);
+            out.extend(to_vec(dq));
+        }
+        Ok(out)
+    }
+
+    fn critic_vjp(&self, obs: &[f32], act: &[f32], w: &[f32]) -> PluginResult<Vec<f32>> {
+        let (o, a, n) = self.rows(obs, act)?;
+        Self::check_len("critic_vjp weights", w.len(), 2 * n)?;
+        let mut out = Vec::new();
+        for (i, critic) in self.core.critics.iter().enumerate() {
+            let tracked = critic.tracked();
+            let weights = from_rows(&w[i * n..(i + 1) * n], n, 1, &self.core.device);
+            let s = (SacCore::q(&tracked, o.clone(), a.clone()) * weights).sum();
+            out.extend(Self::flat_grads(&tracked, &s.backward()));
+        }
+        Ok(out)
+    }
+
+    fn actor_vjp(&self, g: &[f32]) -> PluginResult<Vec<f32>> {
+        let (n, ad) = (self.batch.len, self.core.act_dim);
+        Self::check_len("actor_vjp", g.len(), n * ad)?;
+        let tracked = self.core.actor.net.tracked();
+        let (a, _) = SquashedGaussian::sample(&tracked, ad, self.t.obs.clone(), self.eps.clone());
+        let s = (a * from_rows(g, n, ad, &self.core.device)).sum();
+        Ok(Self::flat_grads(&tracked, &s.backward()))
+    }
+
+    fn target_vjp(&self, c: &[f32]) -> PluginResult<Vec<f32>> {
+        let n = self.batch.len;
+        Self::check_len("target_vjp", c.len(), n)?;
+        let tracked = self.core.actor.net.tracked();
+        let y = self
+            .core
+            .soft_target(&tracked, &self.t, self.eps_next.clone());
+        let s = (y * from_rows(c, n, 1, &self.core.device)).sum();
+        Ok(Self::flat_grads(&tracked, &s.backward()))
+    }
+}

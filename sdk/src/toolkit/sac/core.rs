@@ -1,0 +1,399 @@
+//! [`SacCore`]: twin soft critics, a squashed-Gaussian actor, an auto-tuned
+//! temperature, and the correction hook on the actor's ascent direction.
+
+use super::config::SacConfig;
+use super::context::{BatchTensors, StepContext};
+use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
+use crate::batch::{Batch, UpdateStep};
+use crate::correction::{Correction, CorrectionTerm};
+use crate::spec::Space;
+use crate::toolkit::policy::SquashedGaussian;
+use crate::toolkit::state::{StateReader, StateWriter};
+use crate::toolkit::tensor::{
+    Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, to_vec,
+};
+use crate::toolkit::{Adam, Mlp};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// SAC with an optional [`Correction`]. See ALGORITHMS.md section 3.
+pub struct SacCore {
+    pub(super) cfg: SacConfig,
+    pub(super) device: Device,
+    pub(super) obs_dim: usize,
+    pub(super) act_dim: usize,
+    /// Action box, to map between env units and the actor's `[-1, 1]`.
+    pub(super) act_low: Vec<f32>,
+    pub(super) act_high: Vec<f32>,
+    pub(super) actor: SquashedGaussian,
+    actor_opt: Adam,
+    pub(super) critics: [Mlp; 2],
+    pub(super) targets: [Mlp; 2],
+    critic_opts: [Adam; 2],
+    log_alpha: Tensor<2>,
+    alpha_opt: Adam,
+    target_entropy: f64,
+    rng: ChaCha8Rng,
+    correction: Option<Box<dyn Correction>>,
+    counters: Counters,
+}
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Counters {
+    critic: u64,
+    correction: u64,
+    actor: u64,
+}
+
+impl SacCore {
+    pub fn new(init: &AgentInit, correction: Option<Box<dyn Correction>>) -> PluginResult<Self> {
+        let cfg = SacConfig::from_json(&init.config)?;
+        let device = device_from_name(&init.device)?;
+        let Space::Box { low, high } = &init.env.action else {
+            return Err(format!(
+                "SAC needs a continuous (box) action space; `{}` has discrete actions",
+                init.env.id
+            ));
+        };
+        if low.iter().chain(high).any(|b| !b.is_finite()) {
+            return Err(format!(
+                "SAC needs a bounded action box; `{}` has infinite bounds",
+                init.env.id
+            ));
+        }
+        let (obs_dim, act_dim) = (init.env.obs_dim(), init.env.act_dim());
+        let mut rng = ChaCha8Rng::seed_from_u64(init.seed);
+        let actor = SquashedGaussian::new(obs_dim, act_dim, &cfg.hidden, &mut rng, &device);
+        let critic_sizes: Vec<usize> = std::iter::once(obs_dim + act_dim)
+            .chain(cfg.hidden.iter().copied())
+            .chain([1])
+            .collect();
+        let critics = [
+            Mlp::new(&critic_sizes, &mut rng, &device),
+            Mlp::new(&critic_sizes, &mut rng, &device),
+        ];
+        let targets = critics.clone();
+        let log_alpha = from_vec(vec![cfg.init_alpha.ln() as f32], 1, 1, &device);
+        Ok(Self {
+            actor_opt: Adam::new(&actor.net.params(), cfg.actor_lr),
+            critic_opts: [
+                Adam::new(&critics[0].params(), cfg.critic_lr),
+                Adam::new(&critics[1].params(), cfg.critic_lr),
+            ],
+            alpha_opt: Adam::new(std::slice::from_ref(&log_alpha), cfg.alpha_lr),
+            target_entropy: cfg.target_entropy.unwrap_or(-(act_dim as f64)),
+            act_low: low.clone(),
+            act_high: high.clone(),
+            cfg,
+            device,
+            obs_dim,
+            act_dim,
+            actor,
+            critics,
+            targets,
+            log_alpha,
+            rng,
+            correction,
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn config(&self) -> &SacConfig {
+        &self.cfg
+    }
+
+    pub(super) fn alpha(&self) -> f32 {
+        to_vec(self.log_alpha.clone())[0].exp()
+    }
+
+    /// `Q_i(s, a)` for a critic `net` (plain or tracked) on `[B, obs]`, `[B, act]`.
+    pub(super) fn q(net: &Mlp, obs: Tensor<2>, act: Tensor<2>) -> Tensor<2> {
+        net.forward(Tensor::cat(vec![obs, act], 1))
+    }
+
+    fn noise(&mut self, rows: usize) -> Tensor<2> {
+        normal_noise(&mut self.rng, rows, self.act_dim, &self.device)
+    }
+
+    /// The soft TD target `y = r + gamma (1 - terminated)(min_i Qbar_i(s',a') - alpha log pi(a'|s'))`
+    /// with `a'` drawn from `actor` (plain or tracked) with noise `eps_next`.
+    pub(super) fn soft_target(
+        &self,
+        actor: &Mlp,
+        t: &BatchTensors,
+        eps_next: Tensor<2>,
+    ) -> Tensor<2> {
+        let (next_a, next_logp) =
+            SquashedGaussian::sample(actor, self.act_dim, t.next_obs.clone(), eps_next);
+        let q1 = Self::q(&self.targets[0], t.next_obs.clone(), next_a.clone());
+        let q2 = Self::q(&self.targets[1], t.next_obs.clone(), next_a);
+        let soft_v = q1.min_pair(q2) - next_logp.mul_scalar(self.alpha());
+        t.reward.clone()
+            + t.not_terminated
+                .clone()
+                .mul(soft_v)
+                .mul_scalar(self.cfg.gamma)
+    }
+
+    /// Critic step: `min_phi sum_i 1/2 mean (Q_i(s,a) - y)^2`, then Polyak targets.
+    fn critic_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
+        let t = BatchTensors::new(self, batch)?;
+        let eps_next = self.noise(batch.len);
+        let y = self.soft_target(&self.actor.net, &t, eps_next);
+        let tracked = [self.critics[0].tracked(), self.critics[1].tracked()];
+        let q1 = Self::q(&tracked[0], t.obs.clone(), t.action.clone());
+        let q2 = Self::q(&tracked[1], t.obs.clone(), t.action.clone());
+        let loss = ((q1.clone() - y.clone()).square().mean()
+            + (q2.clone() - y.clone()).square().mean())
+        .mul_scalar(0.5);
+        let loss_value = to_vec(loss.clone().inner())[0];
+        check_finite("critic loss", loss_value, self.counters.critic)?;
+        let grads = loss.backward();
+        for i in 0..2 {
+            let g = tracked[i].grads(&grads);
+            self.critic_opts[i].step(self.critics[i].params_mut(), g);
+            self.targets[i].polyak_from(&self.critics[i], self.cfg.tau as f32);
+        }
+        self.counters.critic += 1;
+        // TD error of q_phi = min(Q1, Q2) for the clip heuristic of Res-SAC (paper Fig. 6).
+        let delta = to_vec(y - q1.inner().min_pair(q2.inner()));
+        let abs_max = delta.iter().fold(0.0_f32, |m, d| m.max(d.abs()));
+        let abs_mean = delta.iter().map(|d| d.abs()).sum::<f32>() / delta.len() as f32;
+        Ok(vec![
+            ("train/critic_loss".into(), loss_value as f64),
+            ("train/td_abs_max".into(), abs_max as f64),
+            ("train/td_abs_mean".into(), abs_mean as f64),
+        ])
+    }
+
+    /// Correction step: the estimator trains its own networks on this batch.
+    fn correction_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
+        let Some(mut correction) = self.correction.take() else {
+            return Ok(Vec::new());
+        };
+        let t = BatchTensors::new(self, batch)?;
+        let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
+        let result = correction.train(&StepContext::new(self, batch, t, eps, eps_next));
+        self.correction = Some(correction);
+        self.counters.correction += 1;
+        Ok(prefixed("correction/", result?))
+    }
+
+    /// Actor step along `grad_theta J_pi + correction`, then the temperature step.
+    fn actor_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
+        let t = BatchTensors::new(self, batch)?;
+        let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
+        let mut metrics = Vec::new();
+        let term = match self.correction.take() {
+            None => CorrectionTerm::Zero,
+            Some(mut correction) => {
+                let ctx = StepContext::new(self, batch, t.clone(), eps.clone(), eps_next);
+                let result = correction.actor_term(&ctx);
+                self.correction = Some(correction);
+                let (term, m) = result?;
+                metrics.extend(prefixed("correction/", m));
+                term
+            }
+        };
+        let alpha = self.alpha();
+        let tracked = self.actor.net.tracked();
+        let (a, logp) = SquashedGaussian::sample(&tracked, self.act_dim, t.obs.clone(), eps);
+        let q = Self::q(&self.critics[0], t.obs.clone(), a.clone()).min_pair(Self::q(
+            &self.critics[1],
+            t.obs.clone(),
+            a.clone(),
+        ));
+        // J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]   (ALGORITHMS.md section 3)
+        let mut objective = (q - logp.clone().mul_scalar(alpha)).mean();
+        let mut param_term = None;
+        match term {
+            CorrectionTerm::Zero => {}
+            CorrectionTerm::ActionGrad(g) => {
+                if g.len() != batch.len * self.act_dim {
+                    return Err(format!(
+                        "correction returned an action gradient of {} values, expected {}",
+                        g.len(),
+                        batch.len * self.act_dim
+                    ));
+                }
+                // d/dtheta sum_b g_b . a~_b  adds  sum_b g_b . d a~_b / d theta.
+                objective =
+                    objective + (a * from_vec(g, batch.len, self.act_dim, &self.device)).sum();
+            }
+            CorrectionTerm::ParamGrad(p) => {
+                if p.len() != self.actor.net.param_count() {
+                    return Err(format!(
+                        "correction returned a parameter direction of {} values, expected {}",
+                        p.len(),
+                        self.actor.net.param_count()
+                    ));
+                }
+                param_term = Some(self.actor.net.unflatten(&p, &self.device));
+            }
+        }
+        let loss = objective.neg();
+        let loss_value = to_vec(loss.clone().inner())[0];
+        check_finite("actor loss", loss_value, self.counters.actor)?;
+        let grads = loss.backward();
+        let mut g = tracked.grads(&grads);
+        if let Some(p) = param_term {
+            // Descent on -J: subtracting the correction adds it to the ascent direction.
+            g = g.into_iter().zip(p).map(|(g, p)| g - p).collect();
+        }
+        self.actor_opt.step(self.actor.net.params_mut(), g);
+
+        // Temperature: min_log_alpha  -log_alpha * mean(log pi + target_entropy).
+        let logp_mean = to_vec(logp.inner().mean())[0] as f64;
+        if self.cfg.autotune_alpha {
+            let grad = from_vec(
+                vec![-(logp_mean + self.target_entropy) as f32],
+                1,
+                1,
+                &self.device,
+            );
+            self.alpha_opt
+                .step(std::iter::once(&mut self.log_alpha), vec![grad]);
+        }
+        self.counters.actor += 1;
+        metrics.extend([
+            ("train/actor_loss".into(), loss_value as f64),
+            ("train/alpha".into(), self.alpha() as f64),
+            ("train/entropy".into(), -logp_mean),
+        ]);
+        Ok(metrics)
+    }
+
+    /// Map actions in `[-1, 1]` to the env's box.
+    fn to_env_units(&self, a: Vec<f32>) -> Vec<f32> {
+        a.chunks(self.act_dim)
+            .flat_map(|row| {
+                row.iter().enumerate().map(|(j, &x)| {
+                    self.act_low[j] + (x + 1.0) * 0.5 * (self.act_high[j] - self.act_low[j])
+                })
+            })
+            .collect()
+    }
+}
+
+fn prefixed(prefix: &str, m: Metrics) -> Metrics {
+    m.into_iter()
+        .map(|(k, v)| (format!("{prefix}{k}"), v))
+        .collect()
+}
+
+fn check_finite(what: &str, value: f32, update: u64) -> PluginResult<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(format!(
+            "diverged: {what} is {value} at update {}",
+            update + 1
+        ))
+    }
+}
+
+impl Agent for SacCore {
+    fn training(&self) -> Training {
+        self.cfg.training().expect("validated at construction")
+    }
+
+    fn act(&mut self, obs: &[f32], n: usize, deterministic: bool) -> PluginResult<Vec<f32>> {
+        if obs.len() != n * self.obs_dim {
+            return Err(format!(
+                "act: got {} observation values for {n} rows of {}",
+                obs.len(),
+                self.obs_dim
+            ));
+        }
+        let obs = from_rows(obs, n, self.obs_dim, &self.device);
+        let a = if deterministic {
+            self.actor.mode(obs)
+        } else {
+            let eps = self.noise(n);
+            SquashedGaussian::sample(&self.actor.net, self.act_dim, obs, eps).0
+        };
+        Ok(self.to_env_units(to_vec(a)))
+    }
+
+    fn update(&mut self, batch: &Batch<'_>, step: UpdateStep) -> PluginResult<Metrics> {
+        match step {
+            UpdateStep::Critic => self.critic_step(batch),
+            UpdateStep::Correction => self.correction_step(batch),
+            UpdateStep::Actor => self.actor_step(batch),
+            UpdateStep::Rollout => Err(
+                "SAC is off-policy: it takes critic/correction/actor steps, not rollouts".into(),
+            ),
+        }
+    }
+
+    fn save(&self) -> PluginResult<Vec<u8>> {
+        let mut w = StateWriter::default();
+        w.tensor("actor", &self.actor.net.to_flat())
+            .tensors("actor_opt", &self.actor_opt.moments());
+        for i in 0..2 {
+            w.tensor(format!("critic{i}"), &self.critics[i].to_flat())
+                .tensor(format!("target{i}"), &self.targets[i].to_flat())
+                .tensors(&format!("critic{i}_opt"), &self.critic_opts[i].moments());
+        }
+        w.tensor("log_alpha", &to_vec(self.log_alpha.clone()))
+            .tensors("alpha_opt", &self.alpha_opt.moments());
+        let steps = [
+            self.actor_opt.t,
+            self.critic_opts[0].t,
+            self.critic_opts[1].t,
+            self.alpha_opt.t,
+        ];
+        w.meta("optimiser_steps", &steps)
+            .meta("rng", &self.rng)
+            .meta("counters", &self.counters)
+            .meta("config", &self.cfg);
+        if let Some(c) = &self.correction {
+            w.bytes("correction", &c.save()?);
+        }
+        w.finish()
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
+        let r = StateReader::new(bytes)?;
+        let cfg: SacConfig = r.meta("config")?;
+        if cfg.hidden != self.cfg.hidden {
+            return Err(format!(
+                "checkpoint has hidden sizes {:?}, this agent {:?}",
+                cfg.hidden, self.cfg.hidden
+            ));
+        }
+        let d = self.device.clone();
+        self.actor.net.set_flat(&r.tensor("actor")?, &d);
+        self.actor_opt.set_moments(
+            &r.tensors("actor_opt", 2 * self.actor.net.params().len())?,
+            &d,
+        )?;
+        for i in 0..2 {
+            self.critics[i].set_flat(&r.tensor(&format!("critic{i}"))?, &d);
+            self.targets[i].set_flat(&r.tensor(&format!("target{i}"))?, &d);
+            let n = 2 * self.critics[i].params().len();
+            self.critic_opts[i].set_moments(&r.tensors(&format!("critic{i}_opt"), n)?, &d)?;
+        }
+        self.log_alpha = from_vec(r.tensor("log_alpha")?, 1, 1, &d);
+        self.alpha_opt
+            .set_moments(&r.tensors("alpha_opt", 2)?, &d)?;
+        let steps: [u64; 4] = r.meta("optimiser_steps")?;
+        (
+            self.actor_opt.t,
+            self.critic_opts[0].t,
+            self.critic_opts[1].t,
+            self.alpha_opt.t,
+        ) = (steps[0], steps[1], steps[2], steps[3]);
+        self.rng = r.meta("rng")?;
+        self.counters = r.meta("counters")?;
+        if let Some(c) = &mut self.correction {
+            c.load(&r.bytes("correction")?)?;
+        }
+        Ok(())
+    }
+
+    fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {
+        self.correction = Some(correction);
+        Ok(())
+    }
+}

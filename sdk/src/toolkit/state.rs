@@ -1,0 +1,107 @@
+//! Learner checkpoints as safetensors: named `f32` tensors plus JSON metadata
+//! (RNG state, counters, scalars). Readable from Python with `safetensors`.
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::HashMap;
+
+/// Collects named tensors and metadata, then serialises them.
+#[derive(Default)]
+pub struct StateWriter {
+    tensors: Vec<(String, Vec<u8>, usize, Dtype)>,
+    meta: HashMap<String, String>,
+}
+
+impl StateWriter {
+    pub fn tensor(&mut self, name: impl Into<String>, data: &[f32]) -> &mut Self {
+        let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.tensors
+            .push((name.into(), bytes, data.len(), Dtype::F32));
+        self
+    }
+
+    /// Raw bytes (e.g. a correction's own checkpoint).
+    pub fn bytes(&mut self, name: impl Into<String>, data: &[u8]) -> &mut Self {
+        self.tensors
+            .push((name.into(), data.to_vec(), data.len(), Dtype::U8));
+        self
+    }
+
+    /// Several tensors named `prefix.0`, `prefix.1`, ...
+    pub fn tensors(&mut self, prefix: &str, data: &[Vec<f32>]) -> &mut Self {
+        for (i, d) in data.iter().enumerate() {
+            self.tensor(format!("{prefix}.{i}"), d);
+        }
+        self
+    }
+
+    pub fn meta(&mut self, key: &str, value: &impl serde::Serialize) -> &mut Self {
+        self.meta.insert(
+            key.into(),
+            serde_json::to_string(value).expect("metadata serialises"),
+        );
+        self
+    }
+
+    pub fn finish(&self) -> Result<Vec<u8>, String> {
+        let views: Vec<(&str, TensorView<'_>)> = self
+            .tensors
+            .iter()
+            .map(|(n, b, len, dtype)| {
+                (
+                    n.as_str(),
+                    TensorView::new(*dtype, vec![*len], b).expect("tensor view"),
+                )
+            })
+            .collect();
+        safetensors::serialize(views, Some(self.meta.clone())).map_err(|e| e.to_string())
+    }
+}
+
+/// Reads what a [`StateWriter`] wrote.
+pub struct StateReader<'a> {
+    st: SafeTensors<'a>,
+    meta: HashMap<String, String>,
+}
+
+impl<'a> StateReader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Result<Self, String> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a checkpoint: {e}"))?;
+        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+        let meta = metadata.metadata().clone().unwrap_or_default();
+        Ok(Self { st, meta })
+    }
+
+    pub fn tensor(&self, name: &str) -> Result<Vec<f32>, String> {
+        let view = self
+            .st
+            .tensor(name)
+            .map_err(|_| format!("checkpoint has no tensor `{name}`"))?;
+        Ok(view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    pub fn bytes(&self, name: &str) -> Result<Vec<u8>, String> {
+        let view = self
+            .st
+            .tensor(name)
+            .map_err(|_| format!("checkpoint has no entry `{name}`"))?;
+        Ok(view.data().to_vec())
+    }
+
+    pub fn tensors(&self, prefix: &str, count: usize) -> Result<Vec<Vec<f32>>, String> {
+        (0..count)
+            .map(|i| self.tensor(&format!("{prefix}.{i}")))
+            .collect()
+    }
+
+    pub fn meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, String> {
+        let s = self
+            .meta
+            .get(key)
+            .ok_or_else(|| format!("checkpoint has no `{key}`"))?;
+        serde_json::from_str(s).map_err(|e| format!("checkpoint `{key}`: {e}"))
+    }
+}

@@ -1,0 +1,41 @@
+//! Tensors, devices and conversions to and from `f32` slices.
+
+use burn::tensor::TensorData;
+pub use burn::tensor::{Device, Tensor};
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+/// The compute device for a device name from the host (`cpu`; `cuda:N` with the `cuda` feature).
+pub fn device_from_name(name: &str) -> Result<Device, String> {
+    match name {
+        "cpu" => Ok(Device::flex()),
+        other if other.starts_with("cuda") => Err(format!(
+            "device `{other}` needs a build with the `cuda` feature; this build has `cpu` only"
+        )),
+        other => Err(format!("unknown device `{other}`; valid devices: cpu")),
+    }
+}
+
+/// A `rows x cols` tensor from row-major data.
+pub fn from_rows(data: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    debug_assert_eq!(data.len(), rows * cols);
+    Tensor::from_data(TensorData::new(data.to_vec(), [rows, cols]), device)
+}
+
+/// A `rows x cols` tensor taking ownership of row-major data.
+pub fn from_vec(data: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+/// The elements of a tensor, row-major.
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
+}
+
+/// Standard normal noise drawn from the caller's RNG (so the stream is part of its checkpoint).
+pub fn normal_noise(rng: &mut impl Rng, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.sample(StandardNormal))
+        .collect();
+    from_vec(v, rows, cols, device)
+}
