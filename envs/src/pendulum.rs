@@ -71,21 +71,23 @@ impl Dynamics for Pendulum {
     }
 
     fn step(&mut self, action: &[f32]) -> (f64, bool) {
-        // Gymnasium clips the float32 action; the physics then runs in float64.
-        let u = action[0].clamp(-MAX_TORQUE as f32, MAX_TORQUE as f32) as f64;
+        // Gymnasium clips the float32 action and, under NumPy 2's promotion rules, computes
+        // the terms that involve only `u` in float32; the rest runs in float64.
+        let u = action[0].clamp(-MAX_TORQUE as f32, MAX_TORQUE as f32);
+        let torque = (3.0 / (M * L * L)) as f32 * u;
         let (th, thdot) = (self.th, self.thdot);
-        let costs = angle_normalize(th).powi(2) + 0.1 * thdot * thdot + 0.001 * u * u;
+        let costs = angle_normalize(th).powi(2) + 0.1 * thdot * thdot + (0.001_f32 * (u * u)) as f64;
         match self.version {
             PendulumVersion::V1 => {
                 let newthdot =
-                    thdot + (3.0 * G / (2.0 * L) * th.sin() + 3.0 / (M * L * L) * u) * DT;
+                    thdot + (3.0 * G / (2.0 * L) * th.sin() + torque as f64) * DT;
                 let newthdot = newthdot.clamp(-MAX_SPEED, MAX_SPEED);
                 self.th = th + newthdot * DT;
                 self.thdot = newthdot;
             }
             PendulumVersion::V0 => {
                 let newthdot =
-                    thdot + (-3.0 * G / (2.0 * L) * (th + PI).sin() + 3.0 / (M * L * L) * u) * DT;
+                    thdot + (-3.0 * G / (2.0 * L) * (th + PI).sin() + torque as f64) * DT;
                 self.th = th + newthdot * DT;
                 self.thdot = newthdot.clamp(-MAX_SPEED, MAX_SPEED);
             }
