@@ -76,11 +76,11 @@ impl Dynamics for Pendulum {
         let u = action[0].clamp(-MAX_TORQUE as f32, MAX_TORQUE as f32);
         let torque = (3.0 / (M * L * L)) as f32 * u;
         let (th, thdot) = (self.th, self.thdot);
-        let costs = angle_normalize(th).powi(2) + 0.1 * thdot * thdot + (0.001_f32 * (u * u)) as f64;
+        let costs =
+            angle_normalize(th).powi(2) + 0.1 * thdot * thdot + (0.001_f32 * (u * u)) as f64;
         match self.version {
             PendulumVersion::V1 => {
-                let newthdot =
-                    thdot + (3.0 * G / (2.0 * L) * th.sin() + torque as f64) * DT;
+                let newthdot = thdot + (3.0 * G / (2.0 * L) * th.sin() + torque as f64) * DT;
                 let newthdot = newthdot.clamp(-MAX_SPEED, MAX_SPEED);
                 self.th = th + newthdot * DT;
                 self.thdot = newthdot;

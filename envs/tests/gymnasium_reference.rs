@@ -18,9 +18,13 @@ enum Reference {
 impl Reference {
     fn new(id: &str) -> Self {
         let mut r = match id {
-            "pendulum" => Reference::Pendulum(TimeLimited::new(Pendulum::new(PendulumVersion::V1), 0)),
+            "pendulum" => {
+                Reference::Pendulum(TimeLimited::new(Pendulum::new(PendulumVersion::V1), 0))
+            }
             "cartpole" => Reference::CartPole(TimeLimited::new(CartPole::default(), 0)),
-            "mountaincar-continuous" => Reference::MountainCar(TimeLimited::new(MountainCarContinuous::default(), 0)),
+            "mountaincar-continuous" => {
+                Reference::MountainCar(TimeLimited::new(MountainCarContinuous::default(), 0))
+            }
             other => panic!("no reference env {other}"),
         };
         r.env().reset();
@@ -48,7 +52,11 @@ impl Reference {
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -72,9 +80,21 @@ fn trajectories_match_gymnasium() {
             }
             state = floats(&s["state"]);
             let reward = s["reward"].as_f64().unwrap();
-            assert!((step.reward - reward).abs() <= 1e-5 * reward.abs().max(1.0), "{id} step {t}: reward {} vs {reward}", step.reward);
-            assert_eq!(step.terminated, s["terminated"].as_bool().unwrap(), "{id} step {t}: terminated");
-            assert_eq!(step.truncated, s["truncated"].as_bool().unwrap(), "{id} step {t}: truncated");
+            assert!(
+                (step.reward - reward).abs() <= 1e-5 * reward.abs().max(1.0),
+                "{id} step {t}: reward {} vs {reward}",
+                step.reward
+            );
+            assert_eq!(
+                step.terminated,
+                s["terminated"].as_bool().unwrap(),
+                "{id} step {t}: terminated"
+            );
+            assert_eq!(
+                step.truncated,
+                s["truncated"].as_bool().unwrap(),
+                "{id} step {t}: truncated"
+            );
             checked += 1;
         }
     }
@@ -86,14 +106,26 @@ fn trajectories_match_gymnasium() {
 /// the *unclipped* velocity and clips afterwards; v1 clips first.
 #[test]
 fn pendulum_v0_integrates_unclipped_velocity() {
-    for (version, expect_th) in [(PendulumVersion::V0, 0.5 + (7.9 + 0.05 * (15.0 * 0.5f64.sin() + 3.0 * 2.0)) * 0.05), (PendulumVersion::V1, 0.5 + 8.0 * 0.05)] {
+    for (version, expect_th) in [
+        (
+            PendulumVersion::V0,
+            0.5 + (7.9 + 0.05 * (15.0 * 0.5f64.sin() + 3.0 * 2.0)) * 0.05,
+        ),
+        (PendulumVersion::V1, 0.5 + 8.0 * 0.05),
+    ] {
         let mut e = TimeLimited::new(Pendulum::new(version), 0);
         e.reset();
         let d = e.dynamics_mut();
         (d.th, d.thdot) = (0.5, 7.9);
         let s = e.step(&[2.0]);
-        assert!((s.obs[2] as f64 - 8.0).abs() < 1e-6, "velocity is clipped to 8 in both versions");
+        assert!(
+            (s.obs[2] as f64 - 8.0).abs() < 1e-6,
+            "velocity is clipped to 8 in both versions"
+        );
         let th = e.dynamics_mut().th;
-        assert!((th - expect_th).abs() < 1e-12, "{version:?}: th {th} vs {expect_th}");
+        assert!(
+            (th - expect_th).abs() < 1e-12,
+            "{version:?}: th {th} vs {expect_th}"
+        );
     }
 }

@@ -9,8 +9,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Space {
-    /// A box of `low.len()` reals; bounds may be infinite.
-    Box { low: Vec<f32>, high: Vec<f32> },
+    /// A box of `low.len()` reals; bounds may be infinite (written `"inf"`/`"-inf"` in JSON).
+    Box {
+        #[serde(with = "bounds")]
+        low: Vec<f32>,
+        #[serde(with = "bounds")]
+        high: Vec<f32>,
+    },
     /// One integer in `0..n`, passed as a single `f32` holding the index.
     Discrete { n: usize },
 }
@@ -68,5 +73,56 @@ impl EnvSpec {
     }
     pub fn act_dim(&self) -> usize {
         self.action.flat_dim()
+    }
+}
+
+/// JSON has no infinity: box bounds are numbers, or the strings `"inf"` and `"-inf"`.
+mod bounds {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Bound {
+        Finite(f32),
+        Named(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        let b: Vec<Bound> = v
+            .iter()
+            .map(|&x| match x {
+                f32::INFINITY => Bound::Named("inf".into()),
+                f32::NEG_INFINITY => Bound::Named("-inf".into()),
+                x => Bound::Finite(x),
+            })
+            .collect();
+        b.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        Vec::<Bound>::deserialize(d)?
+            .into_iter()
+            .map(|b| match b {
+                Bound::Finite(x) => Ok(x),
+                Bound::Named(n) if n == "inf" => Ok(f32::INFINITY),
+                Bound::Named(n) if n == "-inf" => Ok(f32::NEG_INFINITY),
+                Bound::Named(n) => Err(serde::de::Error::custom(format!("bad bound {n:?}"))),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infinite_bounds_survive_json() {
+        let s = Space::Box {
+            low: vec![-1.0, f32::NEG_INFINITY],
+            high: vec![1.0, f32::INFINITY],
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Space>(&json).unwrap(), s);
     }
 }

@@ -11,7 +11,7 @@
 use abi_stable::{
     StableAbi, declare_root_module_statics,
     library::RootModule,
-    package_version_strings, sabi_trait,
+    sabi_trait,
     sabi_types::VersionStrings,
     std_types::{RBox, RResult, RSlice, RStr, RString, RVec},
 };
@@ -104,5 +104,5 @@ impl RootModule for PluginModuleRef {
     const NAME: &'static str = "acgap plugin";
     // The SDK's crate version: abi_stable refuses a plugin whose SDK is not
     // semver-compatible (for 0.x: a different minor version).
-    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new(super::SDK_VERSION);
 }

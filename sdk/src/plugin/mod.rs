@@ -21,7 +21,12 @@ use crate::correction::{Correction, CorrectionInit};
 use serde::{Deserialize, Serialize};
 
 /// The SDK version a plugin was built against (also checked by the ABI layer).
-pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `ACGAP_TEST_SDK_VERSION` at build time overrides it; the host's tests use that to
+/// build a plugin that claims an incompatible SDK.
+pub const SDK_VERSION: &str = match option_env!("ACGAP_TEST_SDK_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
 /// The compiler that built the SDK (and, in the same build, the plugin).
 pub const RUSTC_VERSION: &str = env!("ACGAP_RUSTC_VERSION");
 

@@ -10,3 +10,6 @@ mod core;
 
 pub use config::SacConfig;
 pub use core::SacCore;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+//! Every bad input named in the foundation issue gets a clear one-paragraph error,
+//! a non-zero exit, no panic trace, and leaves what was written readable.
+
+mod common;
+use common::*;
+
+/// Fast off-policy settings for SAC runs in tests.
+const FAST: [&str; 6] = [
+    "--set",
+    "learning_starts=100",
+    "--set",
+    "batch_size=32",
+    "--eval-episodes",
+    "1",
+];
+
+#[test]
+fn plugin_path_that_does_not_exist() {
+    let r = host(&["--plugin", "/nonexistent/libnothing.so", "--steps", "10"]);
+    assert_clear_error(&r, &["/nonexistent/libnothing.so", "does not exist"]);
+}
+
+#[test]
+fn plugin_name_that_is_not_found() {
+    let r = host(&["--plugin", "nosuchplugin", "--steps", "10"]);
+    assert_clear_error(&r, &["libnosuchplugin.so", "does not exist"]);
+}
+
+#[test]
+fn file_that_is_not_a_shared_library() {
+    let dir = tempdir::Dir::new();
+    let fake = dir.path().join("libfake.so");
+    std::fs::write(&fake, "this is text, not ELF").unwrap();
+    let r = host(&["--plugin", fake.to_str().unwrap(), "--steps", "10"]);
+    assert_clear_error(&r, &["libfake.so", "not a shared library"]);
+}
+
+#[test]
+fn shared_library_that_is_not_an_acgap_plugin() {
+    // A real shared library without our root module, compiled on the spot.
+    let dir = tempdir::Dir::new();
+    let src = dir.path().join("plain.rs");
+    std::fs::write(
+        &src,
+        "#[unsafe(no_mangle)] pub extern \"C\" fn answer() -> i32 { 42 }",
+    )
+    .unwrap();
+    let so = dir.path().join("libplain.so");
+    let ok = std::process::Command::new("rustc")
+        .args([
+            "--edition",
+            "2024",
+            "--crate-type",
+            "cdylib",
+            "-o",
+            so.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let r = host(&["--plugin", so.to_str().unwrap(), "--steps", "10"]);
+    assert_clear_error(&r, &["not an acgap plugin"]);
+}
+
+#[test]
+fn plugin_built_against_an_incompatible_sdk() {
+    let plugin = format!("{}@nan-action", fixtures().old_sdk.display());
+    let r = host(&["--plugin", &plugin, "--steps", "10"]);
+    assert_clear_error(&r, &["incompatible", "Rebuild the plugin"]);
+}
+
+#[test]
+fn panic_abort_plugin_is_refused() {
+    let r = host(&[
+        "--plugin",
+        fixtures().abort.to_str().unwrap(),
+        "--steps",
+        "10",
+    ]);
+    assert_clear_error(&r, &["panic = \"abort\"", "unwind"]);
+}
+
+#[test]
+fn panic_in_update_stops_the_run_and_keeps_its_files() {
+    let plugin = format!("{}@panics-in-update", fixtures().normal.display());
+    let r = host(&[
+        "--plugin",
+        &plugin,
+        "--env",
+        "pendulum",
+        "--steps",
+        "100",
+        "--checkpoint-every",
+        "10",
+        "--eval-every",
+        "10",
+        "--eval-episodes",
+        "1",
+    ]);
+    assert_clear_error(
+        &r,
+        &["panicked", "fixture: deliberate panic in update", "step 20"],
+    );
+    let dir = r.run_dir();
+    assert_eq!(status(&dir)["state"], "failed");
+    assert!(
+        read(&dir.join("eval.csv")).lines().count() >= 2,
+        "the evaluations before the panic are kept"
+    );
+    assert!(
+        dir.join("checkpoints/latest/host.json").is_file(),
+        "the last checkpoint is kept"
+    );
+    assert!(
+        read(&dir.join("metrics.jsonl"))
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
+}
+
+#[test]
+fn non_finite_action_marks_the_run_diverged() {
+    let plugin = format!("{}@nan-action", fixtures().normal.display());
+    let r = host(&["--plugin", &plugin, "--env", "pendulum", "--steps", "100"]);
+    assert_clear_error(&r, &["non-finite action", "step 20"]);
+    assert_eq!(status(&r.run_dir())["state"], "diverged");
+}
+
+#[test]
+fn nan_loss_marks_the_run_diverged() {
+    // An absurd critic learning rate overflows the critic within a few updates.
+    let mut args = vec![
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--steps",
+        "400",
+        "--set",
+        "critic_lr=1e30",
+    ];
+    args.extend(FAST);
+    let r = host(&args);
+    assert_clear_error(&r, &["diverged", "loss is"]);
+    assert_eq!(status(&r.run_dir())["state"], "diverged");
+}
+
+#[test]
+fn action_of_the_wrong_dimension() {
+    let plugin = format!("{}@wrong-dim", fixtures().normal.display());
+    let r = host(&["--plugin", &plugin, "--env", "pendulum", "--steps", "100"]);
+    assert_clear_error(&r, &["action of dimension 2", "expects 1"]);
+}
+
+#[test]
+fn unknown_env_id_lists_the_valid_ones() {
+    let r = host(&["--plugin", "sac", "--env", "pendulumm", "--steps", "10"]);
+    assert_clear_error(
+        &r,
+        &[
+            "unknown environment id `pendulumm`",
+            "pendulum-v0",
+            "cartpole",
+            "mountaincar-continuous",
+        ],
+    );
+}
+
+#[test]
+fn unknown_config_key_lists_the_valid_ones() {
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--steps",
+        "10",
+        "--set",
+        "learnig_rate=0.1",
+    ]);
+    assert_clear_error(
+        &r,
+        &[
+            "unknown config key `learnig_rate`",
+            "actor_lr",
+            "batch_size",
+        ],
+    );
+}
+
+#[test]
+fn config_value_of_the_wrong_type() {
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--steps",
+        "10",
+        "--set",
+        "batch_size=\"big\"",
+    ]);
+    assert_clear_error(&r, &["`batch_size`", "expects a number"]);
+}
+
+#[test]
+fn config_file_with_an_unknown_key_names_the_file() {
+    let dir = tempdir::Dir::new();
+    let f = dir.path().join("cfg.json");
+    std::fs::write(&f, r#"{"gamma": 0.98, "hiden": [64, 64]}"#).unwrap();
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--steps",
+        "10",
+        "--config",
+        f.to_str().unwrap(),
+    ]);
+    assert_clear_error(&r, &["`hiden`", "cfg.json"]);
+}
+
+#[test]
+fn discrete_env_for_a_continuous_agent() {
+    let r = host(&["--plugin", "sac", "--env", "cartpole", "--steps", "10"]);
+    assert_clear_error(&r, &["continuous", "cartpole"]);
+}
+
+#[test]
+fn several_plugins_are_refused_until_comparison_sessions_exist() {
+    let r = host(&["--plugin", "sac", "--plugin", "sac", "--steps", "10"]);
+    assert_clear_error(&r, &["several `--plugin`"]);
+}
+
+#[test]
+fn resume_of_a_folder_that_is_not_a_run() {
+    let dir = tempdir::Dir::new();
+    let r = host(&["--resume", dir.path().to_str().unwrap()]);
+    assert_clear_error(&r, &["is not a run directory"]);
+}
+
+#[test]
+fn a_correction_plugin_given_as_agent() {
+    let r = host(&["--plugin", "actionpenalty", "--steps", "10"]);
+    assert_clear_error(&r, &["provides no agent", "correction `action-penalty`"]);
+}

@@ -1,0 +1,206 @@
+//! Helpers for the host's end-to-end tests: build the plugins, run `host`, read run dirs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn host_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_host"))
+}
+
+pub fn release_dir() -> PathBuf {
+    host_bin().parent().unwrap().to_path_buf()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo(args: &[&str], dir: &Path, envs: &[(&str, &str)]) {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(args).current_dir(dir);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `libsac.so` and `libactionpenalty.so` next to the host binary (`cargo test` does not
+/// build cdylibs of other packages by itself).
+pub fn workspace_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let profile = if release_dir().ends_with("release") {
+            "--release"
+        } else {
+            "--profile=dev"
+        };
+        cargo(
+            &["build", profile, "-p", "sac", "-p", "action-penalty"],
+            &workspace_root(),
+            &[],
+        );
+        release_dir()
+    })
+}
+
+/// The misbehaving fixture plugin in three builds: normal, `panic = "abort"`, and one
+/// that claims an incompatible SDK version. Returns their paths.
+pub struct Fixtures {
+    pub normal: PathBuf,
+    pub abort: PathBuf,
+    pub old_sdk: PathBuf,
+}
+
+pub fn fixtures() -> &'static Fixtures {
+    static BUILT: OnceLock<Fixtures> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        let dir = root.join("host/tests/fixture-plugin");
+        let target = root.join("target/fixture-plugin");
+        let target_s = target.to_str().unwrap();
+        let lib = target.join("release/libfixture.so");
+        let keep = |name: &str| {
+            let to = target.join(name);
+            std::fs::copy(&lib, &to).unwrap();
+            to
+        };
+        let build = |extra: &[&str], envs: &[(&str, &str)]| {
+            let mut args = vec!["rustc", "--release", "--lib", "--target-dir", target_s];
+            args.extend_from_slice(extra);
+            cargo(&args, &dir, envs);
+        };
+        build(&[], &[]);
+        let normal = keep("libfixture_normal.so");
+        build(&["--", "-C", "panic=abort"], &[]);
+        let abort = keep("libfixture_abort.so");
+        // abi_stable accepts a newer minor SDK (prefix types are append-only) but not an older one.
+        build(&[], &[("ACGAP_TEST_SDK_VERSION", "0.0.9")]);
+        let old_sdk = keep("libfixture_old_sdk.so");
+        Fixtures {
+            normal,
+            abort,
+            old_sdk,
+        }
+    })
+}
+
+pub struct Run {
+    pub out: Output,
+    pub runs: tempdir::Dir,
+}
+
+impl Run {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    /// The one run directory under the runs folder.
+    pub fn run_dir(&self) -> PathBuf {
+        find_run_dir(self.runs.path())
+    }
+}
+
+pub fn find_run_dir(root: &Path) -> PathBuf {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.join("run.json").is_file() {
+            found.push(d);
+            continue;
+        }
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one run directory under {}, found {found:?}",
+        root.display()
+    );
+    found.pop().unwrap()
+}
+
+/// Run `host` with `args` in a fresh runs folder, quietly.
+pub fn host(args: &[&str]) -> Run {
+    let runs = tempdir::Dir::new();
+    let out = Command::new(host_bin())
+        .args(args)
+        .args(["--quiet", "--runs", runs.path().to_str().unwrap()])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .expect("host runs");
+    Run { out, runs }
+}
+
+/// A failed run's message must be one clear paragraph: no panic trace, non-zero exit.
+pub fn assert_clear_error(run: &Run, needles: &[&str]) {
+    let err = run.stderr();
+    assert!(
+        !run.out.status.success(),
+        "expected failure, got success; stderr:\n{err}"
+    );
+    assert!(err.contains("error: "), "no error line:\n{err}");
+    assert!(
+        !err.contains("stack backtrace")
+            && !err.contains("RUST_BACKTRACE")
+            && !err.contains("thread '"),
+        "panic trace leaked:\n{err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn status(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(&dir.join("status.json"))).unwrap()
+}
+
+/// A temporary folder removed on drop (no extra dependency for tests).
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "acgap-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Gradient checks for the SAC core and its correction context: every product
+//! a correction can ask for is compared with central finite differences, and
+//! the two kinds of correction term are shown to move the actor identically.
+
+use super::context::{BatchTensors, StepContext};
+use super::core::SacCore;
+use crate::agent::{Agent, AgentInit};
+use crate::batch::{Batch, BatchKind, UpdateStep};
+use crate::correction::{Correction, CorrectionTerm, SacContext};
+use crate::spec::{EnvSpec, Space};
+use crate::toolkit::policy::SquashedGaussian;
+use crate::toolkit::tensor::{from_rows, normal_noise, to_vec};
+use crate::toolkit::{Adam, Mlp, device_from_name};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const B: usize = 5;
+
+fn spec() -> EnvSpec {
+    EnvSpec {
+        id: "test".into(),
+        observation: Space::Box {
+            low: vec![-1.0; 3],
+            high: vec![1.0; 3],
+        },
+        action: Space::Box {
+            low: vec![-2.0, -1.0],
+            high: vec![2.0, 1.0],
+        },
+        max_episode_steps: None,
+        tabular: None,
+    }
+}
+
+fn core(seed: u64) -> SacCore {
+    let init = AgentInit {
+        config: serde_json::json!({"hidden": [16, 16], "batch_size": B, "buffer_size": 100}),
+        env: spec(),
+        seed,
+        device: "cpu".into(),
+    };
+    SacCore::new(&init, None).unwrap()
+}
+
+struct Data {
+    obs: Vec<f32>,
+    action: Vec<f32>,
+    reward: Vec<f32>,
+    next_obs: Vec<f32>,
+    terminated: Vec<f32>,
+    truncated: Vec<f32>,
+}
+
+impl Data {
+    fn random(seed: u64) -> Self {
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let mut u = |n: usize, lo: f32, hi: f32| {
+            (0..n).map(|_| r.random_range(lo..hi)).collect::<Vec<f32>>()
+        };
+        Data {
+            obs: u(B * 3, -1.0, 1.0),
+            action: u(B * 2, -0.9, 0.9),
+            reward: u(B, -1.0, 1.0),
+            next_obs: u(B * 3, -1.0, 1.0),
+            terminated: vec![0.0, 1.0, 0.0, 0.0, 0.0],
+            truncated: vec![0.0, 0.0, 1.0, 0.0, 0.0],
+        }
+    }
+    fn batch(&self) -> Batch<'_> {
+        Batch {
+            kind: BatchKind::Minibatch,
+            len: B,
+            obs: &self.obs,
+            action: &self.action,
+            reward: &self.reward,
+            next_obs: &self.next_obs,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+        }
+    }
+}
+
+fn random_vec(n: usize, seed: u64) -> Vec<f32> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| r.random_range(-1.0..1.0)).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+}
+
+/// Central difference of `f` along `v` from `p`: (f(p + h v) - f(p - h v)) / 2h.
+fn central(p: &[f32], v: &[f32], h: f32, mut f: impl FnMut(&[f32]) -> f64) -> f64 {
+    let plus: Vec<f32> = p.iter().zip(v).map(|(a, b)| a + h * b).collect();
+    let minus: Vec<f32> = p.iter().zip(v).map(|(a, b)| a - h * b).collect();
+    (f(&plus) - f(&minus)) / (2.0 * h as f64)
+}
+
+fn assert_close(what: &str, got: f64, want: f64, rel: f64) {
+    let err = (got - want).abs() / want.abs().max(1e-3);
+    assert!(
+        err < rel,
+        "{what}: analytic {got} vs finite difference {want} (relative error {err:.2e})"
+    );
+}
+
+fn with_context<T>(
+    c: &SacCore,
+    data: &Data,
+    seed: u64,
+    f: impl FnOnce(&StepContext<'_>) -> T,
+) -> T {
+    let batch = data.batch();
+    let t = BatchTensors::new(c, &batch).unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let (eps, eps_next) = (
+        normal_noise(&mut r, B, 2, &c.device),
+        normal_noise(&mut r, B, 2, &c.device),
+    );
+    f(&StepContext::new(c, &batch, t, eps, eps_next))
+}
+
+#[test]
+fn mlp_jvp_matches_finite_differences() {
+    let d = device_from_name("cpu").unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut net = Mlp::new(&[4, 12, 12, 2], &mut rng, &d);
+    let x = random_vec(3 * 4, 2);
+    let p0 = net.to_flat();
+    let v = random_vec(p0.len(), 3);
+    let w = random_vec(3 * 2, 4);
+    let (_, dy) = net.jvp(from_rows(&x, 3, 4, &d), &net.unflatten(&v, &d), None);
+    let analytic = dot(&to_vec(dy), &w);
+    let fd = central(&p0, &v, 1e-3, |p| {
+        net.set_flat(p, &d);
+        dot(&to_vec(net.forward(from_rows(&x, 3, 4, &d))), &w)
+    });
+    assert_close("MLP JVP", analytic, fd, 1e-2);
+}
+
+#[test]
+fn squashed_gaussian_log_prob_matches_the_change_of_variables() {
+    let d = device_from_name("cpu").unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let pi = SquashedGaussian::new(3, 2, &[8], &mut rng, &d);
+    let obs = random_vec(4 * 3, 6);
+    let eps = random_vec(4 * 2, 7);
+    let (a, logp) = SquashedGaussian::sample(
+        &pi.net,
+        2,
+        from_rows(&obs, 4, 3, &d),
+        from_rows(&eps, 4, 2, &d),
+    );
+    let (a, logp) = (to_vec(a), to_vec(logp));
+    let out = to_vec(pi.net.forward(from_rows(&obs, 4, 3, &d)));
+    for b in 0..4 {
+        let mut want = 0.0_f64;
+        for j in 0..2 {
+            let (mean, log_std) = (
+                out[b * 4 + j] as f64,
+                (out[b * 4 + 2 + j] as f64).clamp(-20.0, 2.0),
+            );
+            let u = mean + log_std.exp() * eps[b * 2 + j] as f64;
+            let gauss = -0.5 * (eps[b * 2 + j] as f64).powi(2)
+                - log_std
+                - 0.5 * (2.0 * std::f64::consts::PI).ln();
+            want += gauss - (1.0 - u.tanh().powi(2)).ln();
+            assert!((a[b * 2 + j] as f64 - u.tanh()).abs() < 1e-5);
+        }
+        assert!(
+            (logp[b] as f64 - want).abs() < 1e-4,
+            "row {b}: {} vs {want}",
+            logp[b]
+        );
+    }
+}
+
+#[test]
+fn critic_products_match_finite_differences() {
+    let mut c = core(11);
+    let data = Data::random(12);
+    let p = c.critics[0].param_count();
+    let v = random_vec(2 * p, 13);
+    let w = random_vec(2 * B, 14);
+    let act = random_vec(B * 2, 15);
+    let (jvp, vjp) = with_context(&c, &data, 16, |ctx| {
+        (
+            ctx.critic_jvp(&data.obs, &act, &v).unwrap(),
+            ctx.critic_vjp(&data.obs, &act, &w).unwrap(),
+        )
+    });
+    // The two products are adjoint: w . (J v) = (J^T w) . v, exactly up to rounding.
+    assert_close("JVP/VJP adjointness", dot(&w, &jvp), dot(&vjp, &v), 1e-4);
+    let p0: Vec<f32> = c.critics[0]
+        .to_flat()
+        .into_iter()
+        .chain(c.critics[1].to_flat())
+        .collect();
+    let d = c.device.clone();
+    let fd = central(&p0, &v, 1e-3, |flat| {
+        c.critics[0].set_flat(&flat[..p], &d);
+        c.critics[1].set_flat(&flat[p..], &d);
+        with_context(&c, &data, 16, |ctx| {
+            dot(&ctx.critic_values(&data.obs, &act).unwrap(), &w)
+        })
+    });
+    assert_close("critic JVP", dot(&w, &jvp), fd, 1e-2);
+}
+
+#[test]
+fn actor_products_match_finite_differences() {
+    let mut c = core(21);
+    let data = Data::random(22);
+    let p0 = c.actor.net.to_flat();
+    let v = random_vec(p0.len(), 23);
+    let g = random_vec(B * 2, 24);
+    let cw = random_vec(B, 25);
+    let (avjp, tvjp) = with_context(&c, &data, 26, |ctx| {
+        (ctx.actor_vjp(&g).unwrap(), ctx.target_vjp(&cw).unwrap())
+    });
+    let d = c.device.clone();
+    let fd_actions = central(&p0, &v, 1e-3, |flat| {
+        c.actor.net.set_flat(flat, &d);
+        with_context(&c, &data, 26, |ctx| {
+            dot(&ctx.policy_actions().unwrap().actions, &g)
+        })
+    });
+    assert_close("actor VJP through a~", dot(&avjp, &v), fd_actions, 1e-2);
+    let fd_target = central(&p0, &v, 1e-3, |flat| {
+        c.actor.net.set_flat(flat, &d);
+        with_context(&c, &data, 26, |ctx| dot(&ctx.td_target().unwrap(), &cw))
+    });
+    assert_close(
+        "actor VJP through the soft target",
+        dot(&tvjp, &v),
+        fd_target,
+        2e-2,
+    );
+}
+
+/// A correction that returns a fixed action gradient either as is or turned into a
+/// parameter direction with `actor_vjp`: both must move the actor identically.
+struct FixedTerm {
+    g: Vec<f32>,
+    as_param: bool,
+}
+
+impl Correction for FixedTerm {
+    fn actor_term(
+        &mut self,
+        ctx: &dyn SacContext,
+    ) -> crate::agent::PluginResult<(CorrectionTerm, crate::agent::Metrics)> {
+        let term = if self.as_param {
+            CorrectionTerm::ParamGrad(ctx.actor_vjp(&self.g)?)
+        } else {
+            CorrectionTerm::ActionGrad(self.g.clone())
+        };
+        Ok((term, vec![]))
+    }
+}
+
+#[test]
+fn action_and_parameter_terms_give_the_same_actor_step() {
+    let data = Data::random(31);
+    let g = random_vec(B * 2, 32);
+    let run = |as_param: bool, correction: bool| {
+        let mut c = core(33);
+        if correction {
+            c.set_correction(Box::new(FixedTerm {
+                g: g.clone(),
+                as_param,
+            }))
+            .unwrap();
+        }
+        c.update(&data.batch(), UpdateStep::Actor).unwrap();
+        c.actor.net.to_flat()
+    };
+    let (plain, via_action, via_param) = (run(false, false), run(false, true), run(true, true));
+    let diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    };
+    assert!(
+        diff(&via_action, &via_param) < 1e-6,
+        "the two term kinds disagree by {}",
+        diff(&via_action, &via_param)
+    );
+    assert!(
+        diff(&plain, &via_action) > 1e-5,
+        "the correction had no effect on the actor"
+    );
+}
+
+#[test]
+fn save_and_load_continue_bit_exactly() {
+    let data = Data::random(41);
+    let mut a = core(42);
+    for step in [
+        UpdateStep::Critic,
+        UpdateStep::Actor,
+        UpdateStep::Critic,
+        UpdateStep::Actor,
+    ] {
+        a.update(&data.batch(), step).unwrap();
+    }
+    let bytes = a.save().unwrap();
+    let mut b = core(999);
+    b.load(&bytes).unwrap();
+    for step in [UpdateStep::Critic, UpdateStep::Actor] {
+        let ma = a.update(&data.batch(), step).unwrap();
+        let mb = b.update(&data.batch(), step).unwrap();
+        assert_eq!(ma, mb);
+    }
+    assert_eq!(
+        a.act(&data.obs, B, false).unwrap(),
+        b.act(&data.obs, B, false).unwrap()
+    );
+    assert!(
+        a.actor.net.to_flat() == b.actor.net.to_flat(),
+        "actor parameters differ after resume"
+    );
+    assert!(
+        a.targets[1].to_flat() == b.targets[1].to_flat(),
+        "target critic differs after resume"
+    );
+}
+
+#[test]
+fn adam_matches_the_pytorch_rule() {
+    let d = device_from_name("cpu").unwrap();
+    let mut p = vec![from_rows(&[1.0, -2.0], 1, 2, &d)];
+    let mut adam = Adam::new(&p, 0.1);
+    let g = [0.5_f64, -4.0];
+    for _ in 0..2 {
+        adam.step(p.iter_mut(), vec![from_rows(&[0.5, -4.0], 1, 2, &d)]);
+    }
+    // With a constant gradient, m_hat = g and v_hat = g^2 at every step: each step moves by lr * g / (|g| + eps').
+    let got = to_vec(p[0].clone());
+    for (j, start) in [1.0_f64, -2.0].iter().enumerate() {
+        let want = start - 2.0 * 0.1 * g[j] / (g[j].abs() + 1e-8);
+        assert!((got[j] as f64 - want).abs() < 1e-6, "{} vs {want}", got[j]);
+    }
+}
+
+#[test]
+fn nan_loss_is_reported_as_divergence() {
+    let mut data = Data::random(51);
+    data.reward[0] = f32::NAN;
+    let mut c = core(52);
+    let err = c.update(&data.batch(), UpdateStep::Critic).unwrap_err();
+    assert!(
+        err.starts_with("diverged: critic loss is NaN at update 1"),
+        "{err}"
+    );
+}
