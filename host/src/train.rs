@@ -277,8 +277,12 @@ impl Trainer {
     fn after_iteration(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
         let step = self.state.step;
         if step >= self.state.next_log {
-            let metrics = self.state.window.drain(self.state.updates);
-            self.logs.train_window(step, &metrics).map_err(io_failure)?;
+            // Windows before learning starts have nothing to report (and would fix
+            // train.csv's columns too early).
+            if !self.state.window.is_empty() {
+                let metrics = self.state.window.drain(self.state.updates);
+                self.logs.train_window(step, &metrics).map_err(io_failure)?;
+            }
             while self.state.next_log <= step {
                 self.state.next_log += self.spec.log_every.max(1);
             }

@@ -28,6 +28,10 @@ impl Window {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_empty() && self.maxes.is_empty()
+    }
+
     /// The window's metrics (sorted by name; timing under `time/`), and a fresh window.
     pub fn drain(&mut self, updates_now: u64) -> Vec<(String, f64)> {
         let mut out: Vec<(String, f64)> = self

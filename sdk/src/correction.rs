@@ -31,8 +31,8 @@ pub enum CorrectionTerm {
     Zero,
     /// `B x act_dim` row-major: `g_b`, the derivative of the correction objective with
     /// respect to the squashed action `a~_b` (in the actor's `[-1, 1]` units). The core adds
-    /// `sum_b g_b . d a~_b / d theta` to the ascent direction, so return `dW/da / B` for a
-    /// batch mean.
+    /// `sum_b g_b . d a~_b / d theta` (that is, [`SacContext::actor_vjp`] of `g`) to the
+    /// ascent direction, so return `dW/da / B` for a batch mean.
     ActionGrad(Vec<f32>),
     /// A direction in the actor's flat parameter space, added as is.
     ParamGrad(Vec<f32>),

@@ -5,7 +5,7 @@ use super::config::SacConfig;
 use super::context::{BatchTensors, StepContext};
 use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
 use crate::batch::{Batch, UpdateStep};
-use crate::correction::{Correction, CorrectionTerm};
+use crate::correction::{Correction, CorrectionTerm, SacContext};
 use crate::spec::Space;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::state::{StateReader, StateWriter};
@@ -184,15 +184,35 @@ impl SacCore {
         let t = BatchTensors::new(self, batch)?;
         let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
         let mut metrics = Vec::new();
-        let term = match self.correction.take() {
-            None => CorrectionTerm::Zero,
+        // The correction's term as a direction in the actor's parameter space. An action
+        // gradient g is mapped through the actor's reparameterisation (sum_b g_b . da~_b/dtheta)
+        // with the same noise as this step, so both kinds of term share one code path.
+        let correction_direction = match self.correction.take() {
+            None => None,
             Some(mut correction) => {
                 let ctx = StepContext::new(self, batch, t.clone(), eps.clone(), eps_next);
-                let result = correction.actor_term(&ctx);
+                let result = correction.actor_term(&ctx).and_then(|(term, m)| {
+                    let direction = match term {
+                        CorrectionTerm::Zero => None,
+                        CorrectionTerm::ActionGrad(g) => Some(ctx.actor_vjp(&g)?),
+                        CorrectionTerm::ParamGrad(p) => Some(p),
+                    };
+                    Ok((direction, m))
+                });
                 self.correction = Some(correction);
-                let (term, m) = result?;
+                let (direction, m) = result?;
                 metrics.extend(prefixed("correction/", m));
-                term
+                match direction {
+                    Some(p) if p.len() != self.actor.net.param_count() => {
+                        return Err(format!(
+                            "correction returned a parameter direction of {} values, expected {}",
+                            p.len(),
+                            self.actor.net.param_count()
+                        ));
+                    }
+                    Some(p) => Some(self.actor.net.unflatten(&p, &self.device)),
+                    None => None,
+                }
             }
         };
         let alpha = self.alpha();
@@ -201,42 +221,16 @@ impl SacCore {
         let q = Self::q(&self.critics[0], t.obs.clone(), a.clone()).min_pair(Self::q(
             &self.critics[1],
             t.obs.clone(),
-            a.clone(),
+            a,
         ));
         // J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]   (ALGORITHMS.md section 3)
-        let mut objective = (q - logp.clone().mul_scalar(alpha)).mean();
-        let mut param_term = None;
-        match term {
-            CorrectionTerm::Zero => {}
-            CorrectionTerm::ActionGrad(g) => {
-                if g.len() != batch.len * self.act_dim {
-                    return Err(format!(
-                        "correction returned an action gradient of {} values, expected {}",
-                        g.len(),
-                        batch.len * self.act_dim
-                    ));
-                }
-                // d/dtheta sum_b g_b . a~_b  adds  sum_b g_b . d a~_b / d theta.
-                objective =
-                    objective + (a * from_vec(g, batch.len, self.act_dim, &self.device)).sum();
-            }
-            CorrectionTerm::ParamGrad(p) => {
-                if p.len() != self.actor.net.param_count() {
-                    return Err(format!(
-                        "correction returned a parameter direction of {} values, expected {}",
-                        p.len(),
-                        self.actor.net.param_count()
-                    ));
-                }
-                param_term = Some(self.actor.net.unflatten(&p, &self.device));
-            }
-        }
+        let objective = (q - logp.clone().mul_scalar(alpha)).mean();
         let loss = objective.neg();
         let loss_value = to_vec(loss.clone().inner())[0];
         check_finite("actor loss", loss_value, self.counters.actor)?;
         let grads = loss.backward();
         let mut g = tracked.grads(&grads);
-        if let Some(p) = param_term {
+        if let Some(p) = correction_direction {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
             g = g.into_iter().zip(p).map(|(g, p)| g - p).collect();
         }

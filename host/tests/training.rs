@@ -1,0 +1,311 @@
+//! End-to-end runs: correction hook from a separate library, exact resume after
+//! `kill -9`, on-policy rollouts, `inspect`, and the SAC learning check.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Short SAC runs: 150 random steps, batch 32, frequent logs.
+fn short_sac(steps: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--plugin", "sac", "--env", "pendulum", "--steps", steps, "--seed", "3",
+    ]
+    .into_iter()
+    .chain(["--set", "learning_starts=150", "--set", "batch_size=32"])
+    .chain([
+        "--eval-every",
+        "300",
+        "--eval-episodes",
+        "2",
+        "--log-every",
+        "100",
+        "--checkpoint-every",
+        "300",
+    ])
+    .map(String::from)
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn run_ok(args: &[String]) -> Run {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = host(&refs);
+    assert!(r.out.status.success(), "host failed:\n{}", r.stderr());
+    r
+}
+
+/// `metrics.jsonl` without wall-clock fields, which legitimately differ between runs.
+fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
+    read(&dir.join("metrics.jsonl"))
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut()
+                .unwrap()
+                .retain(|k, _| !k.starts_with("time/"));
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn correction_from_its_own_library_is_applied() {
+    let plain = run_ok(&short_sac("600", &[]));
+    let zero = run_ok(&short_sac(
+        "600",
+        &[
+            "--correction",
+            "actionpenalty",
+            "--correction-set",
+            "scale=0",
+        ],
+    ));
+    let zero_param = run_ok(&short_sac(
+        "600",
+        &[
+            "--correction",
+            "actionpenalty",
+            "--correction-set",
+            "scale=0",
+            "--correction-set",
+            "mode=\"param\"",
+        ],
+    ));
+    let strong = run_ok(&short_sac(
+        "600",
+        &[
+            "--correction",
+            "actionpenalty",
+            "--correction-set",
+            "scale=5",
+            "--set",
+            "schedule=\"1-1\"",
+        ],
+    ));
+    let eval = |r: &Run| read(&r.run_dir().join("eval.csv"));
+    // A zero term, in either form, leaves SAC bit-identical; a real term changes the run.
+    assert_eq!(eval(&plain), eval(&zero));
+    assert_eq!(eval(&plain), eval(&zero_param));
+    assert_ne!(eval(&plain), eval(&strong));
+    let train = read(&strong.run_dir().join("train.csv"));
+    let header: Vec<&str> = train.lines().next().unwrap().split(',').collect();
+    for col in [
+        "correction/action_penalty/calls",
+        "correction/action_penalty/train_calls",
+        "correction/action_penalty/mean_half_sq_action",
+    ] {
+        assert!(header.contains(&col), "train.csv lacks {col}: {header:?}");
+    }
+    let run_json = read(&strong.run_dir().join("run.json"));
+    assert!(
+        run_json.contains("action-penalty") && run_json.contains("\"scale\": 5"),
+        "{run_json}"
+    );
+}
+
+#[test]
+fn kill_9_and_resume_reproduce_an_uninterrupted_run() {
+    let args = short_sac(
+        "2400",
+        &["--correction", "actionpenalty", "--set", "schedule=\"1-1\""],
+    );
+    let reference = run_ok(&args);
+
+    let runs = tempdir::Dir::new();
+    let mut child = Command::new(host_bin())
+        .args(&args)
+        .args(["--quiet", "--runs", runs.path().to_str().unwrap()])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the first checkpoint exists, long before the run ends.
+    let start = Instant::now();
+    let run_dir = runs.path().join("pendulum/sac");
+    let dir = loop {
+        let found = std::fs::read_dir(&run_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|d| d.join("checkpoints/latest/host.json").is_file());
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(
+        status(&dir)["state"],
+        "running",
+        "the run must have been interrupted mid-way"
+    );
+
+    let out = Command::new(host_bin())
+        .args(["--resume", dir.to_str().unwrap(), "--quiet"])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "resume failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming at step 300"));
+
+    let want = reference.run_dir();
+    for f in ["eval.csv", "episodes.csv"] {
+        assert_eq!(
+            read(&dir.join(f)),
+            read(&want.join(f)),
+            "{f} differs after kill -9 and resume"
+        );
+    }
+    assert_eq!(
+        metrics_without_timing(&dir),
+        metrics_without_timing(&want),
+        "metrics.jsonl differs after resume"
+    );
+    assert_eq!(status(&dir)["state"], "finished");
+}
+
+#[test]
+fn on_policy_agents_get_in_order_rollouts() {
+    let plugin = format!("{}@on-policy", fixtures().normal.display());
+    let r = host(&[
+        "--plugin",
+        &plugin,
+        "--env",
+        "cartpole",
+        "--steps",
+        "640",
+        "--eval-every",
+        "320",
+        "--eval-episodes",
+        "1",
+        "--log-every",
+        "64",
+    ]);
+    assert!(r.out.status.success(), "{}", r.stderr());
+    let train = read(&r.run_dir().join("train.csv"));
+    assert!(
+        train.lines().next().unwrap().contains("rollout/len"),
+        "{train}"
+    );
+    assert_eq!(
+        train.lines().count(),
+        11,
+        "one window per 64-step rollout:\n{train}"
+    );
+}
+
+#[test]
+fn inspect_describes_the_plugin() {
+    let out = Command::new(host_bin())
+        .args(["inspect", "sac"])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for needle in [
+        "crate       sac",
+        "panic       unwind",
+        "rustc       rustc",
+        "Agent `sac`",
+        "\"schedule\": \"1-0\"",
+        "\"hidden\"",
+    ] {
+        assert!(
+            text.contains(needle),
+            "inspect output lacks {needle:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn run_directory_has_the_documented_layout() {
+    let r = run_ok(&short_sac("600", &[]));
+    let dir = r.run_dir();
+    for f in [
+        "run.json",
+        "status.json",
+        "metrics.jsonl",
+        "episodes.csv",
+        "eval.csv",
+        "train.csv",
+        "learning_curve.svg",
+        "checkpoints/latest/agent.safetensors",
+        "checkpoints/latest/replay.bin",
+        "checkpoints/latest/host.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
+    let rel = dir.strip_prefix(r.runs.path()).unwrap();
+    let parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(&parts[..2], ["pendulum", "sac"]);
+    assert!(
+        parts[2].starts_with("3-"),
+        "seed-timestamp folder: {parts:?}"
+    );
+    let train = read(&dir.join("train.csv"));
+    for col in [
+        "train/td_abs_max",
+        "train/td_abs_mean",
+        "train/alpha",
+        "train/critic_loss",
+        "time/updates_per_s",
+    ] {
+        assert!(
+            train.lines().next().unwrap().contains(col),
+            "train.csv lacks {col}"
+        );
+    }
+    assert!(r.stdout().contains("learning curve: "));
+}
+
+/// SAC on Pendulum-v1, 20k steps, seed 0, SAC-1-0 with the paper's defaults:
+/// mean deterministic eval return over 10 episodes must reach -250 (RL Zoo: -157 +- 89).
+/// About 45 s in release mode on one core.
+#[test]
+fn sac_learns_pendulum_in_20k_steps() {
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--steps",
+        "20000",
+        "--seed",
+        "0",
+        "--eval-every",
+        "5000",
+    ]);
+    assert!(r.out.status.success(), "{}", r.stderr());
+    let eval = read(&r.run_dir().join("eval.csv"));
+    let last: Vec<f64> = eval
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(last[0], 20000.0);
+    assert_eq!(last[5], 10.0, "10 evaluation episodes");
+    assert!(
+        last[1] >= -250.0,
+        "final eval return {} < -250:\n{eval}",
+        last[1]
+    );
+}
