@@ -24,6 +24,27 @@ pub enum Command {
     },
     /// List the environment ids.
     Envs,
+    /// Plot the deterministic-eval curves of several runs (e.g. seeds) and their mean into one SVG.
+    Plot {
+        /// Run directories.
+        #[arg(required = true)]
+        runs: Vec<std::path::PathBuf>,
+        /// Output SVG file.
+        #[arg(long, default_value = "curves.svg")]
+        out: std::path::PathBuf,
+        /// Plot title.
+        #[arg(long, default_value = "deterministic evaluation")]
+        title: String,
+    },
+    /// Measure throughput on one thread (SAC updates/s, env steps/s, fraction of the fp32 peak, memory).
+    Bench {
+        /// Shorter timings, no memory run.
+        #[arg(long)]
+        quick: bool,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

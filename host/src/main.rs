@@ -3,6 +3,7 @@
 //! `replay`, `window` (metric aggregation), `run_dir` (logs), `checkpoint`,
 //! `plot`, `seeds`.
 
+mod bench;
 mod checkpoint;
 mod cli;
 mod plot;
@@ -37,7 +38,26 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        None => train(&cli.train),
+        Some(Command::Plot { runs, out, title }) => {
+            plot::runs_curve(&runs, &out, &title).map(|()| println!("wrote {}", out.display()))
+        }
+        Some(Command::Bench { quick, json }) => bench::run(quick).and_then(|report| {
+            bench::print(&report);
+            match json {
+                Some(path) => run_dir::write_json(&path, &report),
+                None => Ok(()),
+            }
+        }),
+        None => train(&cli.train).map(|done| {
+            println!(
+                "finished {} steps; final eval return {:.2}",
+                done.steps, done.final_eval
+            );
+            match done.curve {
+                Ok(path) => println!("learning curve: {}", path.display()),
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,7 +92,14 @@ fn inspect(spec: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn train(args: &TrainArgs) -> Result<(), String> {
+/// What a finished run reports.
+pub(crate) struct Finished {
+    pub steps: usize,
+    pub final_eval: f64,
+    pub curve: Result<std::path::PathBuf, String>,
+}
+
+pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
     let (spec, dir, resuming) = match &args.resume {
         Some(dir) => {
             let text = std::fs::read_to_string(dir.join("run.json")).map_err(|e| {
@@ -107,7 +134,9 @@ fn train(args: &TrainArgs) -> Result<(), String> {
     } else {
         ProgressBar::new(0)
     };
-    eprintln!("run directory: {}", trainer.dir.display());
+    if !args.quiet || resuming {
+        eprintln!("run directory: {}", trainer.dir.display());
+    }
     if resuming {
         eprintln!("resuming at step {}", trainer.step());
     }
@@ -126,16 +155,11 @@ fn train(args: &TrainArgs) -> Result<(), String> {
             trainer.dir.display()
         ));
     }
-    println!(
-        "finished {} steps; final eval return {:.2}",
-        trainer.step(),
-        trainer.last_eval().unwrap_or(f64::NAN)
-    );
-    match curve {
-        Ok(path) => println!("learning curve: {}", path.display()),
-        Err(e) => eprintln!("warning: {e}"),
-    }
-    Ok(())
+    Ok(Finished {
+        steps: trainer.step(),
+        final_eval: trainer.last_eval().unwrap_or(f64::NAN),
+        curve,
+    })
 }
 
 fn new_run_spec(args: &TrainArgs) -> Result<RunSpec, String> {

@@ -30,6 +30,16 @@ pub struct Status {
     pub state: String,
     pub step: usize,
     pub message: Option<String>,
+    /// Peak resident memory of the process so far (Linux `VmHWM`), in MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Peak resident set size of this process in MiB, where the OS reports it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 impl RunLogs {

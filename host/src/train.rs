@@ -453,6 +453,7 @@ impl Trainer {
             state: state.into(),
             step: self.state.step,
             message,
+            peak_rss_mib: crate::run_dir::peak_rss_mib(),
         };
         // A status that cannot be written must not hide the run's own outcome.
         let _ = write_json(&self.dir.join("status.json"), &status);

@@ -9,6 +9,11 @@ use rand_distr::StandardNormal;
 pub fn device_from_name(name: &str) -> Result<Device, String> {
     match name {
         "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        other if other.starts_with("cuda:") => other[5..]
+            .parse::<usize>()
+            .map(Device::cuda)
+            .map_err(|_| format!("device `{other}`: expected cuda:<index>")),
         other if other.starts_with("cuda") => Err(format!(
             "device `{other}` needs a build with the `cuda` feature; this build has `cpu` only"
         )),

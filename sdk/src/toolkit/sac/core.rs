@@ -149,8 +149,8 @@ impl SacCore {
         let loss_value = to_vec(loss.clone().inner())[0];
         check_finite("critic loss", loss_value, self.counters.critic)?;
         let grads = loss.backward();
-        for i in 0..2 {
-            let g = tracked[i].grads(&grads);
+        for (i, net) in tracked.iter().enumerate() {
+            let g = net.grads(&grads);
             self.critic_opts[i].step(self.critics[i].params_mut(), g);
             self.targets[i].polyak_from(&self.critics[i], self.cfg.tau as f32);
         }

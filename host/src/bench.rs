@@ -1,0 +1,260 @@
+//! `host bench`: measured throughput on one thread, with the machine's own fp32
+//! peak (a large single-threaded SGEMM with the GEMM kernels burn-flex uses) as the
+//! baseline measured in the same run.
+//!
+//! - SAC updates/s (one update = one critic step + one actor step, SAC-1-0) for the
+//!   paper's net (2 x 128, batch 128) and Stable-Baselines3's default (2 x 256, batch 256),
+//!   their matmul GFLOP/s and the fraction of the peak;
+//! - env steps/s of a whole training run with one update per step (Pendulum);
+//! - peak memory (VmHWM) of a 20k-step Pendulum run with a 1M-transition buffer.
+
+use crate::cli::Cli;
+use acgap_sdk::plugin::Plugin;
+use acgap_sdk::{AgentInit, Batch, BatchKind, UpdateStep};
+use clap::Parser;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Serialize)]
+struct NetResult {
+    name: String,
+    hidden: usize,
+    batch: usize,
+    updates_per_s: f64,
+    mflop_per_update: f64,
+    gflops: f64,
+    fraction_of_peak: f64,
+}
+
+#[derive(Serialize)]
+pub struct BenchReport {
+    sgemm_peak_gflops: f64,
+    sac: Vec<NetResult>,
+    env_steps_per_s_one_update_per_step: f64,
+    peak_rss_mib_20k_pendulum: Option<f64>,
+}
+
+/// Best-of-5 single-threaded SGEMM, n x n x n.
+fn sgemm_peak(n: usize) -> f64 {
+    let a = vec![1.0_f32; n * n];
+    let b = vec![0.5_f32; n * n];
+    let mut c = vec![0.0_f32; n * n];
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        // SAFETY: the three buffers hold n x n row-major matrices.
+        unsafe {
+            gemm::gemm(
+                n,
+                n,
+                n,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                n as isize,
+                b.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&c);
+    2.0 * (n as f64).powi(3) / best / 1e9
+}
+
+/// Matmul FLOPs of one SAC-1-0 update. The critic step is an actor forward on s', two
+/// target forwards, two online forwards and their backward (2x); the actor step is an
+/// actor forward and backward (3x), two critic forwards and their input-gradient
+/// backward (2x). In forward units: 4 F_actor + 12 F_critic.
+fn sac_update_flops(obs: usize, act: usize, hidden: usize, batch: usize) -> f64 {
+    let fwd = |sizes: &[usize]| {
+        2.0 * batch as f64 * sizes.windows(2).map(|w| (w[0] * w[1]) as f64).sum::<f64>()
+    };
+    let actor = fwd(&[obs, hidden, hidden, 2 * act]);
+    let critic = fwd(&[obs + act, hidden, hidden, 1]);
+    4.0 * actor + 12.0 * critic
+}
+
+fn sac_updates_per_s(
+    plugin: &Plugin,
+    hidden: usize,
+    batch: usize,
+    seconds: f64,
+) -> Result<f64, String> {
+    let env = acgap_envs::make("pendulum", 0).map_err(|e| e.to_string())?;
+    let init = AgentInit {
+        config: serde_json::json!({"hidden": [hidden, hidden], "batch_size": batch, "buffer_size": 1_000_000, "learning_starts": 1000, "schedule": "1-0", "env_steps_per_iter": 1, "gamma": 0.99, "tau": 0.005, "actor_lr": 3e-4, "critic_lr": 3e-4, "alpha_lr": 3e-4, "init_alpha": 1.0, "autotune_alpha": true, "target_entropy": null}),
+        env: env.spec().clone(),
+        seed: 0,
+        device: "cpu".into(),
+    };
+    let mut agent = plugin.new_agent("sac", &init).map_err(|e| e.to_string())?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut u = |n: usize| {
+        (0..n)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect::<Vec<f32>>()
+    };
+    let (obs, action, reward, next_obs) = (u(batch * 3), u(batch), u(batch), u(batch * 3));
+    let zeros = vec![0.0_f32; batch];
+    let b = Batch {
+        kind: BatchKind::Minibatch,
+        len: batch,
+        obs: &obs,
+        action: &action,
+        reward: &reward,
+        next_obs: &next_obs,
+        terminated: &zeros,
+        truncated: &zeros,
+    };
+    use acgap_sdk::Agent;
+    let mut one = || -> Result<(), String> {
+        agent.update(&b, UpdateStep::Critic)?;
+        agent.update(&b, UpdateStep::Actor)?;
+        Ok(())
+    };
+    for _ in 0..20 {
+        one()?;
+    }
+    let (t, mut n) = (Instant::now(), 0);
+    while t.elapsed().as_secs_f64() < seconds {
+        one()?;
+        n += 1;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Runs `host` itself (same code path as a user's run) and returns its run directory.
+fn run_host(args: &[&str], runs: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let mut argv = vec!["host"];
+    argv.extend_from_slice(args);
+    let runs_s = runs.to_str().ok_or("temp path is not UTF-8")?;
+    argv.extend_from_slice(&["--quiet", "--runs", runs_s]);
+    let cli = Cli::try_parse_from(&argv).map_err(|e| e.to_string())?;
+    crate::train(&cli.train)?;
+    find_status(runs).ok_or_else(|| "bench run left no run directory".to_string())
+}
+
+fn find_status(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    if dir.join("status.json").is_file() {
+        return Some(dir.to_path_buf());
+    }
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .find_map(|e| find_status(&e.path()))
+}
+
+pub fn run(quick: bool) -> Result<BenchReport, String> {
+    let seconds = if quick { 1.0 } else { 4.0 };
+    eprintln!("measuring the single-thread SGEMM peak ...");
+    let peak = sgemm_peak(1024);
+    let plugin = Plugin::open(&crate::plugins::resolve("sac")).map_err(|e| e.to_string())?;
+    let mut sac = Vec::new();
+    for (name, hidden, batch) in [
+        ("paper (2x128, batch 128)", 128, 128),
+        ("SB3 default (2x256, batch 256)", 256, 256),
+    ] {
+        eprintln!("measuring SAC updates/s, {name} ...");
+        let ups = sac_updates_per_s(&plugin, hidden, batch, seconds)?;
+        let mflop = sac_update_flops(3, 1, hidden, batch) / 1e6;
+        let gflops = ups * mflop / 1e3;
+        sac.push(NetResult {
+            name: name.into(),
+            hidden,
+            batch,
+            updates_per_s: ups,
+            mflop_per_update: mflop,
+            gflops,
+            fraction_of_peak: gflops / peak,
+        });
+    }
+    let tmp = std::env::temp_dir().join(format!("acgap-bench-{}", std::process::id()));
+    let steps = if quick { "1500" } else { "5000" };
+    eprintln!("measuring env steps/s with one update per step ({steps} steps) ...");
+    let t = Instant::now();
+    run_host(
+        &[
+            "--plugin",
+            "sac",
+            "--env",
+            "pendulum",
+            "--steps",
+            steps,
+            "--set",
+            "learning_starts=128",
+            "--eval-every",
+            "0",
+            "--eval-episodes",
+            "1",
+            "--checkpoint-every",
+            "0",
+        ],
+        &tmp.join("steps"),
+    )?;
+    let steps_per_s = steps.parse::<f64>().unwrap_or(0.0) / t.elapsed().as_secs_f64();
+    let peak_rss = if quick {
+        None
+    } else {
+        eprintln!("measuring peak memory of a 20k-step Pendulum run (1M-transition buffer) ...");
+        let dir = run_host(
+            &[
+                "--plugin", "sac", "--env", "pendulum", "--steps", "20000", "--seed", "0",
+            ],
+            &tmp.join("memory"),
+        )?;
+        let status: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("status.json")).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        status["peak_rss_mib"].as_f64()
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(BenchReport {
+        sgemm_peak_gflops: peak,
+        sac,
+        env_steps_per_s_one_update_per_step: steps_per_s,
+        peak_rss_mib_20k_pendulum: peak_rss,
+    })
+}
+
+pub fn print(r: &BenchReport) {
+    println!(
+        "single-thread SGEMM peak (1024^3): {:.1} GFLOP/s",
+        r.sgemm_peak_gflops
+    );
+    println!(
+        "{:34} {:>10} {:>12} {:>9} {:>9}",
+        "SAC-1-0 update (critic + actor)", "updates/s", "MFLOP/upd", "GFLOP/s", "of peak"
+    );
+    for n in &r.sac {
+        println!(
+            "{:34} {:>10.0} {:>12.1} {:>9.1} {:>8.1}%",
+            n.name,
+            n.updates_per_s,
+            n.mflop_per_update,
+            n.gflops,
+            100.0 * n.fraction_of_peak
+        );
+    }
+    println!(
+        "env steps/s, Pendulum, one update per step: {:.0}",
+        r.env_steps_per_s_one_update_per_step
+    );
+    match r.peak_rss_mib_20k_pendulum {
+        Some(m) => println!("peak memory, 20k-step Pendulum run with a 1M buffer: {m:.0} MiB"),
+        None => println!("peak memory: skipped (--quick)"),
+    }
+}
