@@ -1,9 +1,15 @@
-//! The learning curve of a run (`learning_curve.svg`), drawn with plotters from
-//! the run's own CSV files, so it can be redrawn for any run directory.
+//! Learning curves drawn with plotters from the runs' own CSV files, so they can be
+//! redrawn for any run directory: one run (`learning_curve.svg`), or several runs of
+//! one configuration (`host plot`).
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+type Chart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Rows of a numeric CSV file (header skipped; unparsable rows dropped).
 fn read_csv(path: &Path) -> Vec<Vec<f64>> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -17,59 +23,32 @@ fn read_csv(path: &Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
-type Chart<'a> = ChartContext<
-    'a,
-    SVGBackend<'a>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
-
-fn configure_mesh(chart: &mut Chart<'_>) -> Result<(), Box<dyn std::error::Error>> {
-    chart
-        .configure_mesh()
-        .x_desc("environment steps")
-        .y_desc("episode return")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()?;
-    Ok(())
+/// A band `(x, y +- half_width)` as a closed polygon.
+fn band(rows: &[(f64, f64, f64)]) -> Polygon<(f64, f64)> {
+    let points = rows
+        .iter()
+        .map(|r| (r.0, r.1 + r.2))
+        .chain(rows.iter().rev().map(|r| (r.0, r.1 - r.2)))
+        .collect::<Vec<_>>();
+    Polygon::new(points, BLUE.mix(0.15))
 }
 
-/// Several runs of one configuration (e.g. seeds): each run's eval curve thin, and the
-/// mean across runs with a +-1 std band (over runs) at the evaluation steps all runs share.
-pub fn runs_curve(run_dirs: &[std::path::PathBuf], out: &Path, title: &str) -> Result<(), String> {
-    let curves: Vec<Vec<Vec<f64>>> = run_dirs
-        .iter()
-        .map(|d| read_csv(&d.join("eval.csv")))
-        .collect();
-    if curves.iter().any(|c| c.is_empty()) {
-        return Err("every run needs at least one evaluation in eval.csv".into());
-    }
-    let steps: Vec<f64> = curves[0]
-        .iter()
-        .map(|r| r[0])
-        .filter(|s| curves.iter().all(|c| c.iter().any(|r| r[0] == *s)))
-        .collect();
-    let at = |c: &Vec<Vec<f64>>, s: f64| {
-        c.iter()
-            .find(|r| r[0] == s)
-            .map(|r| r[1])
-            .unwrap_or(f64::NAN)
-    };
-    let stats: Vec<(f64, f64, f64)> = steps
-        .iter()
-        .map(|&s| {
-            let v: Vec<f64> = curves.iter().map(|c| at(c, s)).collect();
-            let m = crate::run_dir::summary(&v);
-            (s, m.mean, m.std)
-        })
-        .collect();
-    let ys = curves.iter().flatten().map(|r| r[1]);
+/// Returns vs environment steps on axes that fit `ys`; `series` draws into the chart.
+fn draw(
+    out: &Path,
+    title: &str,
+    xmax: f64,
+    ys: impl Iterator<Item = f64>,
+    series: impl FnOnce(&mut Chart<'_>) -> DrawResult,
+) -> Result<(), String> {
     let (ymin, ymax) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
         (a.min(y), b.max(y))
     });
+    if !ymin.is_finite() {
+        return Err("nothing to plot yet".into());
+    }
     let pad = ((ymax - ymin) * 0.05).max(1.0);
-    let xmax = steps.iter().copied().fold(1.0, f64::max);
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+    let render = || -> DrawResult {
         let root = SVGBackend::new(out, (800, 480)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -77,19 +56,100 @@ pub fn runs_curve(run_dirs: &[std::path::PathBuf], out: &Path, title: &str) -> R
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.0..xmax, (ymin - pad)..(ymax + pad))?;
-        configure_mesh(&mut chart)?;
-        let band: Vec<(f64, f64)> = stats
-            .iter()
-            .map(|r| (r.0, r.1 + r.2))
-            .chain(stats.iter().rev().map(|r| (r.0, r.1 - r.2)))
-            .collect();
-        chart.draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15))))?;
+            .build_cartesian_2d(0.0..xmax.max(1.0), (ymin - pad)..(ymax + pad))?;
+        chart
+            .configure_mesh()
+            .x_desc("environment steps")
+            .y_desc("episode return")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()?;
+        series(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    render().map_err(|e| format!("cannot draw `{}`: {e}", out.display()))
+}
+
+/// One run: eval mean with a +-1 std band (over its episodes), and training episode returns.
+pub fn learning_curve(run_dir: &Path, title: &str) -> Result<PathBuf, String> {
+    let evals: Vec<(f64, f64, f64)> = read_csv(&run_dir.join("eval.csv"))
+        .iter()
+        .map(|r| (r[0], r[1], r[2]))
+        .collect();
+    let episodes: Vec<(f64, f64)> = read_csv(&run_dir.join("episodes.csv"))
+        .iter()
+        .map(|r| (r[0], r[1]))
+        .collect();
+    let out = run_dir.join("learning_curve.svg");
+    let ys = evals
+        .iter()
+        .flat_map(|r| [r.1 - r.2, r.1 + r.2])
+        .chain(episodes.iter().map(|r| r.1));
+    let xmax = evals
+        .iter()
+        .map(|r| r.0)
+        .chain(episodes.iter().map(|r| r.0))
+        .fold(1.0, f64::max);
+    let grey = RGBColor(160, 160, 160);
+    draw(&out, title, xmax, ys, |chart| {
+        chart.draw_series(std::iter::once(band(&evals)))?;
+        chart
+            .draw_series(LineSeries::new(episodes.iter().copied(), grey))?
+            .label("training episodes")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+        chart
+            .draw_series(LineSeries::new(
+                evals.iter().map(|r| (r.0, r.1)),
+                BLUE.stroke_width(2),
+            ))?
+            .label("deterministic eval (mean +- std)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Several runs of one configuration (e.g. seeds): each run's eval curve thin, and the
+/// mean across runs with a +-1 std band (over runs) at the evaluation steps all runs share.
+pub fn runs_curve(run_dirs: &[PathBuf], out: &Path, title: &str) -> Result<(), String> {
+    let curves: Vec<Vec<(f64, f64)>> = run_dirs
+        .iter()
+        .map(|d| {
+            read_csv(&d.join("eval.csv"))
+                .iter()
+                .map(|r| (r[0], r[1]))
+                .collect()
+        })
+        .collect();
+    if let Some(i) = curves.iter().position(|c| c.is_empty()) {
+        return Err(format!(
+            "`{}` has no evaluation in eval.csv",
+            run_dirs[i].display()
+        ));
+    }
+    let value_at = |c: &[(f64, f64)], step: f64| c.iter().find(|r| r.0 == step).map(|r| r.1);
+    let stats: Vec<(f64, f64, f64)> = curves[0]
+        .iter()
+        .filter_map(|&(step, _)| {
+            let values: Option<Vec<f64>> = curves.iter().map(|c| value_at(c, step)).collect();
+            let s = crate::run_dir::summary(&values?);
+            Some((step, s.mean, s.std))
+        })
+        .collect();
+    let xmax = stats.iter().map(|r| r.0).fold(1.0, f64::max);
+    let ys = curves.iter().flatten().map(|r| r.1);
+    let thin = RGBColor(170, 170, 200);
+    draw(out, title, xmax, ys, |chart| {
+        chart.draw_series(std::iter::once(band(&stats)))?;
         for c in &curves {
-            chart.draw_series(LineSeries::new(
-                c.iter().map(|r| (r[0], r[1])),
-                RGBColor(170, 170, 200),
-            ))?;
+            chart.draw_series(LineSeries::new(c.iter().copied(), thin))?;
         }
         chart
             .draw_series(LineSeries::new(
@@ -101,82 +161,6 @@ pub fn runs_curve(run_dirs: &[std::path::PathBuf], out: &Path, title: &str) -> R
                 curves.len()
             ))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
-        root.present()?;
         Ok(())
-    };
-    draw().map_err(|e| format!("cannot draw `{}`: {e}", out.display()))
-}
-
-/// Eval mean with a +-1 std band, and training episode returns, versus env steps.
-pub fn learning_curve(run_dir: &Path, title: &str) -> Result<std::path::PathBuf, String> {
-    let evals = read_csv(&run_dir.join("eval.csv"));
-    let episodes = read_csv(&run_dir.join("episodes.csv"));
-    let out = run_dir.join("learning_curve.svg");
-    let all_y = evals
-        .iter()
-        .flat_map(|r| [r[1] - r[2], r[1] + r[2]])
-        .chain(episodes.iter().map(|r| r[1]));
-    let (ymin, ymax) = all_y.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-        (a.min(y), b.max(y))
-    });
-    if !ymin.is_finite() {
-        return Err("nothing to plot yet".into());
-    }
-    let pad = ((ymax - ymin) * 0.05).max(1.0);
-    let xmax = evals
-        .iter()
-        .map(|r| r[0])
-        .chain(episodes.iter().map(|r| r[0]))
-        .fold(1.0, f64::max);
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::new(&out, (800, 480)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..xmax, (ymin - pad)..(ymax + pad))?;
-        chart
-            .configure_mesh()
-            .x_desc("environment steps")
-            .y_desc("episode return")
-            .draw()?;
-        let band: Vec<(f64, f64)> = evals
-            .iter()
-            .map(|r| (r[0], r[1] + r[2]))
-            .chain(evals.iter().rev().map(|r| (r[0], r[1] - r[2])))
-            .collect();
-        chart.draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15))))?;
-        chart
-            .draw_series(LineSeries::new(
-                episodes.iter().map(|r| (r[0], r[1])),
-                RGBColor(160, 160, 160),
-            ))?
-            .label("training episodes")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(160, 160, 160)));
-        chart
-            .draw_series(LineSeries::new(
-                evals.iter().map(|r| (r[0], r[1])),
-                BLUE.stroke_width(2),
-            ))?
-            .label("deterministic eval (mean +- std)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
-        root.present()?;
-        Ok(())
-    };
-    draw().map_err(|e| format!("cannot draw `{}`: {e}", out.display()))?;
-    Ok(out)
+    })
 }

@@ -4,41 +4,61 @@
 
 use acgap_sdk::{Batch, BatchKind};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize)]
-pub struct ReplayBuffer {
-    capacity: usize,
-    obs_dim: usize,
-    act_dim: usize,
-    /// Next slot to write; `len` counts filled slots.
-    head: usize,
-    len: usize,
-    obs: Vec<f32>,
-    action: Vec<f32>,
-    reward: Vec<f32>,
-    next_obs: Vec<f32>,
-    terminated: Vec<f32>,
-    truncated: Vec<f32>,
-}
-
-/// Reused storage for one sampled minibatch (no allocation per update).
+/// Six `f32` columns of transitions, row-major per column.
 #[derive(Default)]
-pub struct Minibatch {
+struct Columns {
     obs: Vec<f32>,
     action: Vec<f32>,
     reward: Vec<f32>,
     next_obs: Vec<f32>,
     terminated: Vec<f32>,
     truncated: Vec<f32>,
-    len: usize,
 }
 
-impl Minibatch {
-    pub fn view(&self) -> Batch<'_> {
+impl Columns {
+    fn rows(&self) -> usize {
+        self.reward.len()
+    }
+
+    fn all(&self) -> [&Vec<f32>; 6] {
+        [
+            &self.obs,
+            &self.action,
+            &self.reward,
+            &self.next_obs,
+            &self.terminated,
+            &self.truncated,
+        ]
+    }
+
+    fn all_mut(&mut self) -> [&mut Vec<f32>; 6] {
+        [
+            &mut self.obs,
+            &mut self.action,
+            &mut self.reward,
+            &mut self.next_obs,
+            &mut self.terminated,
+            &mut self.truncated,
+        ]
+    }
+
+    /// Widths of the six columns for a row.
+    fn widths(obs_dim: usize, act_dim: usize) -> [usize; 6] {
+        [obs_dim, act_dim, 1, obs_dim, 1, 1]
+    }
+
+    /// Append row `i` of `from` (whose rows have the given widths).
+    fn push_row_of(&mut self, from: &Columns, i: usize, widths: [usize; 6]) {
+        for ((to, from), w) in self.all_mut().into_iter().zip(from.all()).zip(widths) {
+            to.extend_from_slice(&from[i * w..(i + 1) * w]);
+        }
+    }
+
+    fn view(&self, kind: BatchKind) -> Batch<'_> {
         Batch {
-            kind: BatchKind::Minibatch,
-            len: self.len,
+            kind,
+            len: self.rows(),
             obs: &self.obs,
             action: &self.action,
             reward: &self.reward,
@@ -46,6 +66,26 @@ impl Minibatch {
             terminated: &self.terminated,
             truncated: &self.truncated,
         }
+    }
+}
+
+pub struct ReplayBuffer {
+    capacity: usize,
+    obs_dim: usize,
+    act_dim: usize,
+    /// Next slot to write; `len` counts filled slots.
+    head: usize,
+    len: usize,
+    data: Columns,
+}
+
+/// Reused storage for one sampled minibatch (no allocation per update).
+#[derive(Default)]
+pub struct Minibatch(Columns);
+
+impl Minibatch {
+    pub fn view(&self) -> Batch<'_> {
+        self.0.view(BatchKind::Minibatch)
     }
 }
 
@@ -59,12 +99,7 @@ impl ReplayBuffer {
             act_dim,
             head: 0,
             len: 0,
-            obs: Vec::new(),
-            action: Vec::new(),
-            reward: Vec::new(),
-            next_obs: Vec::new(),
-            terminated: Vec::new(),
-            truncated: Vec::new(),
+            data: Columns::default(),
         }
     }
 
@@ -81,21 +116,23 @@ impl ReplayBuffer {
         terminated: bool,
         truncated: bool,
     ) {
-        let (od, ad, i) = (self.obs_dim, self.act_dim, self.head);
-        if self.len < self.capacity && i == self.reward.len() {
-            self.obs.extend_from_slice(obs);
-            self.action.extend_from_slice(action);
-            self.reward.push(reward);
-            self.next_obs.extend_from_slice(next_obs);
-            self.terminated.push(terminated as u8 as f32);
-            self.truncated.push(truncated as u8 as f32);
+        let row: [&[f32]; 6] = [
+            obs,
+            action,
+            &[reward],
+            next_obs,
+            &[terminated as u8 as f32],
+            &[truncated as u8 as f32],
+        ];
+        let i = self.head;
+        if i == self.data.rows() {
+            for (col, v) in self.data.all_mut().into_iter().zip(row) {
+                col.extend_from_slice(v);
+            }
         } else {
-            self.obs[i * od..(i + 1) * od].copy_from_slice(obs);
-            self.action[i * ad..(i + 1) * ad].copy_from_slice(action);
-            self.reward[i] = reward;
-            self.next_obs[i * od..(i + 1) * od].copy_from_slice(next_obs);
-            self.terminated[i] = terminated as u8 as f32;
-            self.truncated[i] = truncated as u8 as f32;
+            for (col, v) in self.data.all_mut().into_iter().zip(row) {
+                col[i * v.len()..(i + 1) * v.len()].copy_from_slice(v);
+            }
         }
         self.head = (i + 1) % self.capacity;
         self.len = (self.len + 1).min(self.capacity);
@@ -103,62 +140,29 @@ impl ReplayBuffer {
 
     /// Fill `out` with `n` transitions drawn uniformly with replacement.
     pub fn sample(&self, n: usize, rng: &mut impl Rng, out: &mut Minibatch) {
-        let (od, ad) = (self.obs_dim, self.act_dim);
-        for v in [
-            &mut out.obs,
-            &mut out.action,
-            &mut out.reward,
-            &mut out.next_obs,
-            &mut out.terminated,
-            &mut out.truncated,
-        ] {
-            v.clear();
-        }
+        let widths = Columns::widths(self.obs_dim, self.act_dim);
+        out.0.all_mut().into_iter().for_each(Vec::clear);
         for _ in 0..n {
-            let i = rng.random_range(0..self.len);
-            out.obs.extend_from_slice(&self.obs[i * od..(i + 1) * od]);
-            out.action
-                .extend_from_slice(&self.action[i * ad..(i + 1) * ad]);
-            out.reward.push(self.reward[i]);
-            out.next_obs
-                .extend_from_slice(&self.next_obs[i * od..(i + 1) * od]);
-            out.terminated.push(self.terminated[i]);
-            out.truncated.push(self.truncated[i]);
+            out.0
+                .push_row_of(&self.data, rng.random_range(0..self.len), widths);
         }
-        out.len = n;
     }
 
     /// The stored transitions in insertion order (for on-policy rollouts, which never wrap).
     pub fn in_order(&self, kind: BatchKind) -> Batch<'_> {
-        Batch {
-            kind,
-            len: self.reward.len(),
-            obs: &self.obs,
-            action: &self.action,
-            reward: &self.reward,
-            next_obs: &self.next_obs,
-            terminated: &self.terminated,
-            truncated: &self.truncated,
-        }
+        self.data.view(kind)
     }
 
     /// Little-endian binary image for checkpoints (header as JSON, then the columns).
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::json!({
             "capacity": self.capacity, "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-            "head": self.head, "len": self.len, "rows": self.reward.len(),
+            "head": self.head, "len": self.len, "rows": self.data.rows(),
         })
         .to_string();
         let mut out = (header.len() as u64).to_le_bytes().to_vec();
         out.extend_from_slice(header.as_bytes());
-        for col in [
-            &self.obs,
-            &self.action,
-            &self.reward,
-            &self.next_obs,
-            &self.terminated,
-            &self.truncated,
-        ] {
+        for col in self.data.all() {
             out.extend(col.iter().flat_map(|x| x.to_le_bytes()));
         }
         out
@@ -170,31 +174,28 @@ impl ReplayBuffer {
         let header: serde_json::Value =
             serde_json::from_slice(bytes.get(8..8 + hlen).ok_or_else(bad)?).map_err(|_| bad())?;
         let get = |k: &str| header[k].as_u64().map(|v| v as usize).ok_or_else(bad);
-        let (capacity, od, ad, rows) = (
-            get("capacity")?,
-            get("obs_dim")?,
-            get("act_dim")?,
-            get("rows")?,
-        );
+        let (obs_dim, act_dim, rows) = (get("obs_dim")?, get("act_dim")?, get("rows")?);
         let mut floats = bytes[8 + hlen..]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-        let mut take = |n: usize| -> Result<Vec<f32>, String> {
-            let v: Vec<f32> = floats.by_ref().take(n).collect();
-            if v.len() == n { Ok(v) } else { Err(bad()) }
-        };
+        let mut data = Columns::default();
+        for (col, w) in data
+            .all_mut()
+            .into_iter()
+            .zip(Columns::widths(obs_dim, act_dim))
+        {
+            col.extend(floats.by_ref().take(rows * w));
+            if col.len() != rows * w {
+                return Err(bad());
+            }
+        }
         Ok(Self {
-            capacity,
-            obs_dim: od,
-            act_dim: ad,
+            capacity: get("capacity")?,
+            obs_dim,
+            act_dim,
             head: get("head")?,
             len: get("len")?,
-            obs: take(rows * od)?,
-            action: take(rows * ad)?,
-            reward: take(rows)?,
-            next_obs: take(rows * od)?,
-            terminated: take(rows)?,
-            truncated: take(rows)?,
+            data,
         })
     }
 }
@@ -218,19 +219,16 @@ mod tests {
             );
         }
         assert_eq!(b.len(), 3);
-        assert_eq!(b.reward, vec![3.0, 4.0, 2.0]);
-        assert_eq!(b.terminated, vec![1.0, 0.0, 0.0]);
-        assert_eq!(b.truncated, vec![0.0, 1.0, 0.0]);
+        assert_eq!(b.data.reward, vec![3.0, 4.0, 2.0]);
+        assert_eq!(b.data.terminated, vec![1.0, 0.0, 0.0]);
+        assert_eq!(b.data.truncated, vec![0.0, 1.0, 0.0]);
         let mut mb = Minibatch::default();
         b.sample(64, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0), &mut mb);
-        assert!(mb.reward.iter().all(|r| [2.0, 3.0, 4.0].contains(r)));
-        assert!(
-            mb.view()
-                .obs
-                .iter()
-                .zip(mb.reward.iter())
-                .all(|(o, r)| o == r)
-        );
+        let v = mb.view();
+        assert_eq!(v.len, 64);
+        assert!(v.reward.iter().all(|r| [2.0, 3.0, 4.0].contains(r)));
+        assert!(v.obs.iter().zip(v.reward).all(|(o, r)| o == r));
+        assert!(v.next_obs.iter().zip(v.reward).all(|(o, r)| *o == r + 1.0));
     }
 
     #[test]
