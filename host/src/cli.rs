@@ -54,7 +54,8 @@ pub struct TrainArgs {
     #[arg(long, required = false)]
     pub plugin: Vec<String>,
     /// Correction (gap estimator) plugin path or name, attached to the agent's correction hook.
-    /// A plugin with several corrections takes `name@correction`.
+    /// A plugin with several corrections takes `name@correction`; a bare component name
+    /// (e.g. `residual`) is also looked up inside the plugins found.
     #[arg(long)]
     pub correction: Option<String>,
     /// Environment id (see `host envs`).

@@ -1,7 +1,7 @@
 //! `host`: loads acgap plugins and runs them. One module per concept:
 //! `cli` (arguments), `plugins` (finding libraries, configs), `train` (the loop),
 //! `replay`, `window` (metric aggregation), `run_dir` (logs), `checkpoint`,
-//! `plot`, `seeds`.
+//! `plot`, `bench`.
 
 mod bench;
 mod checkpoint;
@@ -10,11 +10,11 @@ mod plot;
 mod plugins;
 mod replay;
 mod run_dir;
-mod seeds;
 mod train;
 mod window;
 
 use acgap_sdk::plugin::ComponentKind;
+use acgap_sdk::seeds;
 use acgap_sdk::{AgentInit, CorrectionInit};
 use clap::Parser;
 use cli::{Cli, Command, TrainArgs};
@@ -53,6 +53,12 @@ fn main() -> ExitCode {
                 "finished {} steps; final eval return {:.2}",
                 done.steps, done.final_eval
             );
+            if let Some(td) = done.td_abs_max {
+                // Wen et al. 2021, Fig. 6: Res-SAC's clip c = the largest |TD error| plain SAC sees.
+                println!(
+                    "largest |TD error| seen: {td:.2} (suggested Res-SAC clip: --set clip={td:.2})"
+                );
+            }
             match done.curve {
                 Ok(path) => println!("learning curve: {}", path.display()),
                 Err(e) => eprintln!("warning: {e}"),
@@ -96,6 +102,8 @@ fn inspect(spec: &str) -> Result<(), String> {
 pub(crate) struct Finished {
     pub steps: usize,
     pub final_eval: f64,
+    /// The largest |TD error| of the critic seen in the run (SAC-family agents).
+    pub td_abs_max: Option<f64>,
     pub curve: Result<std::path::PathBuf, String>,
 }
 
@@ -158,6 +166,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
     Ok(Finished {
         steps: trainer.step(),
         final_eval: trainer.last_eval().unwrap_or(f64::NAN),
+        td_abs_max: run_dir::train_column_max(&trainer.dir, "train/td_abs_max"),
         curve,
     })
 }
@@ -235,7 +244,8 @@ fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> {
         let cinit = CorrectionInit {
             config: c.config.clone(),
             env: env.spec().clone(),
-            seed: seeds::derive(spec.seed, "correction"),
+            // The agent's own seed: corrections derive their streams from it (see `acgap_sdk::seeds`).
+            seed: init.seed,
             device: spec.device.clone(),
         };
         let correction = cplugin

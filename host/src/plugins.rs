@@ -47,10 +47,59 @@ pub fn split_spec(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// A plugin in the search folders that provides a component of this kind and name
+/// (so `--correction residual` finds the `residual` correction inside `libressac.so`).
+fn find_by_component(name: &str, kind: ComponentKind) -> Option<Plugin> {
+    let suffix = std::env::consts::DLL_SUFFIX;
+    let candidates = search_dirs().into_iter().flat_map(|d| {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+    });
+    candidates
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| suffix.ends_with(&*e.to_string_lossy()))
+        })
+        .filter_map(|p| Plugin::open(&p).ok())
+        .find(|p| {
+            p.info
+                .components
+                .iter()
+                .any(|c| c.kind == kind && c.name == name)
+        })
+}
+
 /// Open a plugin and pick the component: the named one, else the only one of that kind.
+/// A bare name that is no library's file name may name a component instead.
 pub fn open_component(spec: &str, kind: ComponentKind) -> Result<(Plugin, String), String> {
     let (lib, comp) = split_spec(spec);
     let path = resolve(lib);
+    if !path.is_file()
+        && comp.is_none()
+        && !lib.contains('/')
+        && let Some(plugin) = find_by_component(lib, kind)
+    {
+        return Ok((plugin, lib.to_string()));
+    }
+    if !path.is_file() && !lib.contains('/') && Path::new(lib).extension().is_none() {
+        let dirs: Vec<String> = search_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let what = if kind == ComponentKind::Agent {
+            "an agent"
+        } else {
+            "a correction"
+        };
+        return Err(format!(
+            "no plugin file `{}` and no plugin provides {what} named `{lib}` (searched {}). Build the plugins with `cargo build --release`, set ACGAP_PLUGIN_PATH, or pass a path.",
+            path.display(),
+            dirs.join(", ")
+        ));
+    }
     let plugin = Plugin::open(&path).map_err(|e| e.to_string())?;
     let names = match kind {
         ComponentKind::Agent => plugin.agent_names(),

@@ -204,3 +204,13 @@ pub fn timestamp() -> String {
         rem % 60
     )
 }
+
+/// The largest value of a `train.csv` column over the whole run, if the column exists.
+pub fn train_column_max(dir: &Path, column: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("train.csv")).ok()?;
+    let mut lines = text.lines();
+    let index = lines.next()?.split(',').position(|c| c == column)?;
+    lines
+        .filter_map(|l| l.split(',').nth(index)?.parse::<f64>().ok())
+        .reduce(f64::max)
+}

@@ -4,9 +4,9 @@
 use crate::checkpoint::{self, HostState};
 use crate::replay::{Minibatch, ReplayBuffer};
 use crate::run_dir::{RunLogs, Status, write_json};
-use crate::seeds;
 use crate::window::Window;
 use acgap_envs::{Env, Space};
+use acgap_sdk::seeds;
 use acgap_sdk::{Agent, BatchKind, Training, UpdateStep};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};

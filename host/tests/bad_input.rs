@@ -23,7 +23,14 @@ fn plugin_path_that_does_not_exist() {
 #[test]
 fn plugin_name_that_is_not_found() {
     let r = host(&["--plugin", "nosuchplugin", "--steps", "10"]);
-    assert_clear_error(&r, &["libnosuchplugin.so", "does not exist"]);
+    assert_clear_error(
+        &r,
+        &[
+            "libnosuchplugin.so",
+            "no plugin provides an agent named `nosuchplugin`",
+            "ACGAP_PLUGIN_PATH",
+        ],
+    );
 }
 
 #[test]

@@ -107,6 +107,61 @@ fn correction_from_its_own_library_is_applied() {
 }
 
 #[test]
+fn ressac_compiled_in_equals_sac_with_the_residual_correction_loaded() {
+    let common = [
+        "--env",
+        "pendulum",
+        "--steps",
+        "1200",
+        "--seed",
+        "1",
+        "--set",
+        "learning_starts=300",
+        "--set",
+        "batch_size=32",
+    ];
+    let cadence = [
+        "--eval-every",
+        "600",
+        "--eval-episodes",
+        "2",
+        "--log-every",
+        "300",
+    ];
+    let args = |extra: &[&str]| -> Vec<String> {
+        extra
+            .iter()
+            .chain(&common)
+            .chain(&cadence)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let compiled_in = run_ok(&args(&["--plugin", "ressac"]));
+    let loaded = run_ok(&args(&[
+        "--plugin",
+        "sac",
+        "--set",
+        "schedule=\"1-1\"",
+        "--correction",
+        "residual",
+    ]));
+    let (a, b) = (compiled_in.run_dir(), loaded.run_dir());
+    assert_eq!(read(&a.join("eval.csv")), read(&b.join("eval.csv")));
+    assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
+    let header = read(&a.join("train.csv"));
+    for col in [
+        "correction/residual/w_loss",
+        "correction/residual/clipped_fraction",
+        "train/td_abs_max",
+    ] {
+        assert!(
+            header.lines().next().unwrap().contains(col),
+            "train.csv lacks {col}"
+        );
+    }
+}
+
+#[test]
 fn kill_9_and_resume_reproduce_an_uninterrupted_run() {
     let args = short_sac(
         "2400",

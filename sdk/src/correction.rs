@@ -103,6 +103,8 @@ pub struct CorrectionInit {
     /// The correction's config: its defaults merged with the user's overrides.
     pub config: serde_json::Value,
     pub env: EnvSpec,
+    /// The seed of the agent this correction is attached to; derive the correction's own
+    /// streams from it with [`crate::seeds::derive`] and a name of your own.
     pub seed: u64,
     pub device: String,
 }

@@ -15,6 +15,7 @@ pub mod agent;
 pub mod batch;
 pub mod correction;
 pub mod plugin;
+pub mod seeds;
 pub mod spec;
 #[cfg(feature = "toolkit")]
 pub mod toolkit;

@@ -1,6 +1,7 @@
 //! A multi-layer perceptron with ReLU hidden layers and a linear output.
 
-use super::tensor::{Device, Tensor, from_vec, to_vec};
+use super::adam::Adam;
+use super::tensor::{Device, Tensor, from_rows, from_vec, to_vec};
 use burn::tensor::Gradients;
 use burn::tensor::activation::relu;
 use rand::Rng;
@@ -174,6 +175,76 @@ impl Mlp {
         for (p, t) in self.params_mut().zip(tensors) {
             *p = t;
         }
+    }
+
+    fn device(&self) -> Device {
+        self.layers[0].w.device()
+    }
+
+    fn input_tensor(&self, x: &[f32], rows: usize) -> Result<Tensor<2>, String> {
+        let width = self.sizes[0];
+        if x.len() != rows * width {
+            return Err(format!(
+                "MLP input: {} values are not {rows} rows of {width}",
+                x.len()
+            ));
+        }
+        Ok(from_rows(x, rows, width, &self.device()))
+    }
+
+    /// Outputs for `rows` inputs (row-major `f32` in and out).
+    pub fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, String> {
+        Ok(to_vec(self.forward(self.input_tensor(x, rows)?)))
+    }
+
+    /// `d/dx sum_{r,o} weights[r,o] f(x)[r,o]`: the gradient with respect to the inputs,
+    /// `rows x in` (e.g. `dW/da` for an action-space correction).
+    pub fn input_gradient(
+        &self,
+        x: &[f32],
+        rows: usize,
+        weights: &[f32],
+    ) -> Result<Vec<f32>, String> {
+        let out = *self.sizes.last().expect("sizes");
+        if weights.len() != rows * out {
+            return Err(format!(
+                "MLP output weights: {} values are not {rows} rows of {out}",
+                weights.len()
+            ));
+        }
+        let x = self.input_tensor(x, rows)?.autodiff().require_grad();
+        let w = from_rows(weights, rows, out, &self.device());
+        let grads = (self.forward(x.clone()) * w).sum().backward();
+        let g = x.grad(&grads).ok_or("no gradient reached the MLP input")?;
+        Ok(to_vec(g))
+    }
+
+    /// One Adam step on `1/2 mean (f(x) - targets)^2`; returns the loss before the step.
+    pub fn regression_step(
+        &mut self,
+        adam: &mut Adam,
+        x: &[f32],
+        rows: usize,
+        targets: &[f32],
+    ) -> Result<f32, String> {
+        let out = *self.sizes.last().expect("sizes");
+        if targets.len() != rows * out {
+            return Err(format!(
+                "MLP targets: {} values are not {rows} rows of {out}",
+                targets.len()
+            ));
+        }
+        let x = self.input_tensor(x, rows)?;
+        let t = from_rows(targets, rows, out, &self.device());
+        let tracked = self.tracked();
+        let loss = (tracked.forward(x) - t).square().mean().mul_scalar(0.5);
+        let value = to_vec(loss.clone().inner())[0];
+        if !value.is_finite() {
+            return Err(format!("diverged: regression loss is {value}"));
+        }
+        let grads = tracked.grads(&loss.backward());
+        adam.step(self.params_mut(), grads);
+        Ok(value)
     }
 
     /// Polyak averaging `self <- tau * online + (1 - tau) * self` (target networks).

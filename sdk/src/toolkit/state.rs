@@ -53,7 +53,11 @@ impl StateWriter {
                 )
             })
             .collect();
-        safetensors::serialize(views, Some(self.meta.clone())).map_err(|e| e.to_string())
+        // A format marker: also keeps the header valid when there are no tensors at all
+        // (safetensors cannot read back an empty file it wrote).
+        let mut meta = self.meta.clone();
+        meta.insert("format".into(), "acgap-state-1".into());
+        safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
     }
 }
 

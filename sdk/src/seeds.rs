@@ -1,5 +1,9 @@
 //! One master seed, independent streams: each consumer gets its own seed derived
-//! by name, so adding a consumer never shifts another's stream.
+//! by name, so adding a consumer never shifts another's stream. The host derives
+//! the env, eval-env, replay, warm-up and plugin streams this way; a correction
+//! receives its agent's seed and derives its own streams from it with a name of its
+//! own, so the same correction compiled into a plugin or loaded with `--correction`
+//! starts identically.
 
 /// SplitMix64 finaliser over the master seed mixed with the stream name (FNV-1a).
 pub fn derive(master: u64, stream: &str) -> u64 {
