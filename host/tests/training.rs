@@ -106,27 +106,29 @@ fn correction_from_its_own_library_is_applied() {
     );
 }
 
+/// `libressac.so`/`libstacksac.so` compile their correction into the SAC core; the same
+/// correction loaded next to `libsac.so` must give a bit-identical run.
 #[test]
-fn ressac_compiled_in_equals_sac_with_the_residual_correction_loaded() {
+fn compiled_in_corrections_equal_the_loaded_ones() {
     let common = [
         "--env",
         "pendulum",
         "--steps",
-        "1200",
+        "1000",
         "--seed",
         "1",
         "--set",
-        "learning_starts=300",
+        "learning_starts=400",
         "--set",
         "batch_size=32",
     ];
     let cadence = [
         "--eval-every",
-        "600",
+        "500",
         "--eval-episodes",
         "2",
         "--log-every",
-        "300",
+        "250",
     ];
     let args = |extra: &[&str]| -> Vec<String> {
         extra
@@ -136,28 +138,52 @@ fn ressac_compiled_in_equals_sac_with_the_residual_correction_loaded() {
             .map(|s| s.to_string())
             .collect()
     };
-    let compiled_in = run_ok(&args(&["--plugin", "ressac"]));
-    let loaded = run_ok(&args(&[
-        "--plugin",
-        "sac",
-        "--set",
-        "schedule=\"1-1\"",
-        "--correction",
-        "residual",
-    ]));
-    let (a, b) = (compiled_in.run_dir(), loaded.run_dir());
-    assert_eq!(read(&a.join("eval.csv")), read(&b.join("eval.csv")));
-    assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
-    let header = read(&a.join("train.csv"));
-    for col in [
-        "correction/residual/w_loss",
-        "correction/residual/clipped_fraction",
-        "train/td_abs_max",
-    ] {
-        assert!(
-            header.lines().next().unwrap().contains(col),
-            "train.csv lacks {col}"
+    let cases: [(&[&str], &[&str], &[&str]); 2] = [
+        (
+            &["--plugin", "ressac"],
+            &[
+                "--plugin",
+                "sac",
+                "--set",
+                "schedule=\"1-1\"",
+                "--correction",
+                "residual",
+            ],
+            &[
+                "correction/residual/w_loss",
+                "correction/residual/clipped_fraction",
+            ],
+        ),
+        (
+            &["--plugin", "stacksac"],
+            &["--plugin", "sac", "--correction", "stackelberg"],
+            &[
+                "correction/stackelberg/implicit_norm",
+                "correction/stackelberg/cosine_with_plain",
+                "correction/stackelberg/solver_residual_max",
+            ],
+        ),
+    ];
+    for (compiled, loaded, columns) in cases {
+        let (a, b) = (run_ok(&args(compiled)), run_ok(&args(loaded)));
+        let (a, b) = (a.run_dir(), b.run_dir());
+        assert_eq!(
+            read(&a.join("eval.csv")),
+            read(&b.join("eval.csv")),
+            "{compiled:?}"
         );
+        assert_eq!(
+            metrics_without_timing(&a),
+            metrics_without_timing(&b),
+            "{compiled:?}"
+        );
+        let train = read(&a.join("train.csv"));
+        for col in columns {
+            assert!(
+                train.lines().next().unwrap().contains(col),
+                "train.csv lacks {col}"
+            );
+        }
     }
 }
 

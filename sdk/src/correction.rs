@@ -95,6 +95,19 @@ pub trait SacContext {
     /// Actor vector-Jacobian product through the soft target:
     /// `sum_b c_b d y_b / d theta`, with `y` depending on `theta` through `a'` and `log pi(a'|s')`.
     fn target_vjp(&self, c: &[f32]) -> PluginResult<Vec<f32>>;
+    /// Gram matrices of the online critics' per-sample parameter gradients at `n` pairs:
+    /// `K_i[b, c] = grad_phi Q_i(s_b,a_b) . grad_phi Q_i(s_c,a_c)`, Q1's `n x n` block then Q2's.
+    /// With [`SacContext::critic_jvp`] and [`SacContext::critic_vjp`] this solves
+    /// `(J^T J / n + eta I) v = u` exactly (Woodbury; see `toolkit::implicit`).
+    fn critic_gram(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
+        let _ = (obs, act);
+        Err("this context does not provide critic_gram".into())
+    }
+    /// `grad_theta J_pi` of this actor step without any correction (flat actor parameters),
+    /// e.g. to report the cosine between a correction and the plain actor gradient.
+    fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
+        Err("this context does not provide actor_gradient".into())
+    }
 }
 
 /// Everything a correction is built from.

@@ -35,7 +35,7 @@ fn cargo(args: &[&str], dir: &Path, envs: &[(&str, &str)]) {
     );
 }
 
-/// `libsac.so`, `libressac.so` and `libactionpenalty.so` next to the host binary (`cargo test` does not
+/// The workspace's plugins next to the host binary (`cargo test` does not
 /// build cdylibs of other packages by itself).
 pub fn workspace_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();

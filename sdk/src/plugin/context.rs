@@ -62,6 +62,8 @@ impl ContextServer<'_> {
             }
             "actor_vjp" => c.actor_vjp(arg(args, 0, op)?)?,
             "target_vjp" => c.target_vjp(arg(args, 0, op)?)?,
+            "critic_gram" => c.critic_gram(arg(args, 0, op)?, arg(args, 1, op)?)?,
+            "actor_gradient" => c.actor_gradient()?,
             other => {
                 return Err(format!(
                     "unknown context query `{other}` (correction built against a newer SDK?)"
@@ -202,5 +204,11 @@ impl SacContext for RemoteContext<'_> {
     }
     fn target_vjp(&self, c: &[f32]) -> PluginResult<Vec<f32>> {
         self.ask("target_vjp", &[c])
+    }
+    fn critic_gram(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
+        self.ask("critic_gram", &[obs, act])
+    }
+    fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
+        self.ask("actor_gradient", &[])
     }
 }

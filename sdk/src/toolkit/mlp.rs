@@ -108,6 +108,42 @@ impl Mlp {
         unreachable!("the loop returns at the last layer")
     }
 
+    /// Gram matrix of the per-sample parameter gradients of a scalar-output MLP,
+    /// `K[b, c] = grad_p f(x_b) . grad_p f(x_c)`, computed layer by layer as
+    /// `sum_l (X_l X_l^T + 1) * (D_l D_l^T)` (elementwise), with `X_l` the layer's inputs and
+    /// `D_l` the per-sample derivatives of `f` with respect to its pre-activations; the
+    /// per-sample gradients themselves are never formed. `rows x rows`.
+    pub fn per_sample_gram(&self, x: Tensor<2>) -> Tensor<2> {
+        assert_eq!(
+            self.sizes.last(),
+            Some(&1),
+            "per-sample Gram needs a scalar output"
+        );
+        let last = self.layers.len() - 1;
+        let (mut inputs, mut pre) = (Vec::new(), Vec::new());
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            inputs.push(h.clone());
+            let z = h.matmul(layer.w.clone()) + layer.b.clone();
+            pre.push(z.clone());
+            h = if i < last { relu(z) } else { z };
+        }
+        let rows = h.dims()[0];
+        let device = self.device();
+        let mut delta = Tensor::<2>::ones([rows, 1], &device);
+        let mut gram = Tensor::<2>::zeros([rows, rows], &device);
+        for l in (0..=last).rev() {
+            let x = &inputs[l];
+            let xx = x.clone().matmul(x.clone().transpose()).add_scalar(1.0);
+            gram = gram + xx * delta.clone().matmul(delta.clone().transpose());
+            if l > 0 {
+                let active = pre[l - 1].clone().greater_elem(0.0).float();
+                delta = delta.matmul(self.layers[l].w.clone().transpose()) * active;
+            }
+        }
+        gram
+    }
+
     /// A copy whose parameters are autodiff leaves, for one gradient computation.
     pub fn tracked(&self) -> Mlp {
         let track = |t: &Tensor<2>| t.clone().autodiff().require_grad();

@@ -8,6 +8,7 @@
 //! forward-mode products (for Stackelberg corrections) straightforward.
 
 mod adam;
+pub mod implicit;
 mod mlp;
 mod policy;
 pub mod sac;

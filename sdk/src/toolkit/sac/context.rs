@@ -197,6 +197,22 @@ impl SacContext for StepContext<'_> {
         Ok(out)
     }
 
+    fn critic_gram(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
+        let (o, a, _) = self.rows(obs, act)?;
+        let x = Tensor::cat(vec![o, a], 1);
+        let mut out = to_vec(self.core.critics[0].per_sample_gram(x.clone()));
+        out.extend(to_vec(self.core.critics[1].per_sample_gram(x)));
+        Ok(out)
+    }
+
+    fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
+        let tracked = self.core.actor.net.tracked();
+        let (objective, _) = self
+            .core
+            .actor_objective(&tracked, &self.t, self.eps.clone());
+        Ok(Self::flat_grads(&tracked, &objective.backward()))
+    }
+
     fn actor_vjp(&self, g: &[f32]) -> PluginResult<Vec<f32>> {
         let (n, ad) = (self.batch.len, self.core.act_dim);
         Self::check_len("actor_vjp", g.len(), n * ad)?;

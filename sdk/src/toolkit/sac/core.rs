@@ -102,6 +102,21 @@ impl SacCore {
         &self.cfg
     }
 
+    /// Run `f` with the context a correction sees at an update on `batch` (noise drawn from
+    /// `noise_seed`): for unit-testing an estimator against the real SAC core.
+    pub fn with_context<T>(
+        &self,
+        batch: &Batch<'_>,
+        noise_seed: u64,
+        f: impl FnOnce(&dyn crate::correction::SacContext) -> T,
+    ) -> PluginResult<T> {
+        let t = BatchTensors::new(self, batch)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
+        let eps = normal_noise(&mut rng, batch.len, self.act_dim, &self.device);
+        let eps_next = normal_noise(&mut rng, batch.len, self.act_dim, &self.device);
+        Ok(f(&StepContext::new(self, batch, t, eps, eps_next)))
+    }
+
     pub(super) fn alpha(&self) -> f32 {
         to_vec(self.log_alpha.clone())[0].exp()
     }
@@ -166,6 +181,20 @@ impl SacCore {
         ])
     }
 
+    /// `J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]` (ALGORITHMS.md section 3) through
+    /// `actor` (plain or tracked) with noise `eps`; also returns `log pi(a~|s)`.
+    pub(super) fn actor_objective(
+        &self,
+        actor: &Mlp,
+        t: &BatchTensors,
+        eps: Tensor<2>,
+    ) -> (Tensor<1>, Tensor<2>) {
+        let (a, logp) = SquashedGaussian::sample(actor, self.act_dim, t.obs.clone(), eps);
+        let q1 = Self::q(&self.critics[0], t.obs.clone(), a.clone());
+        let q = q1.min_pair(Self::q(&self.critics[1], t.obs.clone(), a));
+        ((q - logp.clone().mul_scalar(self.alpha())).mean(), logp)
+    }
+
     /// Correction step: the estimator trains its own networks on this batch.
     fn correction_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
         let Some(mut correction) = self.correction.take() else {
@@ -215,16 +244,8 @@ impl SacCore {
                 }
             }
         };
-        let alpha = self.alpha();
         let tracked = self.actor.net.tracked();
-        let (a, logp) = SquashedGaussian::sample(&tracked, self.act_dim, t.obs.clone(), eps);
-        let q = Self::q(&self.critics[0], t.obs.clone(), a.clone()).min_pair(Self::q(
-            &self.critics[1],
-            t.obs.clone(),
-            a,
-        ));
-        // J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]   (ALGORITHMS.md section 3)
-        let objective = (q - logp.clone().mul_scalar(alpha)).mean();
+        let (objective, logp) = self.actor_objective(&tracked, &t, eps);
         let loss = objective.neg();
         let loss_value = to_vec(loss.clone().inner())[0];
         check_finite("actor loss", loss_value, self.counters.actor)?;

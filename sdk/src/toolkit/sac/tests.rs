@@ -355,3 +355,104 @@ fn nan_loss_is_reported_as_divergence() {
         "{err}"
     );
 }
+
+/// The critics' per-sample Gram matrix against `J J^T` from explicit per-sample gradients,
+/// and the Woodbury solve through the context's products against a dense solve (f32 data).
+#[test]
+fn critic_gram_and_the_implicit_solve_match_dense_linear_algebra() {
+    use crate::toolkit::implicit::solve_gauss_newton;
+    use nalgebra::{DMatrix, DVector};
+    let c = core(61);
+    let data = Data::random(62);
+    let p = c.critics[0].param_count();
+    let eta = 0.5;
+    with_context(&c, &data, 63, |ctx| {
+        let (obs, act) = (&data.obs, &data.action);
+        // Row b of J_i = grad_phi Q_i(s_b, a_b), from one-hot vector-Jacobian products.
+        let mut jac = [DMatrix::<f64>::zeros(B, p), DMatrix::<f64>::zeros(B, p)];
+        for b in 0..B {
+            for (i, j) in jac.iter_mut().enumerate() {
+                let mut w = vec![0.0; 2 * B];
+                w[i * B + b] = 1.0;
+                let g = ctx.critic_vjp(obs, act, &w).unwrap();
+                for k in 0..p {
+                    j[(b, k)] = g[i * p + k] as f64;
+                }
+            }
+        }
+        let gram = ctx.critic_gram(obs, act).unwrap();
+        let u = random_vec(2 * p, 64);
+        for (i, j) in jac.iter().enumerate() {
+            let k = j * j.transpose();
+            for b in 0..B {
+                for d in 0..B {
+                    let got = gram[i * B * B + b * B + d] as f64;
+                    assert!(
+                        (got - k[(b, d)]).abs() <= 1e-4 * k[(b, d)].abs().max(1.0),
+                        "K{i}[{b},{d}] = {got} vs {}",
+                        k[(b, d)]
+                    );
+                }
+            }
+            let ui: Vec<f64> = u[i * p..(i + 1) * p].iter().map(|&x| x as f64).collect();
+            let gram_i: Vec<f64> = gram[i * B * B..(i + 1) * B * B]
+                .iter()
+                .map(|&x| x as f64)
+                .collect();
+            let pad = |x: &[f64], len: usize, at: usize| {
+                let mut v = vec![0.0_f32; 2 * len];
+                for (k, &xk) in x.iter().enumerate() {
+                    v[at * len + k] = xk as f32;
+                }
+                v
+            };
+            let v = solve_gauss_newton(
+                &gram_i,
+                B,
+                eta,
+                &ui,
+                |x| {
+                    Ok(ctx.critic_jvp(obs, act, &pad(x, p, i))?[i * B..(i + 1) * B]
+                        .iter()
+                        .map(|&y| y as f64)
+                        .collect())
+                },
+                |z| {
+                    Ok(ctx.critic_vjp(obs, act, &pad(z, B, i))?[i * p..(i + 1) * p]
+                        .iter()
+                        .map(|&y| y as f64)
+                        .collect())
+                },
+            )
+            .unwrap();
+            let dense = (j.transpose() * j / B as f64 + DMatrix::identity(p, p) * eta)
+                .lu()
+                .solve(&DVector::from_vec(ui))
+                .unwrap();
+            let err = (DVector::from_vec(v) - &dense).norm() / dense.norm();
+            assert!(
+                err < 1e-4,
+                "critic {i}: Woodbury vs dense relative error {err:e}"
+            );
+        }
+    });
+}
+
+#[test]
+fn actor_gradient_matches_finite_differences_of_j_pi() {
+    let mut c = core(71);
+    let data = Data::random(72);
+    let p0 = c.actor.net.to_flat();
+    let v = random_vec(p0.len(), 73);
+    let grad = with_context(&c, &data, 74, |ctx| ctx.actor_gradient().unwrap());
+    let d = c.device.clone();
+    let fd = central(&p0, &v, 1e-3, |flat| {
+        c.actor.net.set_flat(flat, &d);
+        let batch = data.batch();
+        let t = BatchTensors::new(&c, &batch).unwrap();
+        let mut r = ChaCha8Rng::seed_from_u64(74);
+        let eps = normal_noise(&mut r, B, 2, &c.device);
+        to_vec(c.actor_objective(&c.actor.net, &t, eps).0)[0] as f64
+    });
+    assert_close("grad_theta J_pi", dot(&grad, &v), fd, 1e-2);
+}
