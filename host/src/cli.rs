@@ -73,6 +73,13 @@ pub struct TrainArgs {
     /// Agent config override `key=value` (value parsed as JSON, else taken as a string); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// The paper's "Algo-x-y" schedule: x critic steps and y correction steps per iteration
+    /// (then one actor step). Same as `--set schedule="x-y"`.
+    #[arg(long, value_name = "X-Y")]
+    pub schedule: Option<String>,
+    /// Env steps per iteration (the paper's E = 10). Same as `--set env_steps_per_iter=E`.
+    #[arg(long, value_name = "E")]
+    pub env_steps_per_iter: Option<usize>,
     /// Correction config override `key=value`; repeatable.
     #[arg(long = "correction-set", value_name = "KEY=VALUE")]
     pub correction_set: Vec<String>,

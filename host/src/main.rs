@@ -179,12 +179,20 @@ fn new_run_spec(args: &TrainArgs) -> Result<RunSpec, String> {
     };
     acgap_envs::make(&args.env, 0).map_err(|e| e.to_string())?;
     let (plugin, agent) = plugins::open_component(plugin_spec, ComponentKind::Agent)?;
+    // `--schedule` and `--env-steps-per-iter` are short for the agent's config keys.
+    let mut sets = args.set.clone();
+    sets.extend(args.schedule.iter().map(|s| format!("schedule=\"{s}\"")));
+    sets.extend(
+        args.env_steps_per_iter
+            .iter()
+            .map(|e| format!("env_steps_per_iter={e}")),
+    );
     let agent_config = plugins::resolve_config(
         &plugin,
         ComponentKind::Agent,
         &agent,
         args.config.as_deref(),
-        &args.set,
+        &sets,
     )?;
     let correction = match &args.correction {
         None if !args.correction_set.is_empty() => {

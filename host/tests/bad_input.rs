@@ -247,3 +247,12 @@ fn a_correction_plugin_given_as_agent() {
     let r = host(&["--plugin", "actionpenalty", "--steps", "10"]);
     assert_clear_error(&r, &["provides no agent", "correction `action-penalty`"]);
 }
+
+#[test]
+fn schedule_flags_reach_the_agent_config_and_bad_ones_are_refused() {
+    let r = host(&["--plugin", "sac", "--steps", "10", "--schedule", "ten-ten"]);
+    assert_clear_error(&r, &["`schedule`", "\"10-10\""]);
+    let plugin = format!("{}@nan-action", fixtures().normal.display());
+    let r = host(&["--plugin", &plugin, "--steps", "10", "--schedule", "10-10"]);
+    assert_clear_error(&r, &["unknown config key `schedule`"]);
+}

@@ -99,6 +99,16 @@ fn correction_from_its_own_library_is_applied() {
     ] {
         assert!(header.contains(&col), "train.csv lacks {col}: {header:?}");
     }
+    let paper = run_ok(&short_sac(
+        "300",
+        &["--schedule", "2-0", "--env-steps-per-iter", "10"],
+    ));
+    let run_json = read(&paper.run_dir().join("run.json"));
+    assert!(
+        run_json.contains("\"schedule\": \"2-0\"")
+            && run_json.contains("\"env_steps_per_iter\": 10"),
+        "{run_json}"
+    );
     let run_json = read(&strong.run_dir().join("run.json"));
     assert!(
         run_json.contains("action-penalty") && run_json.contains("\"scale\": 5"),
