@@ -28,9 +28,18 @@ struct NetResult {
 }
 
 #[derive(Serialize)]
+struct CorrectionResult {
+    agent: String,
+    iterations_per_s: f64,
+    relative_to_sac: f64,
+}
+
+#[derive(Serialize)]
 pub struct BenchReport {
     sgemm_peak_gflops: f64,
     sac: Vec<NetResult>,
+    /// Res-SAC-1-1 and Stack-SAC at the paper's net, against SAC-1-0 measured in the same run.
+    corrections: Vec<CorrectionResult>,
     env_steps_per_s_one_update_per_step: f64,
     peak_rss_mib_20k_pendulum: Option<f64>,
 }
@@ -86,20 +95,39 @@ fn sac_update_flops(obs: usize, act: usize, hidden: usize, batch: usize) -> f64 
     4.0 * actor + 12.0 * critic
 }
 
-fn sac_updates_per_s(
+/// Iterations per second of `agent` from `plugin` on a fixed random Pendulum-shaped batch:
+/// one iteration = the agent's own schedule (x critic, y correction, 1 actor step).
+fn iterations_per_s(
     plugin: &Plugin,
+    agent: &str,
     hidden: usize,
     batch: usize,
     seconds: f64,
 ) -> Result<f64, String> {
+    use acgap_sdk::{Agent, Training};
     let env = acgap_envs::make("pendulum", 0).map_err(|e| e.to_string())?;
+    let defaults = plugin
+        .default_config(acgap_sdk::plugin::ComponentKind::Agent, agent)
+        .map_err(|e| e.to_string())?;
+    let overrides = serde_json::json!({"hidden": [hidden, hidden], "batch_size": batch});
+    let config =
+        acgap_sdk::plugin::merge_config(agent, &defaults, overrides.as_object().expect("object"))?;
     let init = AgentInit {
-        config: serde_json::json!({"hidden": [hidden, hidden], "batch_size": batch, "buffer_size": 1_000_000, "learning_starts": 1000, "schedule": "1-0", "env_steps_per_iter": 1, "gamma": 0.99, "tau": 0.005, "actor_lr": 3e-4, "critic_lr": 3e-4, "alpha_lr": 3e-4, "init_alpha": 1.0, "autotune_alpha": true, "target_entropy": null}),
+        config,
         env: env.spec().clone(),
         seed: 0,
         device: "cpu".into(),
     };
-    let mut agent = plugin.new_agent("sac", &init).map_err(|e| e.to_string())?;
+    let mut agent = plugin.new_agent(agent, &init).map_err(|e| e.to_string())?;
+    let Training::OffPolicy {
+        critic_steps,
+        correction_steps,
+        actor_steps,
+        ..
+    } = agent.training()
+    else {
+        return Err("bench: an off-policy agent is expected".into());
+    };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut u = |n: usize| {
         (0..n)
@@ -118,10 +146,17 @@ fn sac_updates_per_s(
         terminated: &zeros,
         truncated: &zeros,
     };
-    use acgap_sdk::Agent;
+    let schedule = [
+        (UpdateStep::Critic, critic_steps),
+        (UpdateStep::Correction, correction_steps),
+        (UpdateStep::Actor, actor_steps),
+    ];
     let mut one = || -> Result<(), String> {
-        agent.update(&b, UpdateStep::Critic)?;
-        agent.update(&b, UpdateStep::Actor)?;
+        for (step, count) in schedule {
+            for _ in 0..count {
+                agent.update(&b, step)?;
+            }
+        }
         Ok(())
     };
     for _ in 0..20 {
@@ -162,13 +197,14 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     eprintln!("measuring the single-thread SGEMM peak ...");
     let peak = sgemm_peak(1024);
     let plugin = Plugin::open(&crate::plugins::resolve("sac")).map_err(|e| e.to_string())?;
+    let open = |name: &str| Plugin::open(&crate::plugins::resolve(name)).map_err(|e| e.to_string());
     let mut sac = Vec::new();
     for (name, hidden, batch) in [
         ("paper (2x128, batch 128)", 128, 128),
         ("SB3 default (2x256, batch 256)", 256, 256),
     ] {
         eprintln!("measuring SAC updates/s, {name} ...");
-        let ups = sac_updates_per_s(&plugin, hidden, batch, seconds)?;
+        let ups = iterations_per_s(&plugin, "sac", hidden, batch, seconds)?;
         let mflop = sac_update_flops(3, 1, hidden, batch) / 1e6;
         let gflops = ups * mflop / 1e3;
         sac.push(NetResult {
@@ -179,6 +215,17 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
             mflop_per_update: mflop,
             gflops,
             fraction_of_peak: gflops / peak,
+        });
+    }
+    let mut corrections = Vec::new();
+    let sac_paper = sac[0].updates_per_s;
+    for name in ["ressac", "stacksac"] {
+        eprintln!("measuring {name} iterations/s, paper net ...");
+        let its = iterations_per_s(&open(name)?, name, 128, 128, seconds)?;
+        corrections.push(CorrectionResult {
+            agent: name.into(),
+            iterations_per_s: its,
+            relative_to_sac: its / sac_paper,
         });
     }
     let tmp = std::env::temp_dir().join(format!("acgap-bench-{}", std::process::id()));
@@ -225,6 +272,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     Ok(BenchReport {
         sgemm_peak_gflops: peak,
         sac,
+        corrections,
         env_steps_per_s_one_update_per_step: steps_per_s,
         peak_rss_mib_20k_pendulum: peak_rss,
     })
@@ -247,6 +295,14 @@ pub fn print(r: &BenchReport) {
             n.mflop_per_update,
             n.gflops,
             100.0 * n.fraction_of_peak
+        );
+    }
+    for c in &r.corrections {
+        println!(
+            "{:34} {:>10.0}   ({:.2}x SAC's iterations/s)",
+            format!("{} iteration, paper net", c.agent),
+            c.iterations_per_s,
+            c.relative_to_sac
         );
     }
     println!(

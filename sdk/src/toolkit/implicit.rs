@@ -25,20 +25,24 @@ pub fn solve_gauss_newton(
     jvp: impl FnOnce(&[f64]) -> Result<Vec<f64>, String>,
     vjp: impl FnOnce(&[f64]) -> Result<Vec<f64>, String>,
 ) -> Result<Vec<f64>, String> {
+    let z = gram_solve(gram, n, eta, &jvp(u)?)?;
+    woodbury_combine(u, &vjp(&z)?, eta)
+}
+
+/// The inner `n x n` step of the Woodbury solve: `z = (eta n I + K)^-1 ju` (Cholesky), with
+/// `ju = J u`. Callers holding several blocks (twin critics) batch their products around it.
+pub fn gram_solve(gram: &[f64], n: usize, eta: f64, ju: &[f64]) -> Result<Vec<f64>, String> {
     if eta.is_nan() || eta <= 0.0 {
         return Err(format!(
             "the regularisation eta must be positive, got {eta}"
         ));
     }
-    if gram.len() != n * n {
+    if gram.len() != n * n || ju.len() != n {
         return Err(format!(
-            "Gram matrix has {} entries, expected {n} x {n}",
-            gram.len()
+            "Gram matrix ({} entries) or J u ({} entries) does not fit n = {n}",
+            gram.len(),
+            ju.len()
         ));
-    }
-    let ju = jvp(u)?;
-    if ju.len() != n {
-        return Err(format!("J u has {} entries, expected {n}", ju.len()));
     }
     let mut a = DMatrix::from_row_slice(n, n, gram);
     for i in 0..n {
@@ -47,8 +51,12 @@ pub fn solve_gauss_newton(
     let z = a
         .cholesky()
         .ok_or("eta n I + J J^T is not positive definite (non-finite critic gradients?)")?
-        .solve(&DVector::from_column_slice(&ju));
-    let jtz = vjp(z.as_slice())?;
+        .solve(&DVector::from_column_slice(ju));
+    Ok(z.as_slice().to_vec())
+}
+
+/// The outer step of the Woodbury solve: `v = (u - J^T z) / eta`.
+pub fn woodbury_combine(u: &[f64], jtz: &[f64], eta: f64) -> Result<Vec<f64>, String> {
     if jtz.len() != u.len() {
         return Err(format!(
             "J^T z has {} entries, expected {}",
@@ -56,7 +64,7 @@ pub fn solve_gauss_newton(
             u.len()
         ));
     }
-    Ok(u.iter().zip(&jtz).map(|(ui, wi)| (ui - wi) / eta).collect())
+    Ok(u.iter().zip(jtz).map(|(ui, wi)| (ui - wi) / eta).collect())
 }
 
 /// `||(J^T J / n + eta I) v - u|| / ||u||` from the products, to report how exact a solve was.
