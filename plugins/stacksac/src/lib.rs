@@ -120,7 +120,7 @@ impl Correction for Stackelberg {
 
         let mut metrics = vec![("stackelberg/implicit_norm".into(), norm(&term))];
         self.steps += 1;
-        if self.diagnostics_every > 0 && (self.steps - 1) % self.diagnostics_every == 0 {
+        if self.diagnostics_every > 0 && (self.steps - 1).is_multiple_of(self.diagnostics_every) {
             // How exact the solve was, and how the term relates to the plain gradient.
             let jtjv = to_f64(&ctx.critic_vjp(obs, &act, &jv)?); // J_i^T J_i v_i, block by block
             let residual = (0..2)
