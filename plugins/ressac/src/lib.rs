@@ -18,11 +18,11 @@
 //! Both start identically for the same seed.
 
 use acgap_sdk::seeds;
-use acgap_sdk::toolkit::sac::{SacConfig, SacCore};
+use acgap_sdk::toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
 use acgap_sdk::toolkit::{Adam, Mlp, device_from_name};
 use acgap_sdk::{
-    AgentEntry, AgentInit, Correction, CorrectionEntry, CorrectionInit, CorrectionTerm, Metrics,
-    PluginResult, SacContext,
+    AgentEntry, Correction, CorrectionEntry, CorrectionInit, CorrectionTerm, Metrics, PluginResult,
+    SacContext,
 };
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -227,54 +227,20 @@ impl Correction for Residual {
     }
 }
 
-/// `ressac` config = the SAC core's keys plus the residual critic's (`clip`, `w_lr`, `w_tau`, `w_hidden`).
-fn split_config(
-    config: &serde_json::Value,
-) -> PluginResult<(serde_json::Value, serde_json::Value)> {
-    let mut sac = config
-        .as_object()
-        .cloned()
-        .ok_or("ressac config must be an object")?;
-    let residual_keys = ["clip", "w_lr", "w_tau", "w_hidden"];
-    let residual: serde_json::Map<_, _> = residual_keys
-        .iter()
-        .filter_map(|k| sac.remove(*k).map(|v| (k.to_string(), v)))
-        .collect();
-    Ok((
-        serde_json::Value::Object(sac),
-        serde_json::Value::Object(residual),
-    ))
+fn residual_defaults() -> serde_json::Value {
+    serde_json::to_value(ResidualConfig::default()).expect("serialises")
 }
 
+/// `ressac` = the SAC core (schedule 1-1: one W step per iteration) + the residual critic;
+/// its config holds the SAC keys and `clip`, `w_lr`, `w_tau`, `w_hidden`.
 fn ressac_defaults() -> serde_json::Value {
-    let mut v = serde_json::to_value(SacConfig {
-        schedule: "1-1".into(),
-        ..Default::default()
-    })
-    .expect("serialises");
-    let r = serde_json::to_value(ResidualConfig::default()).expect("serialises");
-    v.as_object_mut()
-        .expect("object")
-        .extend(r.as_object().expect("object").clone());
-    v
-}
-
-fn build_ressac(init: AgentInit) -> PluginResult<Box<dyn acgap_sdk::Agent>> {
-    let (sac, residual) = split_config(&init.config)?;
-    let cinit = CorrectionInit {
-        config: residual,
-        env: init.env.clone(),
-        seed: init.seed,
-        device: init.device.clone(),
-    };
-    let correction = Residual::new(&cinit)?;
-    Ok(Box::new(SacCore::new(
-        &AgentInit {
-            config: sac,
-            ..init
+    defaults_with_correction(
+        SacConfig {
+            schedule: "1-1".into(),
+            ..Default::default()
         },
-        Some(Box::new(correction)),
-    )?))
+        residual_defaults(),
+    )
 }
 
 acgap_sdk::export_plugin! {
@@ -282,12 +248,12 @@ acgap_sdk::export_plugin! {
         name: "ressac",
         description: "Res-SAC: SAC whose actor also ascends a residual critic W of the critic's clipped TD error",
         default_config: ressac_defaults,
-        build: build_ressac,
+        build: |init| build_with_correction(init, &residual_defaults(), Residual::new),
     }],
     corrections: [CorrectionEntry {
         name: "residual",
         description: "Res-SAC's residual critic as a correction for any SAC-core agent",
-        default_config: || serde_json::to_value(ResidualConfig::default()).expect("serialises"),
+        default_config: residual_defaults,
         build: |init| Ok(Box::new(Residual::new(&init)?)),
     }],
 }

@@ -18,10 +18,10 @@
 //! `stackelberg` (`host --plugin sac --correction stackelberg`).
 
 use acgap_sdk::toolkit::implicit::{gram_solve, relative_residual, woodbury_combine};
-use acgap_sdk::toolkit::sac::{SacConfig, SacCore};
+use acgap_sdk::toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
 use acgap_sdk::{
-    AgentEntry, AgentInit, Correction, CorrectionEntry, CorrectionInit, CorrectionTerm, Metrics,
-    PluginResult, SacContext,
+    AgentEntry, Correction, CorrectionEntry, CorrectionInit, CorrectionTerm, Metrics, PluginResult,
+    SacContext,
 };
 use serde::{Deserialize, Serialize};
 
@@ -164,50 +164,21 @@ impl Correction for Stackelberg {
     }
 }
 
-/// `stacksac` config = the SAC core's keys plus `eta` and `diagnostics_every`.
-fn build_stacksac(init: AgentInit) -> PluginResult<Box<dyn acgap_sdk::Agent>> {
-    let mut sac = init
-        .config
-        .as_object()
-        .cloned()
-        .ok_or("stacksac config must be an object")?;
-    let eta = sac.remove("eta").unwrap_or(serde_json::json!(0.5));
-    let cinit = CorrectionInit {
-        config: serde_json::json!({ "eta": eta }),
-        env: init.env.clone(),
-        seed: init.seed,
-        device: init.device.clone(),
-    };
-    let correction = Stackelberg::new(&cinit)?;
-    Ok(Box::new(SacCore::new(
-        &AgentInit {
-            config: serde_json::Value::Object(sac),
-            ..init
-        },
-        Some(Box::new(correction)),
-    )?))
-}
-
-fn stacksac_defaults() -> serde_json::Value {
-    let mut v = serde_json::to_value(SacConfig::default()).expect("serialises");
-    v.as_object_mut().expect("object").insert(
-        "eta".into(),
-        serde_json::json!(StackelbergConfig::default().eta),
-    );
-    v
+fn stackelberg_defaults() -> serde_json::Value {
+    serde_json::to_value(StackelbergConfig::default()).expect("serialises")
 }
 
 acgap_sdk::export_plugin! {
     agents: [AgentEntry {
         name: "stacksac",
         description: "Stack-SAC: SAC whose actor follows the Stackelberg gradient (exact Gauss-Newton implicit term, eta-regularised)",
-        default_config: stacksac_defaults,
-        build: build_stacksac,
+        default_config: || defaults_with_correction(SacConfig::default(), stackelberg_defaults()),
+        build: |init| build_with_correction(init, &stackelberg_defaults(), Stackelberg::new),
     }],
     corrections: [CorrectionEntry {
         name: "stackelberg",
         description: "Stack-SAC's implicit term as a correction for any SAC-core agent",
-        default_config: || serde_json::to_value(StackelbergConfig::default()).expect("serialises"),
+        default_config: stackelberg_defaults,
         build: |init| Ok(Box::new(Stackelberg::new(&init)?)),
     }],
 }
@@ -219,7 +190,8 @@ mod tests {
 
     use super::*;
     use acgap_sdk::spec::{EnvSpec, Space};
-    use acgap_sdk::{Batch, BatchKind};
+    use acgap_sdk::toolkit::sac::SacCore;
+    use acgap_sdk::{AgentInit, Batch, BatchKind};
 
     const N: usize = 6;
 
