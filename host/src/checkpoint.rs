@@ -33,6 +33,9 @@ pub struct HostState {
     pub eval_env: serde_json::Value,
     pub log_offsets: LogOffsets,
     pub train_columns: Option<Vec<String>>,
+    /// Gap-diagnostic pairs (with env snapshots) and their RNG.
+    pub gap: crate::gap::GapState,
+    pub next_gap: usize,
 }
 
 pub struct Checkpoint {

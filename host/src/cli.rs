@@ -98,6 +98,19 @@ pub struct TrainArgs {
     /// Write a checkpoint every this many env steps (0: only at the end).
     #[arg(long, default_value_t = 5000)]
     pub checkpoint_every: usize,
+    /// Monte-Carlo gap diagnostics every this many env steps (0: off): the critic's bias
+    /// against true soft returns from a fixed set of replay states (see README).
+    #[arg(long, default_value_t = 0)]
+    pub gap_every: usize,
+    /// Number of (state, action) pairs of the gap diagnostics.
+    #[arg(long, default_value_t = 10)]
+    pub gap_pairs: usize,
+    /// Monte-Carlo rollouts per pair.
+    #[arg(long, default_value_t = 10)]
+    pub gap_rollouts: usize,
+    /// Rollout length (0: until gamma^H < 1%).
+    #[arg(long, default_value_t = 0)]
+    pub gap_horizon: usize,
     /// Parent folder of run directories (`<runs>/<env>/<plugin>/<seed>-<timestamp>/`).
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,

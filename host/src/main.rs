@@ -6,6 +6,7 @@
 mod bench;
 mod checkpoint;
 mod cli;
+mod gap;
 mod plot;
 mod plugins;
 mod replay;
@@ -155,6 +156,9 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
         trainer.spec.agent, trainer.spec.env, trainer.spec.seed
     );
     let curve = plot::learning_curve(&trainer.dir, &title);
+    if let Some(Err(e)) = plot::gap_curve(&trainer.dir, &format!("critic bias, {title}")) {
+        eprintln!("warning: {e}");
+    }
     if let Err(failure) = outcome {
         return Err(format!(
             "{}\nThe run is marked `{}` in {}/status.json; its metrics and last checkpoint stay readable.",
@@ -231,6 +235,12 @@ fn new_run_spec(args: &TrainArgs) -> Result<RunSpec, String> {
         eval_episodes: args.eval_episodes.max(1),
         log_every: args.log_every,
         checkpoint_every: args.checkpoint_every,
+        gap: train::GapSpec {
+            every: args.gap_every,
+            pairs: args.gap_pairs,
+            rollouts: args.gap_rollouts,
+            horizon: args.gap_horizon,
+        },
     })
 }
 

@@ -37,6 +37,7 @@ fn band(rows: &[(f64, f64, f64)]) -> Polygon<(f64, f64)> {
 fn draw(
     out: &Path,
     title: &str,
+    y_desc: &str,
     xmax: f64,
     ys: impl Iterator<Item = f64>,
     series: impl FnOnce(&mut Chart<'_>) -> DrawResult,
@@ -60,7 +61,7 @@ fn draw(
         chart
             .configure_mesh()
             .x_desc("environment steps")
-            .y_desc("episode return")
+            .y_desc(y_desc)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()?;
@@ -98,7 +99,7 @@ pub fn learning_curve(run_dir: &Path, title: &str) -> Result<PathBuf, String> {
         .chain(episodes.iter().map(|r| r.0))
         .fold(1.0, f64::max);
     let grey = RGBColor(160, 160, 160);
-    draw(&out, title, xmax, ys, |chart| {
+    draw(&out, title, "episode return", xmax, ys, |chart| {
         chart.draw_series(std::iter::once(band(&evals)))?;
         chart
             .draw_series(LineSeries::new(episodes.iter().copied(), grey))?
@@ -146,7 +147,7 @@ pub fn runs_curve(run_dirs: &[PathBuf], out: &Path, title: &str) -> Result<(), S
     let xmax = stats.iter().map(|r| r.0).fold(1.0, f64::max);
     let ys = curves.iter().flatten().map(|r| r.1);
     let thin = RGBColor(170, 170, 200);
-    draw(out, title, xmax, ys, |chart| {
+    draw(out, title, "episode return", xmax, ys, |chart| {
         chart.draw_series(std::iter::once(band(&stats)))?;
         for c in &curves {
             chart.draw_series(LineSeries::new(c.iter().copied(), thin))?;
@@ -163,4 +164,61 @@ pub fn runs_curve(run_dirs: &[PathBuf], out: &Path, title: &str) -> Result<(), S
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         Ok(())
     })
+}
+
+/// The gap diagnostics of a run (`gap.svg`): each value estimator's mean bias against
+/// Monte-Carlo soft returns, `estimate - q_MC`, versus env steps. `None` without diagnostics.
+pub fn gap_curve(run_dir: &Path, title: &str) -> Option<Result<PathBuf, String>> {
+    let text = std::fs::read_to_string(run_dir.join("gap.csv")).ok()?;
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(step), Some(name), Some(bias)) = (
+            f.first().and_then(|x| x.parse().ok()),
+            f.get(1),
+            f.get(4).and_then(|x| x.parse().ok()),
+        ) else {
+            continue;
+        };
+        match series.iter_mut().find(|(n, _)| n == name) {
+            Some((_, points)) => points.push((step, bias)),
+            None => series.push((name.to_string(), vec![(step, bias)])),
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let out = run_dir.join("gap.svg");
+    let xmax = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold(1.0, f64::max);
+    let ys = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .chain([0.0]);
+    let drawn = draw(
+        &out,
+        title,
+        "mean bias: estimate - Monte-Carlo soft return",
+        xmax,
+        ys,
+        |chart| {
+            chart.draw_series(LineSeries::new([(0.0, 0.0), (xmax, 0.0)], BLACK.mix(0.4)))?;
+            for (i, (name, points)) in series.iter().enumerate() {
+                let color = Palette99::pick(i).stroke_width(2);
+                chart
+                    .draw_series(LineSeries::new(points.iter().copied(), color))?
+                    .label(name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(
+                            vec![(x, y), (x + 20, y)],
+                            Palette99::pick(i).stroke_width(2),
+                        )
+                    });
+            }
+            Ok(())
+        },
+    );
+    Some(drawn.map(|()| out))
 }

@@ -1,6 +1,6 @@
 //! The run directory and its logs: `run.json` (resolved config), `status.json`,
 //! `metrics.jsonl` (every record), `episodes.csv`, `eval.csv`, `train.csv`,
-//! `learning_curve.svg`, `checkpoints/`.
+//! `gap.csv` (Monte-Carlo gap diagnostics), `learning_curve.svg`, `checkpoints/`.
 //!
 //! Every log is appended and flushed record by record, so whatever a killed or
 //! failed run wrote stays readable. A checkpoint stores each file's length; a
@@ -11,7 +11,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-pub const LOGS: [&str; 4] = ["metrics.jsonl", "episodes.csv", "eval.csv", "train.csv"];
+pub const LOGS: [&str; 5] = [
+    "metrics.jsonl",
+    "episodes.csv",
+    "eval.csv",
+    "train.csv",
+    "gap.csv",
+];
 
 /// Lengths of the log files at a checkpoint.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -72,6 +78,10 @@ impl RunLogs {
         if offsets.is_none() {
             logs.write(1, "step,return,length\n")?;
             logs.write(2, "step,mean,std,min,max,episodes\n")?;
+            logs.write(
+                4,
+                "step,estimator,q_mc_mean,estimate_mean,bias_mean,abs_bias_mean\n",
+            )?;
         }
         Ok(logs)
     }
@@ -113,6 +123,21 @@ impl RunLogs {
                 s.min,
                 s.max,
                 returns.len()
+            ),
+        )
+    }
+
+    /// One gap diagnostic of one value estimator (long format: a row per estimator).
+    pub fn gap(&mut self, step: usize, r: &crate::gap::GapRow) -> Result<(), String> {
+        self.record(&serde_json::json!({
+            "type": "gap", "step": step, "estimator": r.estimator, "q_mc_mean": r.q_mc_mean,
+            "estimate_mean": r.estimate_mean, "bias_mean": r.bias_mean, "abs_bias_mean": r.abs_bias_mean,
+        }))?;
+        self.write(
+            4,
+            &format!(
+                "{step},{},{},{},{},{}\n",
+                r.estimator, r.q_mc_mean, r.estimate_mean, r.bias_mean, r.abs_bias_mean
             ),
         )
     }

@@ -2,6 +2,7 @@
 //! evaluation, logging and checkpoints for one (plugin, env, seed) run.
 
 use crate::checkpoint::{self, HostState};
+use crate::gap::GapState;
 use crate::replay::{Minibatch, ReplayBuffer};
 use crate::run_dir::{RunLogs, Status, write_json};
 use crate::window::Window;
@@ -32,6 +33,17 @@ pub struct RunSpec {
     pub eval_episodes: usize,
     pub log_every: usize,
     pub checkpoint_every: usize,
+    #[serde(default)]
+    pub gap: GapSpec,
+}
+
+/// Settings of the Monte-Carlo gap diagnostics (`every = 0`: off).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GapSpec {
+    pub every: usize,
+    pub pairs: usize,
+    pub rollouts: usize,
+    pub horizon: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,6 +112,12 @@ impl Trainer {
             eval_env: serde_json::Value::Null,
             log_offsets: Default::default(),
             train_columns: None,
+            gap: GapState::new(seeds::derive(spec.seed, "gap_diagnostics")),
+            next_gap: if spec.gap.every == 0 {
+                usize::MAX
+            } else {
+                spec.gap.every
+            },
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
@@ -293,6 +311,12 @@ impl Trainer {
                 self.state.next_eval += self.spec.eval_every;
             }
         }
+        if step >= self.state.next_gap {
+            self.gap_diagnostics()?;
+            while self.state.next_gap <= step {
+                self.state.next_gap += self.spec.gap.every;
+            }
+        }
         if step >= self.state.next_checkpoint {
             self.checkpoint()?;
             while self.state.next_checkpoint <= step {
@@ -313,6 +337,14 @@ impl Trainer {
             self.check_action(&a)?;
             a
         };
+        if self.spec.gap.every > 0 {
+            self.state.gap.offer(
+                self.spec.gap.pairs,
+                self.env.as_ref(),
+                &self.state.obs,
+                &action,
+            );
+        }
         let s = self.env.step(&action);
         self.replay.push(
             &self.state.obs,
@@ -433,6 +465,36 @@ impl Trainer {
         self.state.last_eval = Some(mean);
         self.state.last_eval_step = Some(self.state.step);
         progress.set_message(format!("{mean:.1}"));
+        Ok(())
+    }
+
+    /// Monte-Carlo soft returns against the agent's value estimates (`gap.csv`).
+    fn gap_diagnostics(&mut self) -> Result<(), RunFailure> {
+        let gamma = self
+            .spec
+            .agent_config
+            .get("gamma")
+            .and_then(|g| g.as_f64())
+            .unwrap_or(0.99);
+        let horizon = if self.spec.gap.horizon == 0 {
+            crate::gap::default_horizon(gamma)
+        } else {
+            self.spec.gap.horizon
+        };
+        let rows = self
+            .state
+            .gap
+            .measure(
+                self.agent.as_mut(),
+                self.eval_env.as_ref(),
+                self.spec.gap.rollouts.max(1),
+                horizon,
+                gamma,
+            )
+            .map_err(|e| self.plugin_failure("gap diagnostics", e))?;
+        for row in rows {
+            self.logs.gap(self.state.step, &row).map_err(io_failure)?;
+        }
         Ok(())
     }
 

@@ -269,6 +269,65 @@ fn kill_9_and_resume_reproduce_an_uninterrupted_run() {
 }
 
 #[test]
+fn gap_diagnostics_compare_every_value_estimate_with_monte_carlo_returns() {
+    let r = run_ok(
+        &[
+            "--plugin",
+            "ressac",
+            "--env",
+            "pendulum",
+            "--steps",
+            "900",
+            "--seed",
+            "2",
+            "--set",
+            "learning_starts=200",
+            "--set",
+            "batch_size=32",
+            "--eval-every",
+            "900",
+            "--eval-episodes",
+            "1",
+            "--gap-every",
+            "300",
+            "--gap-pairs",
+            "4",
+            "--gap-rollouts",
+            "3",
+            "--gap-horizon",
+            "100",
+        ]
+        .map(String::from),
+    );
+    let dir = r.run_dir();
+    let gap = read(&dir.join("gap.csv"));
+    let rows: Vec<Vec<&str>> = gap
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let steps: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(steps, ["300", "300", "600", "600", "900", "900"], "{gap}");
+    assert_eq!(
+        rows.iter().map(|r| r[1]).collect::<Vec<_>>(),
+        ["q", "q+w", "q", "q+w", "q", "q+w"]
+    );
+    for r in &rows {
+        let (q_mc, estimate, bias): (f64, f64, f64) = (
+            r[2].parse().unwrap(),
+            r[3].parse().unwrap(),
+            r[4].parse().unwrap(),
+        );
+        assert!(
+            q_mc.is_finite() && q_mc < 0.0,
+            "Pendulum soft returns are negative: {q_mc}"
+        );
+        assert!((estimate - q_mc - bias).abs() < 1e-6 * q_mc.abs().max(1.0));
+    }
+    assert!(dir.join("gap.svg").is_file());
+}
+
+#[test]
 fn on_policy_agents_get_in_order_rollouts() {
     let plugin = format!("{}@on-policy", fixtures().normal.display());
     let r = host(&[

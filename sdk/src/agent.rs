@@ -44,6 +44,17 @@ pub enum Training {
     OnPolicy { rollout_len: usize },
 }
 
+/// Policy samples for soft-return rollouts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SoftSample {
+    /// `n x act_dim`, env units.
+    pub actions: Vec<f32>,
+    /// `log pi(a|s)` of each row (of the policy's own action variable).
+    pub log_prob: Vec<f32>,
+    /// The entropy temperature that weighs `log pi` in the soft return.
+    pub alpha: f32,
+}
+
 /// An algorithm. The host calls it through the stable ABI; a plugin author
 /// writes plain Rust and exports it with [`crate::export_plugin!`].
 pub trait Agent: Send {
@@ -62,6 +73,31 @@ pub trait Agent: Send {
 
     /// Restore a state produced by `save`.
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()>;
+
+    /// Named estimates of the soft action value `Q(s, a)` at `n` pairs (env-unit actions,
+    /// row-major), e.g. `("q", min(Q1, Q2))` and, with Res-SAC, `("q+w", ...)`. The host
+    /// compares them with Monte-Carlo returns (gap diagnostics). Default: none.
+    fn value_estimates(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        n: usize,
+    ) -> PluginResult<Vec<(String, Vec<f32>)>> {
+        let _ = (obs, act, n);
+        Ok(Vec::new())
+    }
+
+    /// Stochastic actions with their log-probabilities and the entropy temperature, drawn
+    /// with a generator seeded by `seed`, never the training RNG (gap diagnostics).
+    fn sample_for_diagnostics(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        seed: u64,
+    ) -> PluginResult<SoftSample> {
+        let _ = (obs, n, seed);
+        Err("this agent does not support Monte-Carlo gap diagnostics".into())
+    }
 
     /// Attach a correction estimator (the gap-estimator hook). Agents without a
     /// hook keep this default, which refuses.

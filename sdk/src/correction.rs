@@ -133,6 +133,18 @@ pub trait Correction: Send {
     /// The term to add to the actor's ascent direction at this actor step, with metrics.
     fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)>;
 
+    /// Additive value terms this estimator contributes at `n` pairs (actions in `[-1, 1]`),
+    /// e.g. Res-SAC's `("w", W(s, a))`; the core reports `q+<name>` in its value estimates.
+    fn value_terms(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        n: usize,
+    ) -> PluginResult<Vec<(String, Vec<f32>)>> {
+        let _ = (obs, act, n);
+        Ok(Vec::new())
+    }
+
     /// The estimator's complete state, for exact resume.
     fn save(&self) -> PluginResult<Vec<u8>> {
         Ok(Vec::new())

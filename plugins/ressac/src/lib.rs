@@ -193,6 +193,19 @@ impl Correction for Residual {
         ))
     }
 
+    /// `W(s, a)`: the core reports `q+w`, the corrected estimate of the soft value.
+    fn value_terms(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        n: usize,
+    ) -> PluginResult<Vec<(String, Vec<f32>)>> {
+        match &self.nets {
+            Some(nets) => Ok(vec![("w".into(), nets.w.predict(&pairs(obs, act, n), n)?)]),
+            None => Ok(Vec::new()), // not trained yet
+        }
+    }
+
     fn save(&self) -> PluginResult<Vec<u8>> {
         let mut w = acgap_sdk::toolkit::StateWriter::default();
         if let Some(n) = &self.nets {

@@ -55,8 +55,22 @@ pub trait AgentFfi: Send {
     fn update(&mut self, batch: BatchFfi<'_>, step: u8) -> RResult<RString, RString>;
     fn save(&self) -> RResult<RVec<u8>, RString>;
     fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), RString>;
-    #[sabi(last_prefix_field)]
     fn set_correction(&mut self, correction: CorrectionBox) -> RResult<(), RString>;
+    /// `[[name, [values...]], ...]` as JSON.
+    fn value_estimates(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        act: RSlice<'_, f32>,
+        n: usize,
+    ) -> RResult<RString, RString>;
+    /// [`crate::agent::SoftSample`] as JSON.
+    #[sabi(last_prefix_field)]
+    fn sample_for_diagnostics(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        n: usize,
+        seed: u64,
+    ) -> RResult<RString, RString>;
 }
 
 /// A correction object living in a plugin.
@@ -65,8 +79,15 @@ pub trait CorrectionFfi: Send {
     fn train(&mut self, ctx: ContextRef<'_>) -> RResult<RString, RString>;
     fn actor_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString>;
     fn save(&self) -> RResult<RVec<u8>, RString>;
-    #[sabi(last_prefix_field)]
     fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), RString>;
+    /// `[[name, [values...]], ...]` as JSON.
+    #[sabi(last_prefix_field)]
+    fn value_terms(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        act: RSlice<'_, f32>,
+        n: usize,
+    ) -> RResult<RString, RString>;
 }
 
 /// The SAC core's [`crate::correction::SacContext`] seen from another library:

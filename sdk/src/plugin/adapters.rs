@@ -29,6 +29,16 @@ fn from_r<T>(r: RResult<T, RString>) -> PluginResult<T> {
     r.into_result().map_err(|e| e.into_string())
 }
 
+fn to_json(v: &impl serde::Serialize) -> PluginResult<RString> {
+    serde_json::to_string(v)
+        .map(RString::from)
+        .map_err(|e| e.to_string())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> PluginResult<T> {
+    serde_json::from_str(s).map_err(|e| format!("plugin returned malformed JSON: {e}"))
+}
+
 fn metrics_to_json(m: &Metrics) -> PluginResult<RString> {
     serde_json::to_string(m)
         .map(RString::from)
@@ -154,6 +164,34 @@ impl AgentFfi for AgentAdapter {
             |a| a.set_correction(Box::new(LoadedCorrection::new(correction))),
         )
     }
+
+    fn value_estimates(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        act: RSlice<'_, f32>,
+        n: usize,
+    ) -> RResult<RString, RString> {
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "agent.value_estimates",
+            |a| to_json(&a.value_estimates(obs.as_slice(), act.as_slice(), n)?),
+        )
+    }
+
+    fn sample_for_diagnostics(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        n: usize,
+        seed: u64,
+    ) -> RResult<RString, RString> {
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "agent.sample_for_diagnostics",
+            |a| to_json(&a.sample_for_diagnostics(obs.as_slice(), n, seed)?),
+        )
+    }
 }
 
 /// Caller side of an agent: implements [`Agent`] by calling into its library.
@@ -173,6 +211,32 @@ impl LoadedAgent {
 }
 
 impl Agent for LoadedAgent {
+    fn value_estimates(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        n: usize,
+    ) -> PluginResult<Vec<(String, Vec<f32>)>> {
+        from_json(&from_r(self.inner.value_estimates(
+            obs.into(),
+            act.into(),
+            n,
+        ))?)
+    }
+
+    fn sample_for_diagnostics(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        seed: u64,
+    ) -> PluginResult<crate::agent::SoftSample> {
+        from_json(&from_r(self.inner.sample_for_diagnostics(
+            obs.into(),
+            n,
+            seed,
+        ))?)
+    }
+
     fn training(&self) -> Training {
         // A malformed answer is a plugin bug; report it at the first use as a config error.
         from_r(self.inner.training())
@@ -266,6 +330,20 @@ impl CorrectionFfi for CorrectionAdapter {
             c.load(bytes.as_slice())
         })
     }
+
+    fn value_terms(
+        &mut self,
+        obs: RSlice<'_, f32>,
+        act: RSlice<'_, f32>,
+        n: usize,
+    ) -> RResult<RString, RString> {
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "correction.value_terms",
+            |c| to_json(&c.value_terms(obs.as_slice(), act.as_slice(), n)?),
+        )
+    }
 }
 
 /// Caller side of a correction: implements [`Correction`] by calling into its library.
@@ -281,6 +359,15 @@ impl LoadedCorrection {
 
 // SAFETY of Send: CorrectionBox is `Send` by its trait bound.
 impl Correction for LoadedCorrection {
+    fn value_terms(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        n: usize,
+    ) -> PluginResult<Vec<(String, Vec<f32>)>> {
+        from_json(&from_r(self.inner.value_terms(obs.into(), act.into(), n))?)
+    }
+
     fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
         let server = ContextServer(ctx);
         let json = from_r(

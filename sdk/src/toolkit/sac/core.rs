@@ -407,6 +407,76 @@ impl Agent for SacCore {
         Ok(())
     }
 
+    fn value_estimates(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        n: usize,
+    ) -> PluginResult<Vec<(String, Vec<f32>)>> {
+        if obs.len() != n * self.obs_dim || act.len() != n * self.act_dim {
+            return Err(format!(
+                "value_estimates: {} obs and {} action values are not {n} rows",
+                obs.len(),
+                act.len()
+            ));
+        }
+        let unit = self.normalise_actions(act);
+        let (o, a) = (
+            from_rows(obs, n, self.obs_dim, &self.device),
+            from_rows(&unit, n, self.act_dim, &self.device),
+        );
+        let q = to_vec(
+            Self::q(&self.critics[0], o.clone(), a.clone()).min_pair(Self::q(
+                &self.critics[1],
+                o,
+                a,
+            )),
+        );
+        let mut out = vec![("q".to_string(), q.clone())];
+        if let Some(mut correction) = self.correction.take() {
+            let terms = correction.value_terms(obs, &unit, n);
+            self.correction = Some(correction);
+            for (name, t) in terms? {
+                out.push((
+                    format!("q+{name}"),
+                    q.iter().zip(&t).map(|(a, b)| a + b).collect(),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn sample_for_diagnostics(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        seed: u64,
+    ) -> PluginResult<crate::agent::SoftSample> {
+        if obs.len() != n * self.obs_dim {
+            return Err(format!(
+                "sample_for_diagnostics: {} observation values are not {n} rows",
+                obs.len()
+            ));
+        }
+        let eps = normal_noise(
+            &mut ChaCha8Rng::seed_from_u64(seed),
+            n,
+            self.act_dim,
+            &self.device,
+        );
+        let (a, logp) = SquashedGaussian::sample(
+            &self.actor.net,
+            self.act_dim,
+            from_rows(obs, n, self.obs_dim, &self.device),
+            eps,
+        );
+        Ok(crate::agent::SoftSample {
+            actions: self.to_env_units(to_vec(a)),
+            log_prob: to_vec(logp),
+            alpha: self.alpha(),
+        })
+    }
+
     fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {
         self.correction = Some(correction);
         Ok(())
