@@ -32,6 +32,8 @@ struct CorrectionResult {
     agent: String,
     iterations_per_s: f64,
     relative_to_sac: f64,
+    /// Gradient steps (critic + correction + actor) per second relative to SAC's (2 per iteration).
+    gradient_steps_relative_to_sac: f64,
 }
 
 #[derive(Serialize)]
@@ -103,7 +105,7 @@ fn iterations_per_s(
     hidden: usize,
     batch: usize,
     seconds: f64,
-) -> Result<f64, String> {
+) -> Result<(f64, usize), String> {
     use acgap_sdk::{Agent, Training};
     let env = acgap_envs::make("pendulum", 0).map_err(|e| e.to_string())?;
     let defaults = plugin
@@ -167,7 +169,8 @@ fn iterations_per_s(
         one()?;
         n += 1;
     }
-    Ok(n as f64 / t.elapsed().as_secs_f64())
+    let steps_per_iteration = critic_steps + correction_steps + actor_steps;
+    Ok((n as f64 / t.elapsed().as_secs_f64(), steps_per_iteration))
 }
 
 /// Runs `host` itself (same code path as a user's run) and returns its run directory.
@@ -204,7 +207,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
         ("SB3 default (2x256, batch 256)", 256, 256),
     ] {
         eprintln!("measuring SAC updates/s, {name} ...");
-        let ups = iterations_per_s(&plugin, "sac", hidden, batch, seconds)?;
+        let (ups, _) = iterations_per_s(&plugin, "sac", hidden, batch, seconds)?;
         let mflop = sac_update_flops(3, 1, hidden, batch) / 1e6;
         let gflops = ups * mflop / 1e3;
         sac.push(NetResult {
@@ -221,11 +224,12 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     let sac_paper = sac[0].updates_per_s;
     for name in ["ressac", "stacksac"] {
         eprintln!("measuring {name} iterations/s, paper net ...");
-        let its = iterations_per_s(&open(name)?, name, 128, 128, seconds)?;
+        let (its, steps) = iterations_per_s(&open(name)?, name, 128, 128, seconds)?;
         corrections.push(CorrectionResult {
             agent: name.into(),
             iterations_per_s: its,
             relative_to_sac: its / sac_paper,
+            gradient_steps_relative_to_sac: its * steps as f64 / (2.0 * sac_paper),
         });
     }
     let tmp = std::env::temp_dir().join(format!("acgap-bench-{}", std::process::id()));
@@ -299,10 +303,11 @@ pub fn print(r: &BenchReport) {
     }
     for c in &r.corrections {
         println!(
-            "{:34} {:>10.0}   ({:.2}x SAC's iterations/s)",
+            "{:34} {:>10.0}   ({:.2}x SAC's iterations/s, {:.2}x its gradient steps/s)",
             format!("{} iteration, paper net", c.agent),
             c.iterations_per_s,
-            c.relative_to_sac
+            c.relative_to_sac,
+            c.gradient_steps_relative_to_sac
         );
     }
     println!(

@@ -256,3 +256,66 @@ fn schedule_flags_reach_the_agent_config_and_bad_ones_are_refused() {
     let r = host(&["--plugin", &plugin, "--steps", "10", "--schedule", "10-10"]);
     assert_clear_error(&r, &["unknown config key `schedule`"]);
 }
+
+/// Short SAC settings for correction failures (updates start at step 100).
+fn sac_with_correction(correction: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--steps",
+        "300",
+        "--correction",
+        correction,
+        "--checkpoint-every",
+        "50",
+    ];
+    args.extend(FAST);
+    args.extend(extra);
+    host(&args)
+}
+
+#[test]
+fn an_agent_library_given_as_correction() {
+    let r = sac_with_correction("sac", &[]);
+    assert_clear_error(&r, &["provides no correction", "agent `sac`"]);
+}
+
+#[test]
+fn a_correction_returning_a_vector_of_the_wrong_length() {
+    let c = format!("{}@wrong-length", fixtures().normal.display());
+    let r = sac_with_correction(&c, &[]);
+    assert_clear_error(
+        &r,
+        &["parameter direction of 3 values", "expected", "step 100"],
+    );
+    let dir = r.run_dir();
+    assert_eq!(status(&dir)["state"], "failed");
+    assert!(
+        dir.join("checkpoints/latest/agent.safetensors").is_file(),
+        "the checkpoint before the failure is kept"
+    );
+}
+
+#[test]
+fn a_correction_that_panics() {
+    let c = format!("{}@panics", fixtures().normal.display());
+    let r = sac_with_correction(&c, &[]);
+    assert_clear_error(
+        &r,
+        &[
+            "correction.actor_term panicked",
+            "fixture: deliberate panic in a correction",
+        ],
+    );
+    assert_eq!(status(&r.run_dir())["state"], "failed");
+}
+
+#[test]
+fn stackelberg_eta_and_residual_clip_must_be_positive() {
+    let r = sac_with_correction("stackelberg", &["--correction-set", "eta=0"]);
+    assert_clear_error(&r, &["`eta` must be positive"]);
+    let r = host(&["--plugin", "ressac", "--steps", "10", "--set", "clip=-1"]);
+    assert_clear_error(&r, &["`clip` must be positive"]);
+}

@@ -1,7 +1,24 @@
 //! Agents that fail in the ways the host must survive, plus a minimal on-policy agent.
 //! Every agent acts with valid zero actions unless its failure is in `act`.
 
-use acgap_sdk::{Agent, AgentEntry, AgentInit, Batch, BatchKind, Metrics, PluginResult, Training, UpdateStep};
+use acgap_sdk::{
+    Agent, AgentEntry, AgentInit, Batch, BatchKind, Correction, CorrectionEntry, CorrectionTerm, Metrics, PluginResult,
+    SacContext, Training, UpdateStep,
+};
+
+/// Corrections that misbehave: a parameter direction of the wrong length, or a panic.
+struct BadCorrection {
+    panics: bool,
+}
+
+impl Correction for BadCorrection {
+    fn actor_term(&mut self, _ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+        if self.panics {
+            panic!("fixture: deliberate panic in a correction");
+        }
+        Ok((CorrectionTerm::ParamGrad(vec![0.0; 3]), vec![]))
+    }
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Fault {
@@ -101,5 +118,8 @@ acgap_sdk::export_plugin! {
         AgentEntry { name: "wrong-dim", description: "acts with one value too many", default_config: no_config, build: |i| Fixture::new(i, Fault::WrongDim, false) },
         AgentEntry { name: "on-policy", description: "checks that rollouts arrive in order", default_config: no_config, build: |i| Fixture::new(i, Fault::None, true) },
     ],
-    corrections: [],
+    corrections: [
+        CorrectionEntry { name: "wrong-length", description: "returns 3 values", default_config: no_config, build: |_| Ok(Box::new(BadCorrection { panics: false })) },
+        CorrectionEntry { name: "panics", description: "panics in actor_term", default_config: no_config, build: |_| Ok(Box::new(BadCorrection { panics: true })) },
+    ],
 }
