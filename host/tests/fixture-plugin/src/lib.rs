@@ -2,8 +2,8 @@
 //! Every agent acts with valid zero actions unless its failure is in `act`.
 
 use acgap_sdk::{
-    Agent, AgentEntry, AgentInit, Batch, BatchKind, Correction, CorrectionEntry, CorrectionTerm, Metrics, PluginResult,
-    SacContext, Training, UpdateStep,
+    Agent, AgentEntry, AgentInit, Batch, BatchKind, Correction, CorrectionEntry, CorrectionTerm,
+    Metrics, PluginResult, SacContext, Training, UpdateStep,
 };
 
 /// Corrections that misbehave: a parameter direction of the wrong length, or a panic.
@@ -83,12 +83,17 @@ impl Agent for Fixture {
             // An on-policy rollout arrives in order: each next_obs is the following obs
             // unless the episode ended there.
             if step != UpdateStep::Rollout || batch.kind != BatchKind::Rollout {
-                return Err(format!("expected an on-policy rollout, got {step:?} / {:?}", batch.kind));
+                return Err(format!(
+                    "expected an on-policy rollout, got {step:?} / {:?}",
+                    batch.kind
+                ));
             }
             let d = batch.obs_dim();
             for i in 0..batch.len - 1 {
                 let ended = batch.terminated[i] == 1.0 || batch.truncated[i] == 1.0;
-                if !ended && batch.next_obs[i * d..(i + 1) * d] != batch.obs[(i + 1) * d..(i + 2) * d] {
+                if !ended
+                    && batch.next_obs[i * d..(i + 1) * d] != batch.obs[(i + 1) * d..(i + 2) * d]
+                {
                     return Err(format!("rollout out of order at row {i}"));
                 }
             }
