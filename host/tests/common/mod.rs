@@ -45,8 +45,9 @@ pub fn workspace_plugins() -> &'static Path {
         } else {
             "--profile=dev"
         };
+        // Every library of the workspace: the plugins and the example correction.
         cargo(
-            &["build", profile, "-p", "sac", "-p", "action-penalty"],
+            &["build", profile, "--workspace", "--lib"],
             &workspace_root(),
             &[],
         );
