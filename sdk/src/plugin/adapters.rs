@@ -16,7 +16,7 @@ use crate::agent::{Agent, Metrics, PluginResult, Training};
 use crate::batch::{Batch, BatchKind, UpdateStep};
 use crate::correction::{Correction, CorrectionTerm, SacContext};
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RString, RVec};
+use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RString, RVec};
 
 fn to_r<T>(r: PluginResult<T>) -> RResult<T, RString> {
     match r {
@@ -402,6 +402,3 @@ impl Correction for LoadedCorrection {
         from_r(self.inner.load(bytes.into()))
     }
 }
-
-#[allow(dead_code)]
-fn _assert_box_types(_: RBox<()>) {}

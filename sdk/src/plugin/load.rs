@@ -5,7 +5,7 @@ use super::adapters::{LoadedAgent, LoadedCorrection};
 use super::{ComponentKind, PluginInfo};
 use crate::agent::AgentInit;
 use crate::correction::CorrectionInit;
-use abi_stable::library::{LibraryError, RootModule, lib_header_from_path};
+use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
 
 /// Why a plugin could not be used. Each message names the file and what to do.
@@ -210,7 +210,3 @@ fn first_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).take(6).collect();
     lines.join(" / ")
 }
-
-// Keep the trait in scope for `init_root_module`.
-#[allow(dead_code)]
-fn _root_module_is_used<M: RootModule>() {}
