@@ -71,6 +71,14 @@ pub fn save(
     Ok(())
 }
 
+/// Whether `run_dir` holds a checkpoint `load` can resume from.
+pub fn exists(run_dir: &Path) -> bool {
+    let root = run_dir.join("checkpoints");
+    ["latest", "previous"]
+        .iter()
+        .any(|d| root.join(d).join("host.json").is_file())
+}
+
 pub fn load(run_dir: &Path) -> Result<Checkpoint, String> {
     let root = run_dir.join("checkpoints");
     // `previous` exists only if a kill came between the two renames of `save`.

@@ -36,6 +36,32 @@ pub enum Command {
         #[arg(long, default_value = "deterministic evaluation")]
         title: String,
     },
+    /// Write (or rewrite) the comparison report of a session directory: summary.md/.csv,
+    /// probability of improvement, curves.svg/.png. Merges the shards of a sharded session.
+    Report {
+        /// Session directory (holds `session.json`).
+        session: std::path::PathBuf,
+        /// Report the env steps needed to reach this eval return (default: the session's).
+        #[arg(long, allow_hyphen_values = true)]
+        threshold: Option<f64>,
+    },
+    /// Run a comparison session described by a JSON file (see `experiments/`).
+    Session {
+        /// Session file.
+        file: std::path::PathBuf,
+        /// Runs in parallel (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Run only the i-th (0-based) of n slices of the grid; needs `--out`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Session directory (default: `runs/sessions/<name>-<timestamp>/`).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Do not draw progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Measure throughput on one thread (SAC updates/s, env steps/s, fraction of the fp32 peak, memory).
     Bench {
         /// Shorter timings, no memory run.
@@ -50,7 +76,9 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Plugin path or name. A plugin with several agents takes `name@agent`. Several
-    /// `--plugin` flags are reserved for comparison sessions.
+    /// `--plugin` flags make a comparison session; each may carry its own overrides after a
+    /// colon: `--plugin sac:schedule=10-0,label=SAC-10-0` (keys: agent config keys,
+    /// `correction`, `correction.KEY` and `label`).
     #[arg(long, required = false)]
     pub plugin: Vec<String>,
     /// Correction (gap estimator) plugin path or name, attached to the agent's correction hook.
@@ -58,15 +86,26 @@ pub struct TrainArgs {
     /// (e.g. `residual`) is also looked up inside the plugins found.
     #[arg(long)]
     pub correction: Option<String>,
-    /// Environment id (see `host envs`).
-    #[arg(long, default_value = "pendulum")]
-    pub env: String,
-    /// Total environment steps.
-    #[arg(long, default_value_t = 20_000)]
-    pub steps: usize,
     /// Master seed; env, eval env, replay sampling, warm-up actions and the plugin get streams derived from it.
+    /// With `--seeds N`, the first of N consecutive seeds.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Run every plugin with N seeds (`--seed` .. `--seed + N - 1`) as one comparison session.
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u64>,
+    /// Runs in parallel in a session, each on one compute thread (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run only the i-th (0-based) of n slices of a session's (plugin, seed) grid, e.g. on a
+    /// cluster job array; needs `--out` so that all shards write into one session directory.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Session directory (default: `<runs>/sessions/<name>-<timestamp>/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Report the number of env steps each plugin needs to reach this eval return.
+    #[arg(long, allow_hyphen_values = true)]
+    pub threshold: Option<f64>,
     /// JSON file with agent config overrides (an object).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -83,6 +122,30 @@ pub struct TrainArgs {
     /// Correction config override `key=value`; repeatable.
     #[arg(long = "correction-set", value_name = "KEY=VALUE")]
     pub correction_set: Vec<String>,
+    #[command(flatten)]
+    pub settings: RunSettings,
+    /// Parent folder of run directories (`<runs>/<env>/<plugin>/<seed>-<timestamp>/`).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Continue the run or session in this directory from its last checkpoints, exactly.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What every run of a session shares (and a session file's `settings` object holds).
+/// The defaults are clap's, so the command line and session files cannot disagree.
+#[derive(Args, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSettings {
+    /// Environment id (see `host envs`).
+    #[arg(long, default_value = "pendulum")]
+    pub env: String,
+    /// Total environment steps.
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
     /// Compute device handed to the plugin.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -111,13 +174,15 @@ pub struct TrainArgs {
     /// Rollout length (0: until gamma^H < 1%).
     #[arg(long, default_value_t = 0)]
     pub gap_horizon: usize,
-    /// Parent folder of run directories (`<runs>/<env>/<plugin>/<seed>-<timestamp>/`).
-    #[arg(long, default_value = "runs")]
-    pub runs: PathBuf,
-    /// Continue the run in this directory from its last checkpoint, exactly.
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
-    /// Do not draw a progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            settings: RunSettings,
+        }
+        Defaults::parse_from(["host"]).settings
+    }
 }

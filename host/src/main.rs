@@ -1,7 +1,7 @@
 //! `host`: loads acgap plugins and runs them. One module per concept:
 //! `cli` (arguments), `plugins` (finding libraries, configs), `train` (the loop),
 //! `replay`, `window` (metric aggregation), `run_dir` (logs), `checkpoint`,
-//! `plot`, `bench`.
+//! `session` (comparisons over plugins and seeds), `plot`, `bench`.
 
 mod bench;
 mod checkpoint;
@@ -11,17 +11,16 @@ mod plot;
 mod plugins;
 mod replay;
 mod run_dir;
+mod session;
 mod train;
 mod window;
 
-use acgap_sdk::plugin::ComponentKind;
-use acgap_sdk::seeds;
-use acgap_sdk::{AgentInit, CorrectionInit};
 use clap::Parser;
 use cli::{Cli, Command, TrainArgs};
 use indicatif::ProgressBar;
+use session::spec::{Entry, SessionSpec};
 use std::process::ExitCode;
-use train::{CorrectionSpec, RunSpec, Trainer};
+use train::{RunSpec, Trainer};
 
 fn main() -> ExitCode {
     // One compute thread per run: parallel runs must not fight over cores. Set before
@@ -49,6 +48,26 @@ fn main() -> ExitCode {
                 None => Ok(()),
             }
         }),
+        Some(Command::Report { session, threshold }) => session::read(&session)
+            .and_then(|s| session::report::write(&session, &s, threshold).map(|_| ()))
+            .map(|()| {
+                print!("{}", run_dir_text(&session.join("summary.md")));
+                println!(
+                    "wrote {}/summary.md, summary.csv, curves.svg, curves.png",
+                    session.display()
+                );
+            }),
+        Some(Command::Session {
+            file,
+            jobs,
+            shard,
+            out,
+            quiet,
+        }) => SessionSpec::read(&file).and_then(|spec| {
+            let opts = session::Options::new(jobs, shard.as_deref(), quiet)?;
+            session::start(&spec, out, std::path::Path::new("runs"), &opts).map(|_| ())
+        }),
+        None if is_session(&cli.train) => run_session(&cli.train),
         None => train(&cli.train).map(|done| {
             println!(
                 "finished {} steps; final eval return {:.2}",
@@ -73,6 +92,77 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn run_dir_text(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Several plugins, several seeds, a shard, or resuming a session directory.
+fn is_session(args: &TrainArgs) -> bool {
+    args.plugin.len() > 1
+        || args.seeds.is_some()
+        || args.shard.is_some()
+        || args
+            .resume
+            .as_ref()
+            .is_some_and(|d| d.join("session.json").is_file())
+}
+
+fn run_session(args: &TrainArgs) -> Result<(), String> {
+    let opts = session::Options::new(args.jobs, args.shard.as_deref(), args.quiet)?;
+    if let Some(dir) = &args.resume {
+        return session::resume(dir, &opts).map(|_| ());
+    }
+    let spec = SessionSpec {
+        name: None,
+        description: None,
+        plugins: cli_entries(args)?,
+        seeds: args.seeds.unwrap_or(1),
+        seed: args.seed,
+        threshold: args.threshold,
+        settings: args.settings.clone(),
+    };
+    session::start(&spec, args.out.clone(), &args.runs, &opts).map(|_| ())
+}
+
+/// The `--plugin` flags as session entries: the global overrides (`--config`, `--set`,
+/// `--schedule`, `--correction`, ...) apply to every plugin, its own after the colon win.
+fn cli_entries(args: &TrainArgs) -> Result<Vec<Entry>, String> {
+    if args.plugin.is_empty() {
+        return Err(
+            "no plugin given: pass `--plugin sac` (a name) or `--plugin path/to/libsac.so`".into(),
+        );
+    }
+    let mut set = match &args.config {
+        Some(f) => plugins::read_config_file(f)?,
+        None => serde_json::Map::new(),
+    };
+    set.extend(plugins::parse_sets(&args.set)?);
+    if let Some(s) = &args.schedule {
+        set.insert("schedule".into(), s.clone().into());
+    }
+    if let Some(e) = args.env_steps_per_iter {
+        set.insert("env_steps_per_iter".into(), e.into());
+    }
+    let correction_set = plugins::parse_sets(&args.correction_set)?;
+    args.plugin
+        .iter()
+        .map(|typed| {
+            let own = session::spec::parse_entry(typed)?;
+            let mut entry = Entry {
+                set: set.clone(),
+                correction: args.correction.clone(),
+                correction_set: correction_set.clone(),
+                config_file: args.config.clone(),
+                ..own.clone()
+            };
+            entry.set.extend(own.set);
+            entry.correction = own.correction.or(entry.correction);
+            entry.correction_set.extend(own.correction_set);
+            Ok(entry)
+        })
+        .collect()
 }
 
 fn inspect(spec: &str) -> Result<(), String> {
@@ -132,7 +222,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
             (spec, dir, false)
         }
     };
-    let agent = build_agent(&spec)?;
+    let agent = plugins::build_agent(&spec)?;
     let mut trainer = if resuming {
         Trainer::resume(spec, dir, agent)?
     } else {
@@ -176,102 +266,6 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
 }
 
 fn new_run_spec(args: &TrainArgs) -> Result<RunSpec, String> {
-    let plugin_spec = match args.plugin.as_slice() {
-        [] => return Err("no plugin given: pass `--plugin sac` (a name) or `--plugin path/to/libsac.so`".into()),
-        [one] => one,
-        _ => return Err("several `--plugin` flags make a comparison session, which this version does not run yet; pass one `--plugin`".into()),
-    };
-    acgap_envs::make(&args.env, 0).map_err(|e| e.to_string())?;
-    let (plugin, agent) = plugins::open_component(plugin_spec, ComponentKind::Agent)?;
-    // `--schedule` and `--env-steps-per-iter` are short for the agent's config keys.
-    let mut sets = args.set.clone();
-    sets.extend(args.schedule.iter().map(|s| format!("schedule=\"{s}\"")));
-    sets.extend(
-        args.env_steps_per_iter
-            .iter()
-            .map(|e| format!("env_steps_per_iter={e}")),
-    );
-    let agent_config = plugins::resolve_config(
-        &plugin,
-        ComponentKind::Agent,
-        &agent,
-        args.config.as_deref(),
-        &sets,
-    )?;
-    let correction = match &args.correction {
-        None if !args.correction_set.is_empty() => {
-            return Err("`--correction-set` needs a `--correction`".into());
-        }
-        None => None,
-        Some(c) => {
-            let (cplugin, name) = plugins::open_component(c, ComponentKind::Correction)?;
-            let config = plugins::resolve_config(
-                &cplugin,
-                ComponentKind::Correction,
-                &name,
-                None,
-                &args.correction_set,
-            )?;
-            Some(CorrectionSpec {
-                plugin: c.clone(),
-                plugin_path: cplugin.path.clone(),
-                name,
-                config,
-            })
-        }
-    };
-    Ok(RunSpec {
-        plugin: plugin_spec.clone(),
-        plugin_path: plugin.path.clone(),
-        agent,
-        agent_config,
-        correction,
-        plugin_build: plugin.info.build.clone(),
-        env: args.env.clone(),
-        steps: args.steps,
-        seed: args.seed,
-        device: args.device.clone(),
-        eval_every: args.eval_every,
-        eval_episodes: args.eval_episodes.max(1),
-        log_every: args.log_every,
-        checkpoint_every: args.checkpoint_every,
-        gap: train::GapSpec {
-            every: args.gap_every,
-            pairs: args.gap_pairs,
-            rollouts: args.gap_rollouts,
-            horizon: args.gap_horizon,
-        },
-    })
-}
-
-/// Load the agent (and its correction) described by a run spec.
-fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> {
-    let env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
-    let plugin = acgap_sdk::plugin::Plugin::open(&spec.plugin_path).map_err(|e| e.to_string())?;
-    let init = AgentInit {
-        config: spec.agent_config.clone(),
-        env: env.spec().clone(),
-        seed: seeds::derive(spec.seed, "plugin"),
-        device: spec.device.clone(),
-    };
-    let mut agent = plugin
-        .new_agent(&spec.agent, &init)
-        .map_err(|e| e.to_string())?;
-    if let Some(c) = &spec.correction {
-        let cplugin = acgap_sdk::plugin::Plugin::open(&c.plugin_path).map_err(|e| e.to_string())?;
-        let cinit = CorrectionInit {
-            config: c.config.clone(),
-            env: env.spec().clone(),
-            // The agent's own seed: corrections derive their streams from it (see `acgap_sdk::seeds`).
-            seed: init.seed,
-            device: spec.device.clone(),
-        };
-        let correction = cplugin
-            .new_correction(&c.name, &cinit)
-            .map_err(|e| e.to_string())?;
-        agent
-            .set_loaded_correction(correction)
-            .map_err(|e| format!("cannot attach correction `{}`: {e}", c.name))?;
-    }
-    Ok(Box::new(agent))
+    let entries = cli_entries(args)?;
+    plugins::resolve_entry(&entries[0], &args.settings, args.seed)
 }

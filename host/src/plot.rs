@@ -1,6 +1,7 @@
 //! Learning curves drawn with plotters from the runs' own CSV files, so they can be
 //! redrawn for any run directory: one run (`learning_curve.svg`), or several runs of
-//! one configuration (`host plot`).
+//! one configuration (`host plot`), or a comparison of plugins (a session's `curves.svg`
+//! and `curves.png`).
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -10,7 +11,7 @@ type Chart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Ra
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Rows of a numeric CSV file (header skipped; unparsable rows dropped).
-fn read_csv(path: &Path) -> Vec<Vec<f64>> {
+pub fn read_csv(path: &Path) -> Vec<Vec<f64>> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -49,6 +50,7 @@ fn draw(
         return Err("nothing to plot yet".into());
     }
     let pad = ((ymax - ymin) * 0.05).max(1.0);
+    register_font();
     let render = || -> DrawResult {
         let root = SVGBackend::new(out, (800, 480)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -221,4 +223,115 @@ pub fn gap_curve(run_dir: &Path, title: &str) -> Option<Result<PathBuf, String>>
         },
     );
     Some(drawn.map(|()| out))
+}
+
+/// Text is laid out with an embedded DejaVu Sans (ab_glyph), so PNGs render the same on a
+/// machine without system fonts.
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The bytes are a valid TrueType font; a failure here would only lose text.
+            let _ = plotters::style::register_font("sans-serif", style, dejavu::sans::regular());
+        }
+    });
+}
+
+/// One plugin's curve: (step, mean, CI low, CI high).
+pub struct Band {
+    pub label: String,
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Tableau 10: distinguishable, also in print and for most colour-vision deficiencies.
+const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Several plugins' mean eval curves with shaded 95% CI bands into `<dir>/<stem>.svg` and
+/// `<dir>/<stem>.png`.
+pub fn comparison(dir: &Path, stem: &str, title: &str, bands: &[Band]) -> Result<(), String> {
+    register_font();
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    let size = (960, 560);
+    comparison_chart(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        title,
+        bands,
+    )
+    .map_err(|e| format!("cannot draw `{}`: {e}", svg.display()))?;
+    comparison_chart(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        title,
+        bands,
+    )
+    .map_err(|e| format!("cannot draw `{}`: {e}", png.display()))
+}
+
+fn comparison_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    bands: &[Band],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let points = || bands.iter().flat_map(|b| b.points.iter());
+    let xmax = points().map(|p| p.0).fold(1.0, f64::max);
+    let (ymin, ymax) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.2).min(p.1), b.max(p.3).max(p.1))
+    });
+    let pad = ((ymax - ymin) * 0.05).max(1.0);
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..xmax, (ymin - pad)..(ymax + pad))?;
+    chart
+        .configure_mesh()
+        .x_desc("environment steps")
+        .y_desc("deterministic eval return (mean, 95% CI)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .draw()?;
+    for (i, b) in bands.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let outline = b
+            .points
+            .iter()
+            .map(|p| (p.0, p.3))
+            .chain(b.points.iter().rev().map(|p| (p.0, p.2)))
+            .collect::<Vec<_>>();
+        chart.draw_series(std::iter::once(Polygon::new(outline, color.mix(0.18))))?;
+        chart
+            .draw_series(LineSeries::new(
+                b.points.iter().map(|p| (p.0, p.1)),
+                color.stroke_width(2),
+            ))?
+            .label(b.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()?;
+    root.present()?;
+    Ok(())
 }

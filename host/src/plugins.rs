@@ -1,6 +1,11 @@
-//! Finding plugin libraries by name and merging configs.
+//! Finding plugin libraries by name, resolving configs into run specs, loading agents.
 
+use crate::cli::RunSettings;
+use crate::session::spec::Entry;
+use crate::train::{CorrectionSpec, GapSpec, RunSpec};
 use acgap_sdk::plugin::{ComponentKind, Plugin, merge_config};
+use acgap_sdk::seeds;
+use acgap_sdk::{AgentInit, CorrectionInit};
 use std::path::{Path, PathBuf};
 
 /// Folders searched for `lib<name>.so`: `$ACGAP_PLUGIN_PATH` (colon-separated), then the
@@ -150,16 +155,19 @@ fn describe_components(p: &Plugin) -> String {
     }
 }
 
-/// Parse `key=value` overrides; the value is JSON if it parses, else a string.
+/// A `--set` value: JSON if it parses, else the text as a string.
+pub fn parse_value(v: &str) -> serde_json::Value {
+    serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
+}
+
+/// Parse `key=value` overrides.
 pub fn parse_sets(sets: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let mut map = serde_json::Map::new();
     for s in sets {
         let (k, v) = s
             .split_once('=')
             .ok_or_else(|| format!("`--set {s}`: expected KEY=VALUE"))?;
-        let value =
-            serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
-        map.insert(k.trim().to_string(), value);
+        map.insert(k.trim().to_string(), parse_value(v));
     }
     Ok(map)
 }
@@ -181,24 +189,107 @@ pub fn read_config_file(path: &Path) -> Result<serde_json::Map<String, serde_jso
     }
 }
 
-/// Defaults <- file <- `--set`, with unknown keys and wrong types refused.
-pub fn resolve_config(
+/// A component's defaults with `overrides` merged in; unknown keys and wrong types refused.
+fn resolve_config(
     plugin: &Plugin,
     kind: ComponentKind,
     name: &str,
-    file: Option<&Path>,
-    sets: &[String],
+    overrides: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<serde_json::Value, String> {
     let defaults = plugin
         .default_config(kind, name)
         .map_err(|e| e.to_string())?;
-    let mut overrides = match file {
-        Some(f) => read_config_file(f)?,
-        None => serde_json::Map::new(),
+    merge_config(name, &defaults, overrides)
+}
+
+/// The run spec of one plugin entry at one seed: plugin and correction opened, configs
+/// resolved and checked, settings copied.
+pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result<RunSpec, String> {
+    acgap_envs::make(&settings.env, 0).map_err(|e| e.to_string())?;
+    let (plugin, agent) = open_component(&entry.plugin, ComponentKind::Agent)?;
+    let agent_config = resolve_config(&plugin, ComponentKind::Agent, &agent, &entry.set).map_err(
+        |e| match &entry.config_file {
+            Some(f) => format!("{e} (from `--set` or `{}`)", f.display()),
+            None => e,
+        },
+    )?;
+    let correction = match &entry.correction {
+        None if !entry.correction_set.is_empty() => {
+            return Err(format!(
+                "plugin `{}`: correction overrides need a correction (`--correction`)",
+                entry.plugin
+            ));
+        }
+        None => None,
+        Some(c) => {
+            let (cplugin, name) = open_component(c, ComponentKind::Correction)?;
+            let config = resolve_config(
+                &cplugin,
+                ComponentKind::Correction,
+                &name,
+                &entry.correction_set,
+            )
+            .map_err(|e| format!("correction `{c}`: {e}"))?;
+            Some(CorrectionSpec {
+                plugin: c.clone(),
+                plugin_path: cplugin.path.clone(),
+                name,
+                config,
+            })
+        }
     };
-    overrides.extend(parse_sets(sets)?);
-    merge_config(name, &defaults, &overrides).map_err(|e| match file {
-        Some(f) => format!("{e} (from `--set` or `{}`)", f.display()),
-        None => e,
+    Ok(RunSpec {
+        plugin: entry.plugin.clone(),
+        plugin_path: plugin.path.clone(),
+        agent,
+        agent_config,
+        correction,
+        plugin_build: plugin.info.build.clone(),
+        env: settings.env.clone(),
+        steps: settings.steps,
+        seed,
+        device: settings.device.clone(),
+        eval_every: settings.eval_every,
+        eval_episodes: settings.eval_episodes.max(1),
+        log_every: settings.log_every,
+        checkpoint_every: settings.checkpoint_every,
+        gap: GapSpec {
+            every: settings.gap_every,
+            pairs: settings.gap_pairs,
+            rollouts: settings.gap_rollouts,
+            horizon: settings.gap_horizon,
+        },
     })
+}
+
+/// Load the agent (and its correction) described by a run spec.
+pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> {
+    let env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
+    let plugin = Plugin::open(&spec.plugin_path).map_err(|e| e.to_string())?;
+    let init = AgentInit {
+        config: spec.agent_config.clone(),
+        env: env.spec().clone(),
+        seed: seeds::derive(spec.seed, "plugin"),
+        device: spec.device.clone(),
+    };
+    let mut agent = plugin
+        .new_agent(&spec.agent, &init)
+        .map_err(|e| e.to_string())?;
+    if let Some(c) = &spec.correction {
+        let cplugin = Plugin::open(&c.plugin_path).map_err(|e| e.to_string())?;
+        let cinit = CorrectionInit {
+            config: c.config.clone(),
+            env: env.spec().clone(),
+            // The agent's own seed: corrections derive their streams from it (see `acgap_sdk::seeds`).
+            seed: init.seed,
+            device: spec.device.clone(),
+        };
+        let correction = cplugin
+            .new_correction(&c.name, &cinit)
+            .map_err(|e| e.to_string())?;
+        agent
+            .set_loaded_correction(correction)
+            .map_err(|e| format!("cannot attach correction `{}`: {e}", c.name))?;
+    }
+    Ok(Box::new(agent))
 }

@@ -36,8 +36,28 @@ pub struct Status {
     pub state: String,
     pub step: usize,
     pub message: Option<String>,
-    /// Peak resident memory of the process so far (Linux `VmHWM`), in MiB.
+    /// Peak resident memory of the process so far (Linux `VmHWM`), in MiB; in a session
+    /// the process runs several runs, so this is their sum at the peak.
     pub peak_rss_mib: Option<f64>,
+    /// Wall-clock seconds spent in the run (over all resumes), and agent updates done.
+    #[serde(default)]
+    pub elapsed_secs: Option<f64>,
+    #[serde(default)]
+    pub updates: Option<u64>,
+}
+
+impl Status {
+    /// A status for a run that never got a trainer (e.g. its plugin failed to load).
+    pub fn failed(message: String) -> Self {
+        Self {
+            state: "failed".into(),
+            step: 0,
+            message: Some(message),
+            peak_rss_mib: peak_rss_mib(),
+            elapsed_secs: None,
+            updates: None,
+        }
+    }
 }
 
 /// Peak resident set size of this process in MiB, where the OS reports it.
@@ -200,7 +220,9 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
 /// Write to a temporary file and rename it over `path`: a reader (or a killed
 /// process) never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
+    // Unique per process: shards of one session may write the same report file at once.
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }

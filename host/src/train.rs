@@ -46,6 +46,30 @@ pub struct GapSpec {
     pub horizon: usize,
 }
 
+#[cfg(test)]
+impl RunSpec {
+    /// A spec with placeholder plugin fields, for unit tests of code that only reads names.
+    pub fn for_tests(agent: &str) -> Self {
+        Self {
+            plugin: agent.into(),
+            plugin_path: PathBuf::new(),
+            agent: agent.into(),
+            agent_config: serde_json::Value::Null,
+            correction: None,
+            plugin_build: acgap_sdk::plugin::BuildInfo::default(),
+            env: "pendulum".into(),
+            steps: 0,
+            seed: 0,
+            device: "cpu".into(),
+            eval_every: 0,
+            eval_episodes: 1,
+            log_every: 1,
+            checkpoint_every: 0,
+            gap: GapSpec::default(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CorrectionSpec {
     pub plugin: String,
@@ -205,7 +229,7 @@ impl Trainer {
         self.set_status("running", None);
         progress.set_style(
             ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} steps  {per_sec}  eval {msg}  ETA {eta}",
+                "{prefix}{bar:30} {pos}/{len} steps  {per_sec}  eval {msg}  ETA {eta}",
             )
             .expect("valid template"),
         );
@@ -516,6 +540,8 @@ impl Trainer {
             step: self.state.step,
             message,
             peak_rss_mib: crate::run_dir::peak_rss_mib(),
+            elapsed_secs: Some(self.state.elapsed_secs),
+            updates: Some(self.state.updates),
         };
         // A status that cannot be written must not hide the run's own outcome.
         let _ = write_json(&self.dir.join("status.json"), &status);

@@ -230,9 +230,9 @@ fn discrete_env_for_a_continuous_agent() {
 }
 
 #[test]
-fn several_plugins_are_refused_until_comparison_sessions_exist() {
+fn the_same_plugin_twice_in_a_session_is_refused() {
     let r = host(&["--plugin", "sac", "--plugin", "sac", "--steps", "10"]);
-    assert_clear_error(&r, &["several `--plugin`"]);
+    assert_clear_error(&r, &["both called `sac`", "label="]);
 }
 
 #[test]

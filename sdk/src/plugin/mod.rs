@@ -48,7 +48,7 @@ pub struct ComponentInfo {
 }
 
 /// How a library was built.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BuildInfo {
     pub sdk_version: String,
     pub crate_name: String,

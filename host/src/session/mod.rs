@@ -1,0 +1,263 @@
+//! Comparison sessions: every (plugin, seed) pair of a grid run in one process on a pool
+//! of worker threads, each run on one compute thread with its own run directory, then a
+//! report. `spec` (what a session is), `stats` (rliable's statistics), `report`.
+//!
+//! Layout: `<session>/session.json` (the resolved grid), `<session>/<label>/seed-<s>/`
+//! (ordinary run directories), `summary.md`, `summary.csv`, `curves.svg`, `curves.png`.
+
+pub mod report;
+pub mod spec;
+pub mod stats;
+
+use crate::run_dir::{Status, write_json};
+use crate::train::Trainer;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use parking_lot::Mutex;
+use spec::{PlannedRun, Session, SessionSpec, Shard};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub struct Options {
+    pub jobs: usize,
+    pub shard: Option<Shard>,
+    pub quiet: bool,
+}
+
+impl Options {
+    pub fn new(jobs: Option<usize>, shard: Option<&str>, quiet: bool) -> Result<Self, String> {
+        let jobs = match jobs {
+            Some(0) => return Err("`--jobs` must be at least 1".into()),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let shard = shard.map(Shard::parse).transpose()?;
+        Ok(Self { jobs, shard, quiet })
+    }
+}
+
+/// A new session from `spec` in `out` (default `<runs>/sessions/<name>-<timestamp>`), or, if
+/// `out` already holds this very session (another shard, a re-run), joining it.
+pub fn start(
+    spec: &SessionSpec,
+    out: Option<PathBuf>,
+    runs_root: &Path,
+    opts: &Options,
+) -> Result<PathBuf, String> {
+    if opts.shard.is_some() && out.is_none() {
+        return Err(
+            "`--shard` needs `--out DIR`: every shard must write into the same session directory"
+                .into(),
+        );
+    }
+    let session = spec.plan()?;
+    let dir = out.unwrap_or_else(|| {
+        let name = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| spec.settings.env.clone());
+        runs_root
+            .join("sessions")
+            .join(format!("{name}-{}", crate::run_dir::timestamp()))
+    });
+    if dir.join("session.json").is_file() {
+        let existing = read(&dir)?;
+        let same =
+            serde_json::to_value(&existing.runs).ok() == serde_json::to_value(&session.runs).ok();
+        if !same {
+            return Err(format!(
+                "`{}` already holds a different session; pick a new `--out`, or continue that one with `--resume {}`",
+                dir.display(),
+                dir.display()
+            ));
+        }
+    } else {
+        if dir.exists() && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some()) {
+            return Err(format!(
+                "`{}` exists and is not a session directory; refusing to write into it",
+                dir.display()
+            ));
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create session directory `{}`: {e}", dir.display()))?;
+        write_json(&dir.join("session.json"), &session)?;
+    }
+    execute(&dir, &session, opts)?;
+    Ok(dir)
+}
+
+/// `session.json` of a session directory.
+pub fn read(dir: &Path) -> Result<Session, String> {
+    let path = dir.join("session.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "`{}` is not a session directory (no readable session.json: {e})",
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        if serde_json::from_str::<SessionSpec>(&text).is_ok() {
+            format!(
+                "`{}` is a session file, not a session directory; run it with `host session {}`",
+                path.display(),
+                path.display()
+            )
+        } else {
+            format!("`{}` is corrupt: {e}", path.display())
+        }
+    })
+}
+
+/// Continue a session: finished (and failed) runs are kept, interrupted ones resume from
+/// their checkpoints, the rest start.
+pub fn resume(dir: &Path, opts: &Options) -> Result<PathBuf, String> {
+    let session = read(dir)?;
+    execute(dir, &session, opts)?;
+    Ok(dir.to_path_buf())
+}
+
+/// A run has its outcome if its status says it ended; `running` means interrupted.
+fn has_outcome(run_dir: &Path) -> bool {
+    std::fs::read_to_string(run_dir.join("status.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Status>(&t).ok())
+        .is_some_and(|s| s.state != "running")
+}
+
+/// Run this shard's share of the grid on `opts.jobs` threads, then write the report.
+fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> {
+    let mine: Vec<usize> = (0..session.runs.len())
+        .filter(|&i| opts.shard.is_none_or(|s| s.takes(i)))
+        .collect();
+    let pending: VecDeque<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| !has_outcome(&dir.join(&session.runs[i].dir)))
+        .collect();
+    let multi = if opts.quiet {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    };
+    let overall = multi.add(ProgressBar::new(mine.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix:>28} {bar:30} {pos}/{len} runs  elapsed {elapsed}")
+            .expect("valid template"),
+    );
+    overall.set_prefix("session");
+    overall.set_position((mine.len() - pending.len()) as u64);
+    let say = |line: String| {
+        if multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = multi.println(line);
+        }
+    };
+    say(format!(
+        "session {}: {} runs here ({} already done), {} at a time",
+        dir.display(),
+        mine.len(),
+        mine.len() - pending.len(),
+        opts.jobs.min(pending.len()).max(1)
+    ));
+    let queue = Mutex::new(pending);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs {
+            scope.spawn(|| {
+                while let Some(i) = queue.lock().pop_front() {
+                    let run = &session.runs[i];
+                    let bar =
+                        multi.insert_before(&overall, ProgressBar::new(run.spec.steps as u64));
+                    bar.set_prefix(format!("{:>20} seed {:<3} ", run.label, run.seed));
+                    let clock = Instant::now();
+                    let outcome = run_guarded(dir, run, &bar);
+                    bar.finish_and_clear();
+                    multi.remove(&bar);
+                    overall.inc(1);
+                    let secs = clock.elapsed().as_secs_f64();
+                    say(match outcome {
+                        Ok(ret) => format!(
+                            "finished {} seed {}: final eval return {ret:.1} ({secs:.0} s)",
+                            run.label, run.seed
+                        ),
+                        Err(e) => format!(
+                            "FAILED   {} seed {}: {}",
+                            run.label,
+                            run.seed,
+                            e.lines().next().unwrap_or_default()
+                        ),
+                    });
+                }
+            });
+        }
+    });
+    overall.finish_and_clear();
+    let report = report::write(dir, session, None)?;
+    let unfinished: Vec<String> = report
+        .unfinished()
+        .map(|r| format!("{} seed {} ({})", r.label, r.seed, r.state))
+        .collect();
+    println!(
+        "{}",
+        std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()
+    );
+    println!(
+        "report: {}/summary.md, curves: {}/curves.png",
+        dir.display(),
+        dir.display()
+    );
+    if unfinished.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} runs have no result: {}. The others' results and the report are in `{}`.",
+            unfinished.len(),
+            session.runs.len(),
+            unfinished.join(", "),
+            dir.display()
+        ))
+    }
+}
+
+/// One run; a panic in the host's own code fails only this run.
+fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar) -> Result<f64, String> {
+    let run_dir = dir.join(&run.dir);
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_one(&run_dir, run, bar)))
+            .unwrap_or_else(|payload| {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                Err(format!("the host panicked while running this run: {msg}"))
+            });
+    if let Err(e) = &result
+        && !has_outcome(&run_dir)
+    {
+        let _ = std::fs::create_dir_all(&run_dir);
+        let _ = write_json(&run_dir.join("status.json"), &Status::failed(e.clone()));
+    }
+    result
+}
+
+/// Start, or resume from its checkpoint, one run of the grid; its final eval return.
+fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar) -> Result<f64, String> {
+    let resuming = crate::checkpoint::exists(run_dir);
+    if !resuming && run_dir.exists() {
+        // Killed before its first checkpoint: nothing to continue, start over cleanly.
+        std::fs::remove_dir_all(run_dir)
+            .map_err(|e| format!("cannot clear `{}`: {e}", run_dir.display()))?;
+    }
+    let agent = crate::plugins::build_agent(&run.spec)?;
+    let mut trainer = if resuming {
+        Trainer::resume(run.spec.clone(), run_dir.to_path_buf(), agent)?
+    } else {
+        Trainer::new(run.spec.clone(), run_dir.to_path_buf(), agent)?
+    };
+    let outcome = trainer.run(bar);
+    let title = format!("{} on {} (seed {})", run.label, run.spec.env, run.seed);
+    let _ = crate::plot::learning_curve(run_dir, &title);
+    outcome.map_err(|f| f.message)?;
+    Ok(trainer.last_eval().unwrap_or(f64::NAN))
+}

@@ -1,0 +1,301 @@
+//! What a comparison session is: plugins (each with its own overrides), seeds and the
+//! shared run settings — from the command line or a session file — and the planned
+//! (plugin, seed) grid that `session.json` records.
+
+use crate::cli::RunSettings;
+use crate::train::RunSpec;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One plugin of a session with its own overrides.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Name in reports and the run folder name (default: the agent's name, `+correction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Plugin name or path, `name@agent` for a plugin with several agents.
+    pub plugin: String,
+    /// Agent config overrides.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub set: Map<String, Value>,
+    /// Correction plugin or component name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<String>,
+    /// Correction config overrides.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub correction_set: Map<String, Value>,
+    /// The plugin as typed on the command line, used to tell apart two entries of one plugin.
+    #[serde(skip)]
+    pub typed: String,
+    /// The `--config` file the agent overrides came from, named in config errors.
+    #[serde(skip)]
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+/// A session file (`host session FILE`), or what several `--plugin` flags say.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSpec {
+    /// Names the session folder `<runs>/sessions/<name>-<timestamp>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub plugins: Vec<Entry>,
+    /// Number of seeds per plugin.
+    pub seeds: u64,
+    /// The first seed (seed indices are `seed .. seed + seeds`).
+    #[serde(default)]
+    pub seed: u64,
+    /// Eval return whose first crossing the report counts steps to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub settings: RunSettings,
+}
+
+/// `session.json`: the spec and every planned run with its resolved config, so that a
+/// resume or a shard on another machine runs exactly the same grid.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Session {
+    pub spec: SessionSpec,
+    pub runs: Vec<PlannedRun>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlannedRun {
+    pub label: String,
+    pub seed: u64,
+    /// Relative to the session directory: `<label>/seed-<seed>`.
+    pub dir: String,
+    pub spec: RunSpec,
+}
+
+impl SessionSpec {
+    pub fn read(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read session file `{}`: {e}", path.display()))?;
+        let spec: Self = serde_json::from_str(&text)
+            .map_err(|e| format!("session file `{}`: {e}", path.display()))?;
+        spec.check()
+            .map_err(|e| format!("session file `{}`: {e}", path.display()))?;
+        Ok(spec)
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if self.plugins.is_empty() {
+            return Err("a session needs at least one plugin".into());
+        }
+        if self.seeds == 0 {
+            return Err("`seeds` must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Resolve every entry's config (plugins are opened and their overrides checked now,
+    /// before any run starts) and lay out the grid: seed-major, so that an interrupted or
+    /// sharded session has every plugin at the same seeds.
+    pub fn plan(&self) -> Result<Session, String> {
+        self.check()?;
+        let templates = self
+            .plugins
+            .iter()
+            .map(|e| crate::plugins::resolve_entry(e, &self.settings, self.seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        let labels = labels(&self.plugins, &templates)?;
+        let mut runs = Vec::new();
+        for seed in self.seed..self.seed + self.seeds {
+            for (label, template) in labels.iter().zip(&templates) {
+                runs.push(PlannedRun {
+                    label: label.clone(),
+                    seed,
+                    dir: format!("{label}/seed-{seed}"),
+                    spec: RunSpec {
+                        seed,
+                        ..template.clone()
+                    },
+                });
+            }
+        }
+        Ok(Session {
+            spec: self.clone(),
+            runs,
+        })
+    }
+}
+
+/// Report labels: the explicit `label`, else the agent's name (`+correction`); two entries
+/// that would share a label are told apart by what was typed, and refused if identical.
+fn labels(entries: &[Entry], specs: &[RunSpec]) -> Result<Vec<String>, String> {
+    let base: Vec<String> = entries
+        .iter()
+        .zip(specs)
+        .map(|(e, s)| match (&e.label, &s.correction) {
+            (Some(l), _) => l.clone(),
+            (None, Some(c)) => format!("{}+{}", s.agent, c.name),
+            (None, None) => s.agent.clone(),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let clash = base.iter().filter(|b| **b == base[i]).count() > 1;
+        let label = if clash && e.label.is_none() && !e.typed.is_empty() {
+            e.typed.clone()
+        } else {
+            base[i].clone()
+        };
+        out.push(sanitize(&label));
+    }
+    for (i, l) in out.iter().enumerate() {
+        if out[..i].contains(l) {
+            return Err(format!(
+                "two plugins of the session are both called `{l}`; give them different overrides or names with `label=...` (e.g. `--plugin sac:schedule=10-0,label=SAC-10-0`)"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A label is a folder name.
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c == '/' || c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `--plugin NAME[:key=value,...]`: the per-plugin overrides. `label`, `correction` and
+/// `correction.KEY` are the entry's; every other key is an agent config key.
+pub fn parse_entry(typed: &str) -> Result<Entry, String> {
+    let (plugin, overrides) = match typed.split_once(':') {
+        Some((p, rest)) if rest.contains('=') => (p, split_top_level(rest)),
+        _ => (typed, Vec::new()),
+    };
+    let mut entry = Entry {
+        plugin: plugin.to_string(),
+        typed: typed.to_string(),
+        ..Entry::default()
+    };
+    for kv in overrides {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            format!("`--plugin {typed}`: expected KEY=VALUE after the colon, got `{kv}`")
+        })?;
+        let k = k.trim();
+        let value = crate::plugins::parse_value(v);
+        match (k, k.strip_prefix("correction.")) {
+            ("label", _) => entry.label = Some(v.to_string()),
+            ("correction", _) => entry.correction = Some(v.to_string()),
+            (_, Some(ck)) => {
+                entry.correction_set.insert(ck.to_string(), value);
+            }
+            _ => {
+                entry.set.insert(k.to_string(), value);
+            }
+        }
+    }
+    Ok(entry)
+}
+
+/// Split `a=1,b=[2,3],c="x,y"` at the commas outside brackets and quotes.
+fn split_top_level(s: &str) -> Vec<String> {
+    let (mut parts, mut cur, mut depth, mut quoted) = (Vec::new(), String::new(), 0i32, false);
+    for c in s.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    parts.push(cur);
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+/// `--shard i/n`: 0-based slice i of n.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("`--shard {s}`: expected I/N with 0 <= I < N, e.g. `--shard 0/4`");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Slice `index` takes every `count`-th run of the grid, starting at `index`.
+    pub fn takes(&self, run_index: usize) -> bool {
+        run_index % self.count == self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_overrides_split_outside_brackets_and_quotes() {
+        let e = parse_entry(
+            r#"sac:schedule=10-0,hidden=[64,64],label=SAC 10,correction=residual,correction.clip=4,note="a,b""#,
+        )
+        .unwrap();
+        assert_eq!(e.plugin, "sac");
+        assert_eq!(e.label.as_deref(), Some("SAC 10"));
+        assert_eq!(e.correction.as_deref(), Some("residual"));
+        assert_eq!(e.correction_set["clip"], serde_json::json!(4));
+        assert_eq!(e.set["hidden"], serde_json::json!([64, 64]));
+        assert_eq!(e.set["schedule"], serde_json::json!("10-0"));
+        assert_eq!(e.set["note"], serde_json::json!("a,b"));
+        assert_eq!(
+            parse_entry("path/to/libsac.so").unwrap().plugin,
+            "path/to/libsac.so"
+        );
+        // No `=` after the colon: not overrides (the name then fails to resolve, clearly).
+        assert_eq!(parse_entry("sac:schedule").unwrap().plugin, "sac:schedule");
+    }
+
+    #[test]
+    fn shards_partition_the_grid() {
+        assert!(Shard::parse("3/2").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        assert!(Shard::parse("x").is_err());
+        let shards: Vec<Shard> = (0..3)
+            .map(|i| Shard::parse(&format!("{i}/3")).unwrap())
+            .collect();
+        for run in 0..10 {
+            assert_eq!(shards.iter().filter(|s| s.takes(run)).count(), 1);
+        }
+    }
+
+    #[test]
+    fn clashing_labels_use_what_was_typed_and_identical_entries_are_refused() {
+        let spec = |agent: &str| RunSpec::for_tests(agent);
+        let a = parse_entry("sac").unwrap();
+        let b = parse_entry("sac:schedule=10-0").unwrap();
+        let got = labels(&[a.clone(), b], &[spec("sac"), spec("sac")]).unwrap();
+        assert_eq!(got, ["sac", "sac:schedule=10-0"]);
+        let err = labels(&[a.clone(), a], &[spec("sac"), spec("sac")]).unwrap_err();
+        assert!(err.contains("both called `sac`"), "{err}");
+    }
+}

@@ -1,0 +1,398 @@
+//! Comparison sessions end to end: the grid, the report, fault tolerance, kill -9 and
+//! `--resume`, session files, shards merged by `host report`, and their bad inputs.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Small, fast SAC overrides (for every plugin of a session) and run settings.
+const SAC_SETS: &[&str] = &[
+    "--set",
+    "learning_starts=300",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "hidden=[32,32]",
+];
+const SMALL: &[&str] = &[
+    "--env",
+    "pendulum",
+    "--eval-every",
+    "300",
+    "--eval-episodes",
+    "2",
+    "--log-every",
+    "300",
+    "--checkpoint-every",
+    "300",
+];
+
+fn host_raw(args: &[&str]) -> Output {
+    Command::new(host_bin())
+        .args(args)
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .expect("host runs")
+}
+
+fn session(out: &Path, plugins: &[&str], extra: &[&str]) -> Output {
+    let mut args: Vec<&str> = Vec::new();
+    for p in plugins {
+        args.extend(["--plugin", p]);
+    }
+    args.extend(SMALL);
+    args.extend(SAC_SETS);
+    args.extend(extra);
+    args.extend(["--out", out.to_str().unwrap(), "--quiet"]);
+    host_raw(&args)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "host failed:\n{}", stderr(o));
+}
+
+/// `summary.csv` without its wall-clock columns (the last two).
+fn summary_without_timing(dir: &Path) -> Vec<String> {
+    read(&dir.join("summary.csv"))
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            cells[..cells.len() - 2].join(",")
+        })
+        .collect()
+}
+
+const TWO: &[&str] = &["sac", "sac:schedule=2-0,label=SAC-2-0"];
+
+#[test]
+fn a_session_runs_the_grid_and_writes_the_report() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let o = session(
+        &out,
+        TWO,
+        &["--seeds", "2", "--jobs", "2", "--threshold", "-1500"],
+    );
+    assert_ok(&o);
+    for label in ["sac", "SAC-2-0"] {
+        for seed in [0, 1] {
+            let run = out.join(format!("{label}/seed-{seed}"));
+            assert_eq!(status(&run)["state"], "finished", "{}", run.display());
+        }
+    }
+    // The same seed index gives every plugin the same env and warm-up actions: the first
+    // episode (all 200 steps before learning starts) is identical across plugins.
+    let first_episode = |label: &str, seed: u64| {
+        read(&out.join(format!("{label}/seed-{seed}/episodes.csv")))
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(first_episode("sac", 0), first_episode("SAC-2-0", 0));
+    assert_ne!(first_episode("sac", 0), first_episode("sac", 1));
+
+    let csv = read(&out.join("summary.csv"));
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[0].starts_with("label,planned,finished,final_mean"));
+    assert!(rows[1].starts_with("sac,2,2,") && rows[2].starts_with("SAC-2-0,2,2,"));
+    // The final mean in the summary is the mean of the runs' last evaluations.
+    let last_eval = |seed: u64| -> f64 {
+        let text = read(&out.join(format!("sac/seed-{seed}/eval.csv")));
+        text.lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mean: f64 = rows[1].split(',').nth(3).unwrap().parse().unwrap();
+    assert!((mean - (last_eval(0) + last_eval(1)) / 2.0).abs() < 1e-9);
+
+    let md = read(&out.join("summary.md"));
+    for needle in [
+        "IQM [95% CI]",
+        "Probability of improvement",
+        "steps to -1500",
+        "| SAC-2-0 |",
+    ] {
+        assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
+    }
+    let png = std::fs::read(out.join("curves.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(read(&out.join("curves.svg")).contains("SAC-2-0 (n=2)"));
+    // stdout shows the summary.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("| sac | 2/2 |"));
+
+    // `host report` rewrites the same report from the run directories.
+    let before = summary_without_timing(&out);
+    std::fs::remove_file(out.join("summary.csv")).unwrap();
+    assert_ok(&host_raw(&["report", out.to_str().unwrap()]));
+    assert_eq!(summary_without_timing(&out), before);
+}
+
+#[test]
+fn a_failing_run_does_not_stop_the_others_and_is_reported() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let broken = format!("{}@panics-in-update", fixtures().normal.display());
+    let mut args = vec![
+        "--plugin",
+        "sac:learning_starts=300,batch_size=32,hidden=[32,32]",
+        "--plugin",
+        &broken,
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--steps",
+        "900",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend(SMALL);
+    let o = host_raw(&args);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("2 of 4 runs have no result"), "{err}");
+    assert!(err.contains("FAILED"), "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+    for seed in [0, 1] {
+        assert_eq!(
+            status(&out.join(format!("sac/seed-{seed}")))["state"],
+            "finished"
+        );
+        assert_eq!(
+            status(&out.join(format!("panics-in-update/seed-{seed}")))["state"],
+            "failed"
+        );
+    }
+    let md = read(&out.join("summary.md"));
+    assert!(md.contains("## Runs without a result"), "{md}");
+    assert!(md.contains("panics-in-update seed 0: **failed**"), "{md}");
+    assert!(md.contains("panicked"), "the reason is reported:\n{md}");
+    assert!(read(&out.join("summary.csv")).contains("\nsac,2,2,"));
+}
+
+#[test]
+fn kill_9_and_resume_give_the_report_of_an_uninterrupted_session() {
+    let dir = tempdir::Dir::new();
+    let extra = ["--seeds", "2", "--jobs", "2", "--steps", "3000"];
+    let reference = dir.path().join("reference");
+    assert_ok(&session(&reference, TWO, &extra));
+
+    let out = dir.path().join("killed");
+    let mut args: Vec<&str> = Vec::new();
+    for p in TWO {
+        args.extend(["--plugin", p]);
+    }
+    args.extend(SMALL);
+    args.extend(SAC_SETS);
+    args.extend(extra);
+    args.extend(["--out", out.to_str().unwrap(), "--quiet"]);
+    let mut child = Command::new(host_bin())
+        .args(&args)
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let checkpoint = out.join("sac/seed-0/checkpoints/latest/host.json");
+    while !checkpoint.is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!out.join("summary.csv").exists(), "killed before the end");
+    assert_eq!(status(&out.join("sac/seed-0"))["state"], "running");
+
+    let o = host_raw(&["--resume", out.to_str().unwrap(), "--quiet", "--jobs", "2"]);
+    assert_ok(&o);
+    assert_eq!(
+        summary_without_timing(&out),
+        summary_without_timing(&reference)
+    );
+    for run in [
+        "sac/seed-0",
+        "sac/seed-1",
+        "SAC-2-0/seed-0",
+        "SAC-2-0/seed-1",
+    ] {
+        for f in ["eval.csv", "episodes.csv"] {
+            assert_eq!(
+                read(&out.join(run).join(f)),
+                read(&reference.join(run).join(f)),
+                "{run}/{f}"
+            );
+        }
+    }
+    // Resuming a finished session runs nothing and reports the same.
+    let o = host_raw(&["--resume", out.to_str().unwrap(), "--quiet"]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("4 runs here (4 already done)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn write_session_file(dir: &Path, body: &str) -> std::path::PathBuf {
+    let f = dir.join("spec.json");
+    std::fs::write(&f, body).unwrap();
+    f
+}
+
+const FILE: &str = r#"{
+  "name": "small",
+  "seeds": 2,
+  "settings": {"env": "pendulum", "steps": 900, "eval_every": 300, "eval_episodes": 2,
+               "log_every": 300, "checkpoint_every": 300},
+  "plugins": [
+    {"plugin": "sac", "label": "SAC-1-0",
+     "set": {"learning_starts": 300, "batch_size": 32, "hidden": [32, 32]}},
+    {"plugin": "sac", "label": "SAC+penalty", "correction": "actionpenalty",
+     "set": {"learning_starts": 300, "batch_size": 32, "hidden": [32, 32], "schedule": "1-1"}}
+  ]
+}"#;
+
+#[test]
+fn shards_of_a_session_file_merge_into_the_unsharded_report() {
+    let dir = tempdir::Dir::new();
+    let file = write_session_file(dir.path(), FILE);
+    let whole = dir.path().join("whole");
+    let f = file.to_str().unwrap();
+    assert_ok(&host_raw(&[
+        "session",
+        f,
+        "--out",
+        whole.to_str().unwrap(),
+        "--quiet",
+    ]));
+    let sharded = dir.path().join("sharded");
+    let s = sharded.to_str().unwrap();
+    for shard in ["0/3", "1/3", "2/3"] {
+        let o = host_raw(&["session", f, "--out", s, "--shard", shard, "--quiet"]);
+        // A shard alone reports the other shards' runs as not run yet.
+        if shard != "2/3" {
+            assert!(stderr(&o).contains("not run"), "{}", stderr(&o));
+        } else {
+            assert_ok(&o);
+        }
+    }
+    assert_ok(&host_raw(&["report", s]));
+    assert_eq!(
+        summary_without_timing(&sharded),
+        summary_without_timing(&whole)
+    );
+    assert!(read(&sharded.join("summary.md")).contains("| SAC+penalty | 2/2 |"));
+}
+
+#[test]
+fn bad_session_inputs_get_clear_errors() {
+    let dir = tempdir::Dir::new();
+    let check = |o: Output, needles: &[&str]| {
+        let err = stderr(&o);
+        assert!(!o.status.success(), "expected failure:\n{err}");
+        assert!(
+            err.contains("error: ") && !err.contains("thread '"),
+            "{err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+        }
+    };
+    let unknown = write_session_file(
+        dir.path(),
+        &FILE.replace("\"seeds\"", "\"seedz\": 1, \"seeds\""),
+    );
+    check(
+        host_raw(&["session", unknown.to_str().unwrap()]),
+        &["unknown field `seedz`", "spec.json"],
+    );
+    let nested = write_session_file(
+        dir.path(),
+        &FILE.replace("\"steps\"", "\"stepz\": 1, \"steps\""),
+    );
+    check(
+        host_raw(&["session", nested.to_str().unwrap()]),
+        &["unknown field `stepz`"],
+    );
+    let out = dir.path().join("x");
+    check(
+        host_raw(&[
+            "--plugin",
+            "sac",
+            "--plugin",
+            "sac:gamma=0.9",
+            "--seeds",
+            "2",
+            "--shard",
+            "3/2",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        &["--shard 3/2", "0 <= I < N"],
+    );
+    check(
+        host_raw(&["--plugin", "sac", "--seeds", "2", "--shard", "0/2"]),
+        &["`--shard` needs `--out DIR`"],
+    );
+    check(
+        host_raw(&["report", dir.path().to_str().unwrap()]),
+        &["is not a session directory"],
+    );
+    // Another session into an existing session directory is refused, and nothing there is touched.
+    let file = write_session_file(dir.path(), FILE);
+    let s = dir.path().join("s");
+    let shard = host_raw(&[
+        "session",
+        file.to_str().unwrap(),
+        "--out",
+        s.to_str().unwrap(),
+        "--shard",
+        "0/4",
+        "--quiet",
+    ]);
+    assert!(s.join("session.json").is_file(), "{}", stderr(&shard));
+    let before = read(&s.join("session.json"));
+    check(
+        host_raw(&[
+            "--plugin",
+            "sac",
+            "--seeds",
+            "1",
+            "--out",
+            s.to_str().unwrap(),
+        ]),
+        &["already holds a different session", "--resume"],
+    );
+    assert_eq!(read(&s.join("session.json")), before);
+    // A per-plugin override with an unknown key names it before anything runs.
+    check(
+        host_raw(&[
+            "--plugin",
+            "sac",
+            "--plugin",
+            "sac:gama=0.9",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        &["`gama`"],
+    );
+    assert!(!out.exists());
+}
