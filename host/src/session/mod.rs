@@ -164,7 +164,11 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs {
             scope.spawn(|| {
-                while let Some(i) = queue.lock().pop_front() {
+                loop {
+                    // Take the lock only to pop: `while let` would hold it for the whole run.
+                    let Some(i) = queue.lock().pop_front() else {
+                        break;
+                    };
                     let run = &session.runs[i];
                     let bar =
                         multi.insert_before(&overall, ProgressBar::new(run.spec.steps as u64));
@@ -193,8 +197,11 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
     });
     overall.finish_and_clear();
     let report = report::write(dir, session, None)?;
-    let unfinished: Vec<String> = report
-        .unfinished()
+    // Only this shard's runs decide its exit code; other shards' runs may still be pending.
+    let unfinished: Vec<String> = mine
+        .iter()
+        .map(|&i| &report.records[i])
+        .filter(|r| !r.finished())
         .map(|r| format!("{} seed {} ({})", r.label, r.seed, r.state))
         .collect();
     println!(
@@ -212,7 +219,7 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
         Err(format!(
             "{} of {} runs have no result: {}. The others' results and the report are in `{}`.",
             unfinished.len(),
-            session.runs.len(),
+            mine.len(),
             unfinished.join(", "),
             dir.display()
         ))
