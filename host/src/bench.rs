@@ -6,7 +6,9 @@
 //!   paper's net (2 x 128, batch 128) and Stable-Baselines3's default (2 x 256, batch 256),
 //!   their matmul GFLOP/s and the fraction of the peak;
 //! - env steps/s of a whole training run with one update per step (Pendulum);
-//! - peak memory (VmHWM) of a 20k-step Pendulum run with a 1M-transition buffer.
+//! - peak memory (VmHWM) of a 20k-step Pendulum run with a 1M-transition buffer;
+//! - session scaling: total env steps/s of a 4-run SAC session with `--jobs N` (N = the
+//!   cores) against `--jobs 1`, measured in the same run.
 
 use crate::cli::Cli;
 use acgap_sdk::plugin::Plugin;
@@ -44,6 +46,58 @@ pub struct BenchReport {
     corrections: Vec<CorrectionResult>,
     env_steps_per_s_one_update_per_step: f64,
     peak_rss_mib_20k_pendulum: Option<f64>,
+    session_scaling: Scaling,
+}
+
+#[derive(Serialize)]
+struct Scaling {
+    runs: u64,
+    steps_per_run: usize,
+    jobs: usize,
+    env_steps_per_s_jobs_1: f64,
+    env_steps_per_s_jobs_n: f64,
+    speedup: f64,
+}
+
+/// Total env steps/s of a session of `runs` SAC runs (one update per step) on `jobs` workers.
+fn session_throughput(
+    jobs: usize,
+    runs: u64,
+    steps: usize,
+    dir: &std::path::Path,
+) -> Result<f64, String> {
+    use crate::session::spec::{Entry, SessionSpec};
+    let mut set = serde_json::Map::new();
+    set.insert("learning_starts".into(), 128.into());
+    let spec = SessionSpec {
+        name: Some("bench".into()),
+        description: None,
+        plugins: vec![Entry {
+            plugin: "sac".into(),
+            set,
+            ..Entry::default()
+        }],
+        seeds: runs,
+        seed: 0,
+        threshold: None,
+        settings: crate::cli::RunSettings {
+            env: "pendulum".into(),
+            steps,
+            eval_every: 0,
+            eval_episodes: 1,
+            checkpoint_every: 0,
+            ..Default::default()
+        },
+    };
+    let opts = crate::session::Options {
+        jobs,
+        shard: None,
+        quiet: true,
+        print_report: false,
+    };
+    let t = Instant::now();
+    crate::session::start(&spec, Some(dir.to_path_buf()), dir, &opts)?;
+    Ok((runs as usize * steps) as f64 / t.elapsed().as_secs_f64())
 }
 
 /// Best-of-5 single-threaded SGEMM, n x n x n.
@@ -272,8 +326,21 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
         .map_err(|e| e.to_string())?;
         status["peak_rss_mib"].as_f64()
     };
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (runs, per_run) = if quick { (4, 1500) } else { (4, 4000) };
+    eprintln!("measuring session throughput, {runs} SAC runs, --jobs 1 vs --jobs {jobs} ...");
+    let one = session_throughput(1, runs, per_run, &tmp.join("jobs-1"))?;
+    let many = session_throughput(jobs, runs, per_run, &tmp.join("jobs-n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(BenchReport {
+        session_scaling: Scaling {
+            runs,
+            steps_per_run: per_run,
+            jobs,
+            env_steps_per_s_jobs_1: one,
+            env_steps_per_s_jobs_n: many,
+            speedup: many / one,
+        },
         sgemm_peak_gflops: peak,
         sac,
         corrections,
@@ -318,4 +385,14 @@ pub fn print(r: &BenchReport) {
         Some(m) => println!("peak memory, 20k-step Pendulum run with a 1M buffer: {m:.0} MiB"),
         None => println!("peak memory: skipped (--quick)"),
     }
+    let s = &r.session_scaling;
+    println!(
+        "session of {} SAC runs x {} steps: {:.0} env steps/s with --jobs 1, {:.0} with --jobs {} ({:.2}x)",
+        s.runs,
+        s.steps_per_run,
+        s.env_steps_per_s_jobs_1,
+        s.env_steps_per_s_jobs_n,
+        s.jobs,
+        s.speedup
+    );
 }

@@ -21,7 +21,10 @@ use std::time::Instant;
 pub struct Options {
     pub jobs: usize,
     pub shard: Option<Shard>,
+    /// No progress bars.
     pub quiet: bool,
+    /// Print `summary.md` at the end.
+    pub print_report: bool,
 }
 
 impl Options {
@@ -32,7 +35,12 @@ impl Options {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let shard = shard.map(Shard::parse).transpose()?;
-        Ok(Self { jobs, shard, quiet })
+        Ok(Self {
+            jobs,
+            shard,
+            quiet,
+            print_report: true,
+        })
     }
 }
 
@@ -204,15 +212,17 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
         .filter(|r| !r.finished())
         .map(|r| format!("{} seed {} ({})", r.label, r.seed, r.state))
         .collect();
-    println!(
-        "{}",
-        std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()
-    );
-    println!(
-        "report: {}/summary.md, curves: {}/curves.png",
-        dir.display(),
-        dir.display()
-    );
+    if opts.print_report {
+        println!(
+            "{}",
+            std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()
+        );
+        println!(
+            "report: {}/summary.md, curves: {}/curves.png",
+            dir.display(),
+            dir.display()
+        );
+    }
     if unfinished.is_empty() {
         Ok(())
     } else {
