@@ -8,20 +8,25 @@
 //!
 //! Classic-control tasks are written as [`Dynamics`] (the physics only) wrapped
 //! in [`TimeLimited`], the one place that owns seeding, step counting and the
-//! time limit. Not here: replay buffers, vectorised stepping, the training loop
+//! time limit. Tabular tasks ([`TabularEnv`]: FourRoom, random MDPs) sample their exact
+//! [`TabularModel`], which they also hand to plugins and to the exact DP code. Not here: replay buffers, vectorised stepping, the training loop
 //! (all in `host`).
 
 mod cartpole;
 mod mountain_car;
+mod options;
 mod pendulum;
+mod tabular;
 mod time_limit;
 
 pub use cartpole::CartPole;
 pub use mountain_car::MountainCarContinuous;
+pub use options::{Options, split_top_level};
 pub use pendulum::{Pendulum, PendulumVersion};
+pub use tabular::{FOUR_ROOMS, FourRoom, TabularEnv, fourroom, random_mdp};
 pub use time_limit::{Dynamics, TimeLimited};
 
-pub use acgap_sdk::spec::{EnvSpec, Space, TabularSize};
+pub use acgap_sdk::spec::{EnvSpec, Space, TabularModel};
 
 /// The result of one environment step.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,29 +72,53 @@ pub const ENV_IDS: &[(&str, &str)] = &[
         "mountaincar-continuous",
         "MountainCarContinuous-v0: 999 steps, continuous force",
     ),
+    (
+        "fourroom",
+        "FourRoom (tabular, exact model): 104 cells, 4 moves, reward 1 at the goal, gamma 0.9, 300 steps; options slip, goal=[r,c], layout=FILE, gamma, steps",
+    ),
+    (
+        "random-mdp",
+        "Garnet random MDP (tabular, exact model); options states, actions, branching, seed, gamma, steps",
+    ),
 ];
 
-/// Unknown environment id.
+/// A bad environment id or option.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UnknownEnv(pub String);
+pub enum EnvError {
+    Unknown(String),
+    Options { id: String, message: String },
+}
 
-impl std::fmt::Display for UnknownEnv {
+impl std::fmt::Display for EnvError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let known: Vec<&str> = ENV_IDS.iter().map(|(id, _)| *id).collect();
-        write!(
-            f,
-            "unknown environment id `{}`; valid ids are: {}",
-            self.0,
-            known.join(", ")
-        )
+        match self {
+            EnvError::Unknown(id) => {
+                let known: Vec<&str> = ENV_IDS.iter().map(|(id, _)| *id).collect();
+                write!(
+                    f,
+                    "unknown environment id `{id}`; valid ids are: {}",
+                    known.join(", ")
+                )
+            }
+            EnvError::Options { id, message } => write!(f, "environment `{id}`: {message}"),
+        }
     }
 }
 
-impl std::error::Error for UnknownEnv {}
+impl std::error::Error for EnvError {}
 
-/// Build an environment by id with its own RNG seeded from `seed`.
-pub fn make(id: &str, seed: u64) -> Result<Box<dyn Env>, UnknownEnv> {
-    Ok(match id {
+/// Build an environment by id (`name` or `name:key=value,...`) with its own RNG seeded from `seed`.
+pub fn make(id: &str, seed: u64) -> Result<Box<dyn Env>, EnvError> {
+    let (name, opts) = match id.split_once(':') {
+        Some((n, o)) => (n, o),
+        None => (id, ""),
+    };
+    let bad = |message: String| EnvError::Options {
+        id: id.to_string(),
+        message,
+    };
+    let mut opts = Options::parse(opts).map_err(bad)?;
+    let env: Box<dyn Env> = match name {
         "pendulum" | "Pendulum-v1" => {
             Box::new(TimeLimited::new(Pendulum::new(PendulumVersion::V1), seed))
         }
@@ -100,8 +129,47 @@ pub fn make(id: &str, seed: u64) -> Result<Box<dyn Env>, UnknownEnv> {
         "mountaincar-continuous" | "MountainCarContinuous-v0" => {
             Box::new(TimeLimited::new(MountainCarContinuous::default(), seed))
         }
-        other => return Err(UnknownEnv(other.to_string())),
-    })
+        "fourroom" => {
+            let d = FourRoom::default();
+            let layout = match opts.take_str("layout").map_err(bad)? {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| bad(format!("cannot read layout `{path}`: {e}")))?,
+                None => d.layout,
+            };
+            let goal = match opts.take_list("goal").map_err(bad)? {
+                Some(g) if g.len() == 2 => (g[0] as usize, g[1] as usize),
+                Some(_) => return Err(bad("`goal` must be [row, column]".into())),
+                None => d.goal,
+            };
+            let model = fourroom(&FourRoom {
+                layout,
+                goal,
+                slip: opts.take_f64("slip").map_err(bad)?.unwrap_or(d.slip),
+                gamma: opts.take_f64("gamma").map_err(bad)?.unwrap_or(d.gamma),
+            })
+            .map_err(bad)?;
+            let steps = opts.take_f64("steps").map_err(bad)?.unwrap_or(300.0) as usize;
+            Box::new(TabularEnv::new(id, model, steps, seed))
+        }
+        "random-mdp" => {
+            let mut get = |k: &str, default: f64| -> Result<f64, EnvError> {
+                Ok(opts.take_f64(k).map_err(bad)?.unwrap_or(default))
+            };
+            let model = random_mdp(
+                get("states", 20.0)? as usize,
+                get("actions", 4.0)? as usize,
+                get("branching", 3.0)? as usize,
+                get("gamma", 0.9)?,
+                get("seed", 0.0)? as u64,
+            )
+            .map_err(bad)?;
+            let steps = get("steps", 300.0)? as usize;
+            Box::new(TabularEnv::new(id, model, steps, seed))
+        }
+        other => return Err(EnvError::Unknown(other.to_string())),
+    };
+    opts.finish().map_err(bad)?;
+    Ok(env)
 }
 
 #[cfg(test)]

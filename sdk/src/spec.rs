@@ -56,15 +56,62 @@ pub struct EnvSpec {
     pub action: Space,
     /// Time limit after which an episode is *truncated* (not terminated).
     pub max_episode_steps: Option<usize>,
-    /// For tabular environments with an exact model: the state and action counts.
-    pub tabular: Option<TabularSize>,
+    /// For tabular environments: the exact model (P, r, mu0, gamma), so that plugins and the
+    /// host can compute exact quantities.
+    pub tabular: Option<TabularModel>,
 }
 
-/// State and action counts of a tabular environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TabularSize {
+/// The exact model of a finite MDP. State-action pairs are indexed `sa = s * actions + a`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TabularModel {
     pub states: usize,
     pub actions: usize,
+    pub gamma: f64,
+    /// Start distribution over states.
+    pub mu0: Vec<f64>,
+    /// Expected reward of each state-action pair.
+    pub reward: Vec<f64>,
+    /// For each state-action pair, its next states with their probabilities (sparse rows of P).
+    pub transitions: Vec<Vec<(usize, f64)>>,
+}
+
+impl TabularModel {
+    /// Check sizes, probabilities (rows of P and mu0 sum to 1) and gamma in [0, 1).
+    pub fn validate(&self) -> Result<(), String> {
+        let (ns, sa) = (self.states, self.states * self.actions);
+        if self.mu0.len() != ns || self.reward.len() != sa || self.transitions.len() != sa {
+            return Err(format!(
+                "tabular model: expected mu0 of {ns}, reward and transitions of {sa} entries"
+            ));
+        }
+        if !(0.0..1.0).contains(&self.gamma) {
+            return Err(format!(
+                "tabular model: gamma {} is not in [0, 1)",
+                self.gamma
+            ));
+        }
+        let is_distribution = |xs: &mut dyn Iterator<Item = f64>| {
+            let mut sum = 0.0;
+            for x in xs {
+                if !(x >= 0.0) {
+                    return false;
+                }
+                sum += x;
+            }
+            (sum - 1.0).abs() < 1e-9
+        };
+        if !is_distribution(&mut self.mu0.iter().copied()) {
+            return Err("tabular model: mu0 is not a probability distribution".into());
+        }
+        for (i, row) in self.transitions.iter().enumerate() {
+            if row.iter().any(|(s, _)| *s >= ns) || !is_distribution(&mut row.iter().map(|e| e.1)) {
+                return Err(format!(
+                    "tabular model: transition row of pair {i} is not a distribution over the {ns} states"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl EnvSpec {

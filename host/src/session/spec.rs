@@ -175,7 +175,7 @@ fn sanitize(label: &str) -> String {
 /// `correction.KEY` are the entry's; every other key is an agent config key.
 pub fn parse_entry(typed: &str) -> Result<Entry, String> {
     let (plugin, overrides) = match typed.split_once(':') {
-        Some((p, rest)) if rest.contains('=') => (p, split_top_level(rest)),
+        Some((p, rest)) if rest.contains('=') => (p, acgap_envs::split_top_level(rest)),
         _ => (typed, Vec::new()),
     };
     let mut entry = Entry {
@@ -201,26 +201,6 @@ pub fn parse_entry(typed: &str) -> Result<Entry, String> {
         }
     }
     Ok(entry)
-}
-
-/// Split `a=1,b=[2,3],c="x,y"` at the commas outside brackets and quotes.
-fn split_top_level(s: &str) -> Vec<String> {
-    let (mut parts, mut cur, mut depth, mut quoted) = (Vec::new(), String::new(), 0i32, false);
-    for c in s.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '[' | '{' if !quoted => depth += 1,
-            ']' | '}' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
-    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
 }
 
 /// `--shard i/n`: 0-based slice i of n.
