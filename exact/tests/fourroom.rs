@@ -15,7 +15,9 @@ fn setup(slip: f64) -> (Mdp, Vec<f64>, Vector) {
     .unwrap();
     let mdp = Mdp::new(&model).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let theta: Vec<f64> = (0..mdp.pairs()).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let theta: Vec<f64> = (0..mdp.pairs())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     let q_phi = Vector::from_fn(mdp.pairs(), |_, _| rng.random_range(0.0..1.0));
     (mdp, theta, q_phi)
 }
@@ -38,8 +40,18 @@ fn theorems_hold_on_fourroom() {
         assert_close(&(&pg - e.actor_g(&q_phi)), &fd, 1e-8, "Theorem 1 (Actor^g)");
         let fd_d = fd_jacobian(&theta, |t| Exact::new(&mdp, t).d);
         assert_close_matrix(&e.upsilon(), &fd_d, 1e-8, "Theorem 2");
-        assert_close(&e.stackelberg_full(&q_phi), &fd_pg, 1e-8, "Theorem 3 (full)");
-        assert_close(&e.stackelberg_semi(&q_phi), &fd_pg, 1e-8, "Theorem 3 (semi)");
+        assert_close(
+            &e.stackelberg_full(&q_phi),
+            &fd_pg,
+            1e-8,
+            "Theorem 3 (full)",
+        );
+        assert_close(
+            &e.stackelberg_semi(&q_phi),
+            &fd_pg,
+            1e-8,
+            "Theorem 3 (semi)",
+        );
         // ... and the shortcut without d D_theta / d theta does not.
         let ones = e.d.component_div(&e.d);
         let wrong = e.actor_o(&q_phi) - e.mixed_semi_transpose_times(&q_phi, &ones, false);

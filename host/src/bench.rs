@@ -47,6 +47,65 @@ pub struct BenchReport {
     env_steps_per_s_one_update_per_step: f64,
     peak_rss_mib_20k_pendulum: Option<f64>,
     session_scaling: Scaling,
+    tabular: Tabular,
+}
+
+#[derive(Serialize)]
+struct Tabular {
+    /// FourRoom steps/s with uniformly random actions (the env alone).
+    fourroom_env_steps_per_s: f64,
+    /// One exact evaluation on FourRoom (416 pairs): q, d, J, the policy gradient, the
+    /// Actor^o and Actor^g gradients and the critic loss for a given critic.
+    fourroom_exact_ms: f64,
+    /// The Stackelberg gradient (full Hessian) on top of an evaluation.
+    fourroom_stackelberg_ms: f64,
+}
+
+fn tabular(seconds: f64) -> Result<Tabular, String> {
+    let mut env = acgap_envs::make("fourroom", 0).map_err(|e| e.to_string())?;
+    let model = env.spec().tabular.clone().ok_or("fourroom has no model")?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    env.reset();
+    let (t, mut n) = (Instant::now(), 0u64);
+    while t.elapsed().as_secs_f64() < seconds {
+        for _ in 0..10_000 {
+            let a = [rng.random_range(0..4) as f32];
+            std::hint::black_box(env.step(&a));
+        }
+        n += 10_000;
+    }
+    let steps = n as f64 / t.elapsed().as_secs_f64();
+    let mdp = acgap_exact::Mdp::new(&model)?;
+    let theta: Vec<f64> = (0..mdp.pairs())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let q = acgap_exact::Vector::from_fn(mdp.pairs(), |_, _| rng.random_range(0.0..1.0));
+    let time = |f: &dyn Fn()| {
+        let (t, mut n) = (Instant::now(), 0u32);
+        while t.elapsed().as_secs_f64() < seconds / 2.0 {
+            f();
+            n += 1;
+        }
+        1e3 * t.elapsed().as_secs_f64() / n as f64
+    };
+    let eval = time(&|| {
+        let e = acgap_exact::Exact::new(&mdp, &theta);
+        std::hint::black_box((
+            e.policy_gradient(),
+            e.actor_o(&q),
+            e.actor_g(&q),
+            e.critic_loss(&q),
+        ));
+    });
+    let e = acgap_exact::Exact::new(&mdp, &theta);
+    let stack = time(&|| {
+        std::hint::black_box(e.stackelberg_full(&q));
+    });
+    Ok(Tabular {
+        fourroom_env_steps_per_s: steps,
+        fourroom_exact_ms: eval,
+        fourroom_stackelberg_ms: stack,
+    })
 }
 
 #[derive(Serialize)]
@@ -326,6 +385,8 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
         .map_err(|e| e.to_string())?;
         status["peak_rss_mib"].as_f64()
     };
+    eprintln!("measuring FourRoom env steps/s and exact DP evaluations ...");
+    let tabular = tabular(seconds)?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (runs, per_run) = if quick { (4, 1500) } else { (4, 4000) };
     eprintln!("measuring session throughput, {runs} SAC runs, --jobs 1 vs --jobs {jobs} ...");
@@ -333,6 +394,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     let many = session_throughput(jobs, runs, per_run, &tmp.join("jobs-n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(BenchReport {
+        tabular,
         session_scaling: Scaling {
             runs,
             steps_per_run: per_run,
@@ -385,6 +447,13 @@ pub fn print(r: &BenchReport) {
         Some(m) => println!("peak memory, 20k-step Pendulum run with a 1M buffer: {m:.0} MiB"),
         None => println!("peak memory: skipped (--quick)"),
     }
+    let t = &r.tabular;
+    println!(
+        "FourRoom: {:.2}M env steps/s; exact evaluation (q, d, J, PG, Actor^o/g, Jq) {:.3} ms; Stackelberg gradient {:.3} ms",
+        t.fourroom_env_steps_per_s / 1e6,
+        t.fourroom_exact_ms,
+        t.fourroom_stackelberg_ms
+    );
     let s = &r.session_scaling;
     println!(
         "session of {} SAC runs x {} steps: {:.0} env steps/s with --jobs 1, {:.0} with --jobs {} ({:.2}x)",

@@ -62,6 +62,28 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// The paper's dynamic-programming experiments (appendix D.1.1, Fig. 4) on a tabular env:
+    /// exact PG / Actor^o / Actor^g actors with BR or TD tabular critics, J and Jq per iteration.
+    Exact {
+        /// A tabular environment (see `host envs`).
+        #[arg(long, default_value = "fourroom")]
+        env: String,
+        /// Actor updates to run (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "pg,aoc,agc")]
+        actor: Vec<crate::dp::Actor>,
+        /// Critic updates to run (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "br,td")]
+        critic: Vec<crate::dp::Critic>,
+        #[arg(long, default_value_t = 3000)]
+        iterations: usize,
+        #[arg(long, default_value_t = 0.01)]
+        actor_lr: f64,
+        #[arg(long, default_value_t = 0.02)]
+        critic_lr: f64,
+        /// Parent folder: results go to `<runs>/exact/<env>-<timestamp>/`.
+        #[arg(long, default_value = "runs")]
+        runs: std::path::PathBuf,
+    },
     /// Measure throughput on one thread (SAC updates/s, env steps/s, fraction of the fp32 peak, memory).
     Bench {
         /// Shorter timings, no memory run.

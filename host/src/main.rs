@@ -6,6 +6,7 @@
 mod bench;
 mod checkpoint;
 mod cli;
+mod dp;
 mod gap;
 mod plot;
 mod plugins;
@@ -41,6 +42,26 @@ fn main() -> ExitCode {
         Some(Command::Plot { runs, out, title }) => {
             plot::runs_curve(&runs, &out, &title).map(|()| println!("wrote {}", out.display()))
         }
+        Some(Command::Exact {
+            env,
+            actor,
+            critic,
+            iterations,
+            actor_lr,
+            critic_lr,
+            runs,
+        }) => dp::run(
+            &dp::Options {
+                env,
+                actors: actor,
+                critics: critic,
+                iterations,
+                actor_lr,
+                critic_lr,
+            },
+            &runs,
+        )
+        .map(|dir| println!("wrote {}/dp.csv, dp_J.png, dp_Jq.png", dir.display())),
         Some(Command::Bench { quick, json }) => bench::run(quick).and_then(|report| {
             bench::print(&report);
             match json {

@@ -257,9 +257,30 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// Several plugins' mean eval curves with shaded 95% CI bands into `<dir>/<stem>.svg` and
-/// `<dir>/<stem>.png`.
-pub fn comparison(dir: &Path, stem: &str, title: &str, bands: &[Band]) -> Result<(), String> {
+/// Axis descriptions.
+pub struct Axes {
+    pub x: String,
+    pub y: String,
+}
+
+impl Default for Axes {
+    fn default() -> Self {
+        Self {
+            x: "environment steps".into(),
+            y: "deterministic eval return (mean, 95% CI)".into(),
+        }
+    }
+}
+
+/// Several curves (e.g. plugins' mean eval returns) with shaded bands into `<dir>/<stem>.svg`
+/// and `<dir>/<stem>.png`.
+pub fn comparison(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    axes: &Axes,
+    bands: &[Band],
+) -> Result<(), String> {
     register_font();
     let svg = dir.join(format!("{stem}.svg"));
     let png = dir.join(format!("{stem}.png"));
@@ -267,12 +288,14 @@ pub fn comparison(dir: &Path, stem: &str, title: &str, bands: &[Band]) -> Result
     comparison_chart(
         SVGBackend::new(&svg, size).into_drawing_area(),
         title,
+        axes,
         bands,
     )
     .map_err(|e| format!("cannot draw `{}`: {e}", svg.display()))?;
     comparison_chart(
         BitMapBackend::new(&png, size).into_drawing_area(),
         title,
+        axes,
         bands,
     )
     .map_err(|e| format!("cannot draw `{}`: {e}", png.display()))
@@ -281,6 +304,7 @@ pub fn comparison(dir: &Path, stem: &str, title: &str, bands: &[Band]) -> Result
 fn comparison_chart<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
+    axes: &Axes,
     bands: &[Band],
 ) -> DrawResult
 where
@@ -291,7 +315,7 @@ where
     let (ymin, ymax) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
         (a.min(p.2).min(p.1), b.max(p.3).max(p.1))
     });
-    let pad = ((ymax - ymin) * 0.05).max(1.0);
+    let pad = ((ymax - ymin) * 0.05).max(1e-3);
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -301,10 +325,16 @@ where
         .build_cartesian_2d(0.0..xmax, (ymin - pad)..(ymax + pad))?;
     chart
         .configure_mesh()
-        .x_desc("environment steps")
-        .y_desc("deterministic eval return (mean, 95% CI)")
+        .x_desc(axes.x.as_str())
+        .y_desc(axes.y.as_str())
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| {
+            if (ymax - ymin).abs() < 10.0 {
+                format!("{y:.2}")
+            } else {
+                format!("{y:.0}")
+            }
+        })
         .draw()?;
     for (i, b) in bands.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];

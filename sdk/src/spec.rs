@@ -93,7 +93,7 @@ impl TabularModel {
         let is_distribution = |xs: &mut dyn Iterator<Item = f64>| {
             let mut sum = 0.0;
             for x in xs {
-                if !(x >= 0.0) {
+                if x.is_nan() || x < 0.0 {
                     return false;
                 }
                 sum += x;

@@ -372,7 +372,7 @@ pub fn write(dir: &Path, session: &Session, threshold: Option<f64>) -> Result<Re
     );
     let bands = curves(&report);
     if bands.iter().any(|b| !b.points.is_empty()) {
-        crate::plot::comparison(dir, "curves", &title, &bands)?;
+        crate::plot::comparison(dir, "curves", &title, &Default::default(), &bands)?;
     }
     Ok(report)
 }
