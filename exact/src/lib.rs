@@ -88,7 +88,16 @@ pub struct Exact<'m> {
 impl<'m> Exact<'m> {
     pub fn new(mdp: &'m Mdp, theta: &[f64]) -> Self {
         assert_eq!(theta.len(), mdp.pairs(), "one logit per state-action pair");
-        let pi = softmax_policy(theta, mdp.actions);
+        Self::from_policy(mdp, softmax_policy(theta, mdp.actions))
+    }
+
+    /// The quantities of any policy table `pi(s, a)` (rows summing to 1).
+    pub fn from_policy(mdp: &'m Mdp, pi: Vector) -> Self {
+        assert_eq!(
+            pi.len(),
+            mdp.pairs(),
+            "one probability per state-action pair"
+        );
         let mut system = DMatrix::<f64>::identity(mdp.states, mdp.states);
         for s in 0..mdp.states {
             for a in 0..mdp.actions {
@@ -283,16 +292,21 @@ impl<'m> Exact<'m> {
         let p_d_w = self.mdp.p.tr_mul(&self.d.component_mul(&w)); // (p_s . D Psi v) per s
         let hv = self.h_times(v);
         let hq = self.h_times(q_phi);
-        let through = if through_d {
-            self.upsilon_times(&delta.component_mul(&w))
-        } else {
-            Vector::zeros(self.mdp.pairs())
-        };
+        let through = self.through_d(&delta.component_mul(&w), through_d);
         let g = self.mdp.gamma;
         Vector::from_fn(self.mdp.pairs(), |i, _| {
             let s = i / self.a();
             g * hv[i] * p_d_delta[s] - through[i] - g * hq[i] * p_d_w[s]
         })
+    }
+
+    /// The mixed term's part through `D_theta`: `Upsilon x`, or nothing for the wrong formula.
+    fn through_d(&self, x: &Vector, include: bool) -> Vector {
+        if include {
+            self.upsilon_times(x)
+        } else {
+            Vector::zeros(self.mdp.pairs())
+        }
     }
 
     /// `M^T v` for the semi-gradient `f(theta) = -D delta` at fixed `q_phi`:
@@ -306,11 +320,7 @@ impl<'m> Exact<'m> {
         let delta = self.residual(q_phi);
         let p_d_v = self.mdp.p.tr_mul(&self.d.component_mul(v));
         let hq = self.h_times(q_phi);
-        let through = if through_d {
-            self.upsilon_times(&delta.component_mul(v))
-        } else {
-            Vector::zeros(self.mdp.pairs())
-        };
+        let through = self.through_d(&delta.component_mul(v), through_d);
         Vector::from_fn(self.mdp.pairs(), |i, _| {
             -through[i] - self.mdp.gamma * hq[i] * p_d_v[i / self.a()]
         })

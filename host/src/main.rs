@@ -13,6 +13,7 @@ mod plugins;
 mod replay;
 mod run_dir;
 mod session;
+mod tabular;
 mod train;
 mod window;
 
@@ -268,6 +269,9 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
     );
     let curve = plot::learning_curve(&trainer.dir, &title);
     if let Some(Err(e)) = plot::gap_curve(&trainer.dir, &format!("critic bias, {title}")) {
+        eprintln!("warning: {e}");
+    }
+    if let Some(Err(e)) = plot::tabular_values(&trainer.dir, &format!("values, {title}")) {
         eprintln!("warning: {e}");
     }
     if let Err(failure) = outcome {

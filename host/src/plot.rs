@@ -365,3 +365,42 @@ where
     root.present()?;
     Ok(())
 }
+
+/// A tabular run's d_theta-averaged values (`tabular_values.svg`/`.png`, paper Fig. 2): the
+/// critic, the critic plus the res-critic (if any) and the true q_theta. `None` without data.
+pub fn tabular_values(run_dir: &Path, title: &str) -> Option<Result<(), String>> {
+    let text = std::fs::read_to_string(run_dir.join("tabular.csv")).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let rows: Vec<Vec<Option<f64>>> = lines
+        .map(|l| l.split(',').map(|x| x.parse().ok()).collect())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let mut bands = Vec::new();
+    for (name, label) in [
+        ("critic_mean", "critic  E_d[q_phi]"),
+        ("corrected_mean", "critic + res-critic  E_d[q_phi + w]"),
+        ("true_mean", "true  E_d[q_theta]"),
+    ] {
+        let Some(c) = col(name) else { continue };
+        let points: Vec<(f64, f64, f64, f64)> = rows
+            .iter()
+            .filter_map(|r| Some((r.first().copied()??, r.get(c).copied()??)))
+            .map(|(x, y)| (x, y, y, y))
+            .collect();
+        if !points.is_empty() {
+            bands.push(Band {
+                label: label.into(),
+                points,
+            });
+        }
+    }
+    if bands.is_empty() {
+        return None;
+    }
+    let axes = Axes {
+        y: "value averaged over d_theta".into(),
+        ..Default::default()
+    };
+    Some(comparison(run_dir, "tabular_values", title, &axes, &bands))
+}

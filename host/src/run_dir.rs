@@ -1,6 +1,7 @@
 //! The run directory and its logs: `run.json` (resolved config), `status.json`,
 //! `metrics.jsonl` (every record), `episodes.csv`, `eval.csv`, `train.csv`,
-//! `gap.csv` (Monte-Carlo gap diagnostics), `learning_curve.svg`, `checkpoints/`.
+//! `gap.csv` (Monte-Carlo gap diagnostics), `tabular.csv` (exact diagnostics on tabular envs),
+//! `learning_curve.svg`, `checkpoints/`.
 //!
 //! Every log is appended and flushed record by record, so whatever a killed or
 //! failed run wrote stays readable. A checkpoint stores each file's length; a
@@ -11,12 +12,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-pub const LOGS: [&str; 5] = [
+pub const LOGS: [&str; 6] = [
     "metrics.jsonl",
     "episodes.csv",
     "eval.csv",
     "train.csv",
     "gap.csv",
+    "tabular.csv",
 ];
 
 /// Lengths of the log files at a checkpoint.
@@ -102,6 +104,7 @@ impl RunLogs {
                 4,
                 "step,estimator,q_mc_mean,estimate_mean,bias_mean,abs_bias_mean\n",
             )?;
+            logs.write(5, crate::tabular::HEADER)?;
         }
         Ok(logs)
     }
@@ -160,6 +163,11 @@ impl RunLogs {
                 r.estimator, r.q_mc_mean, r.estimate_mean, r.bias_mean, r.abs_bias_mean
             ),
         )
+    }
+
+    /// One row of exact tabular diagnostics (see `crate::tabular`).
+    pub fn tabular(&mut self, row: &str) -> Result<(), String> {
+        self.write(5, row)
     }
 
     /// One training window: averaged update metrics plus timing (keys under `time/`).

@@ -99,6 +99,8 @@ pub struct Trainer {
     action_space: Space,
     obs_dim: usize,
     act_dim: usize,
+    /// The env's exact model, for `tabular.csv` (tabular envs only).
+    exact: Option<acgap_exact::Mdp>,
 }
 
 impl Trainer {
@@ -199,7 +201,13 @@ impl Trainer {
         };
         let replay = replay
             .unwrap_or_else(|| ReplayBuffer::new(capacity, env_spec.obs_dim(), env_spec.act_dim()));
+        let exact = env_spec
+            .tabular
+            .as_ref()
+            .map(acgap_exact::Mdp::new)
+            .transpose()?;
         Ok(Self {
+            exact,
             obs_dim: env_spec.obs_dim(),
             act_dim: env_spec.act_dim(),
             action_space: env_spec.action,
@@ -300,6 +308,7 @@ impl Trainer {
                         .map_err(|e| self.plugin_failure("update", e))?;
                     self.state.window.add(&metrics);
                     self.state.updates += 1;
+                    self.tabular_diagnostics()?;
                 }
             }
             self.state.window.busy_secs += window_start.elapsed().as_secs_f64();
@@ -389,6 +398,9 @@ impl Trainer {
                     self.state.episode_len,
                 )
                 .map_err(io_failure)?;
+            if matches!(self.training, Training::OffPolicy { .. }) {
+                self.tabular_diagnostics()?;
+            }
             self.state.obs = self.env.reset();
             self.state.episode_return = 0.0;
             self.state.episode_len = 0;
@@ -518,6 +530,26 @@ impl Trainer {
             .map_err(|e| self.plugin_failure("gap diagnostics", e))?;
         for row in rows {
             self.logs.gap(self.state.step, &row).map_err(io_failure)?;
+        }
+        Ok(())
+    }
+
+    /// Score the plugin's tables against the exact model (tabular envs; agents without
+    /// tables are skipped).
+    fn tabular_diagnostics(&mut self) -> Result<(), RunFailure> {
+        let Some(mdp) = &self.exact else {
+            return Ok(());
+        };
+        let view = self
+            .agent
+            .tabular()
+            .map_err(|e| self.plugin_failure("tabular", e))?;
+        if let Some(view) = view {
+            let row = crate::tabular::row(mdp, self.state.step, &view).map_err(|e| RunFailure {
+                state: "failed",
+                message: format!("plugin `{}`: {e}", self.spec.agent),
+            })?;
+            self.logs.tabular(&row).map_err(io_failure)?;
         }
         Ok(())
     }

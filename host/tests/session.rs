@@ -57,17 +57,6 @@ fn assert_ok(o: &Output) {
     assert!(o.status.success(), "host failed:\n{}", stderr(o));
 }
 
-/// `summary.csv` without its wall-clock columns (the last two).
-fn summary_without_timing(dir: &Path) -> Vec<String> {
-    read(&dir.join("summary.csv"))
-        .lines()
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            cells[..cells.len() - 2].join(",")
-        })
-        .collect()
-}
-
 const TWO: &[&str] = &["sac", "sac:schedule=2-0,label=SAC-2-0"];
 
 #[test]

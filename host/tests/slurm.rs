@@ -108,16 +108,6 @@ const SESSION: &str = r#"{
   ]
 }"#;
 
-fn summary_without_timing(dir: &Path) -> Vec<String> {
-    read(&dir.join("summary.csv"))
-        .lines()
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            cells[..cells.len() - 2].join(",")
-        })
-        .collect()
-}
-
 #[test]
 fn job_array_script_runs_a_sharded_session_on_slurm() {
     if !installed("slurmctld") || !installed("slurmd") || !installed("sbatch") {

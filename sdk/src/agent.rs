@@ -55,6 +55,20 @@ pub struct SoftSample {
     pub alpha: f32,
 }
 
+/// A tabular agent's tables, for the host's exact diagnostics (state-major, `s * actions + a`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TabularView {
+    /// `pi(a|s)` for every pair.
+    pub policy: Vec<f64>,
+    /// The ascent direction of the last actor update in the softmax logits' coordinates
+    /// (comparable with the exact policy gradient), if there was one.
+    pub actor_direction: Option<Vec<f64>>,
+    /// The critic's table `q_phi(s, a)`, if the agent has one.
+    pub critic: Option<Vec<f64>>,
+    /// A correction to the critic (Res-AC's res-critic `w`), if any.
+    pub res_critic: Option<Vec<f64>>,
+}
+
 /// An algorithm. The host calls it through the stable ABI; a plugin author
 /// writes plain Rust and exports it with [`crate::export_plugin!`].
 pub trait Agent: Send {
@@ -99,6 +113,11 @@ pub trait Agent: Send {
         Err("this agent does not support Monte-Carlo gap diagnostics".into())
     }
 
+    /// Tabular agents: the policy and critic tables and the last actor direction, which the
+    /// host compares with the exact quantities of the env's model every update. Default: none.
+    fn tabular(&mut self) -> PluginResult<Option<TabularView>> {
+        Ok(None)
+    }
     /// Attach a correction estimator (the gap-estimator hook). Agents without a
     /// hook keep this default, which refuses.
     fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {

@@ -20,7 +20,7 @@ pub mod spec;
 #[cfg(feature = "toolkit")]
 pub mod toolkit;
 
-pub use agent::{Agent, AgentInit, Metrics, PluginResult, SoftSample, Training};
+pub use agent::{Agent, AgentInit, Metrics, PluginResult, SoftSample, TabularView, Training};
 pub use batch::{Batch, BatchKind, UpdateStep};
 pub use correction::{
     ContextInfo, Correction, CorrectionInit, CorrectionTerm, SacContext, Sampled,

@@ -67,19 +67,9 @@ const H: f64 = 1e-5;
 
 /// Central differences of a scalar function, with one Richardson step (error O(h^4)).
 pub fn fd_gradient(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vector {
-    let mut x = x.to_vec();
-    Vector::from_fn(x.len(), |i, _| {
-        let x0 = x[i];
-        let mut diff = |h: f64| {
-            x[i] = x0 + h;
-            let plus = f(&x);
-            x[i] = x0 - h;
-            let minus = f(&x);
-            x[i] = x0;
-            (plus - minus) / (2.0 * h)
-        };
-        (4.0 * diff(H) - diff(2.0 * H)) / 3.0
-    })
+    fd_jacobian(x, |x| Vector::from_element(1, f(x)))
+        .column(0)
+        .into_owned()
 }
 
 /// Central-difference Jacobian of a vector function: row i = d f / d x_i (|x| x |f|).

@@ -21,6 +21,8 @@ pub struct RunRecord {
     pub evals: Vec<(f64, f64)>,
     pub elapsed_secs: Option<f64>,
     pub updates: Option<u64>,
+    /// (env step, exact J of the policy) from `tabular.csv` (tabular envs).
+    pub exact_j: Vec<(f64, f64)>,
 }
 
 impl RunRecord {
@@ -34,6 +36,16 @@ impl RunRecord {
             .filter(|r| r.len() >= 2)
             .map(|r| (r[0], r[1]))
             .collect();
+        // `tabular.csv` has empty cells (tables a plugin lacks): read the first two columns.
+        let exact_j = std::fs::read_to_string(dir.join("tabular.csv"))
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut cells = l.split(',').map(|c| c.parse::<f64>().ok());
+                Some((cells.next()??, cells.next()??))
+            })
+            .collect();
         let (state, message, elapsed_secs, updates) = match status {
             Some(s) => (s.state, s.message, s.elapsed_secs, s.updates),
             None => ("not run".to_string(), None, None, None),
@@ -46,6 +58,7 @@ impl RunRecord {
             evals,
             elapsed_secs,
             updates,
+            exact_j,
         }
     }
 
@@ -155,6 +168,9 @@ fn threshold_cell(row: &Row) -> (f64, usize) {
     let reached: Vec<f64> = row.steps_to_threshold.iter().flatten().copied().collect();
     (or_nan(&reached, stats::median), reached.len())
 }
+
+/// Bootstrap resamples per point of a curve's band.
+const CURVE_REPS: usize = 2_000;
 
 pub const CSV_HEADER: &str = "label,planned,finished,final_mean,final_std,final_median,final_iqm,final_iqm_ci_low,final_iqm_ci_high,auc_mean,auc_ci_low,auc_ci_high,threshold,steps_to_threshold_median,runs_reaching_threshold,wall_secs_mean,updates_per_sec_mean";
 
@@ -320,12 +336,20 @@ pub fn markdown(report: &Report, session: &Session) -> String {
         }
     }
     let _ = writeln!(md, "\n![curves](curves.png)");
+    if report.records.iter().any(|r| !r.exact_j.is_empty()) {
+        let _ = writeln!(md, "\n![exact J](curves_exact_j.png)");
+    }
     md
 }
 
 /// Mean eval curve with a 95% bootstrap band per plugin, over its finished runs, at the
 /// eval steps they share.
 pub fn curves(report: &Report) -> Vec<crate::plot::Band> {
+    curves_of(report, |r| &r.evals)
+}
+
+/// The same for any per-run curve (e.g. the exact J of tabular runs).
+fn curves_of(report: &Report, curve: fn(&RunRecord) -> &Vec<(f64, f64)>) -> Vec<crate::plot::Band> {
     report
         .rows
         .iter()
@@ -337,16 +361,23 @@ pub fn curves(report: &Report) -> Vec<crate::plot::Band> {
                 .filter(|r| r.label == row.label && r.finished())
                 .collect();
             for r in &runs {
-                for (step, ret) in &r.evals {
+                for (step, ret) in curve(r) {
                     by_step.entry(*step as u64).or_default().push(*ret);
                 }
             }
-            let points = by_step
+            let shared: Vec<(u64, Vec<f64>)> = by_step
                 .into_iter()
                 .filter(|(_, v)| v.len() == runs.len())
-                .map(|(step, v)| {
-                    let (lo, hi) = stats::bootstrap_ci(&v, stats::mean);
-                    (step as f64, stats::mean(&v), lo, hi)
+                .collect();
+            // At most ~300 points per curve (tabular runs log every episode).
+            let stride = shared.len().div_ceil(300).max(1);
+            let points = shared
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % stride == 0 || *i == shared.len() - 1)
+                .map(|(_, (step, v))| {
+                    let (lo, hi) = stats::bootstrap_ci_with(v, stats::mean, CURVE_REPS);
+                    (*step as f64, stats::mean(v), lo, hi)
                 })
                 .collect();
             crate::plot::Band {
@@ -373,6 +404,14 @@ pub fn write(dir: &Path, session: &Session, threshold: Option<f64>) -> Result<Re
     let bands = curves(&report);
     if bands.iter().any(|b| !b.points.is_empty()) {
         crate::plot::comparison(dir, "curves", &title, &Default::default(), &bands)?;
+    }
+    let exact = curves_of(&report, |r| &r.exact_j);
+    if exact.iter().any(|b| !b.points.is_empty()) {
+        let axes = crate::plot::Axes {
+            y: "exact J of the policy (mean, 95% CI)".into(),
+            ..Default::default()
+        };
+        crate::plot::comparison(dir, "curves_exact_j", &title, &axes, &exact)?;
     }
     Ok(report)
 }

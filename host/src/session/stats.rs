@@ -59,10 +59,15 @@ pub fn iqm(xs: &[f64]) -> f64 {
 
 /// A 95% percentile-bootstrap interval of `stat` over resamples of `xs`.
 pub fn bootstrap_ci(xs: &[f64], stat: fn(&[f64]) -> f64) -> (f64, f64) {
+    bootstrap_ci_with(xs, stat, BOOTSTRAP_REPS)
+}
+
+/// The same with `reps` resamples (curve bands use fewer: thousands of points).
+pub fn bootstrap_ci_with(xs: &[f64], stat: fn(&[f64]) -> f64, reps: usize) -> (f64, f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let n = xs.len();
     let mut resample = vec![0.0; n];
-    let stats = (0..BOOTSTRAP_REPS).map(|_| {
+    let stats = (0..reps).map(|_| {
         for r in resample.iter_mut() {
             *r = xs[rng.random_range(0..n)];
         }

@@ -172,6 +172,17 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
+/// A session's `summary.csv` without its wall-clock columns (the last two).
+pub fn summary_without_timing(dir: &Path) -> Vec<String> {
+    read(&dir.join("summary.csv"))
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            cells[..cells.len() - 2].join(",")
+        })
+        .collect()
+}
+
 pub fn status(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&read(&dir.join("status.json"))).unwrap()
 }

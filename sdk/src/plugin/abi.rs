@@ -71,6 +71,8 @@ pub trait AgentFfi: Send {
         n: usize,
         seed: u64,
     ) -> RResult<RString, RString>;
+    /// `Option<`[`crate::agent::TabularView`]`>` as JSON (SDK 0.2).
+    fn tabular(&mut self) -> RResult<RString, RString>;
 }
 
 /// A correction object living in a plugin.

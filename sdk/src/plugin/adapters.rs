@@ -192,6 +192,12 @@ impl AgentFfi for AgentAdapter {
             |a| to_json(&a.sample_for_diagnostics(obs.as_slice(), n, seed)?),
         )
     }
+
+    fn tabular(&mut self) -> RResult<RString, RString> {
+        call_guarded(&mut *self.inner, &mut self.broken, "agent.tabular", |a| {
+            to_json(&a.tabular()?)
+        })
+    }
 }
 
 /// Caller side of an agent: implements [`Agent`] by calling into its library.
@@ -235,6 +241,10 @@ impl Agent for LoadedAgent {
             n,
             seed,
         ))?)
+    }
+
+    fn tabular(&mut self) -> PluginResult<Option<crate::agent::TabularView>> {
+        from_json(&from_r(self.inner.tabular())?)
     }
 
     fn training(&self) -> Training {
