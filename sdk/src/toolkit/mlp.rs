@@ -1,4 +1,4 @@
-//! A multi-layer perceptron with ReLU hidden layers and a linear output.
+//! A multi-layer perceptron with ReLU (default) or tanh hidden layers and a linear output.
 
 use super::adam::Adam;
 use super::tensor::{Device, Tensor, from_rows, from_vec, to_vec};
@@ -30,11 +30,48 @@ struct Linear {
 pub struct Mlp {
     sizes: Vec<usize>,
     layers: Vec<Linear>,
+    activation: Activation,
+}
+
+/// The hidden layers' nonlinearity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    Relu,
+    Tanh,
+}
+
+impl Activation {
+    fn apply(self, z: Tensor<2>) -> Tensor<2> {
+        match self {
+            Activation::Relu => relu(z),
+            Activation::Tanh => z.tanh(),
+        }
+    }
+
+    /// The derivative at pre-activations `z`, elementwise.
+    fn derivative(self, z: &Tensor<2>) -> Tensor<2> {
+        match self {
+            Activation::Relu => z.clone().greater_elem(0.0).float(),
+            Activation::Tanh => z.clone().tanh().square().neg().add_scalar(1.0),
+        }
+    }
 }
 
 impl Mlp {
     /// PyTorch's default `nn.Linear` initialisation: `U(-1/sqrt(in), 1/sqrt(in))` for `W` and `b`.
     pub fn new(sizes: &[usize], rng: &mut impl Rng, device: &Device) -> Self {
+        Self::with_activation(sizes, Activation::Relu, rng, device)
+    }
+
+    /// The same with another hidden nonlinearity.
+    pub fn with_activation(
+        sizes: &[usize],
+        activation: Activation,
+        rng: &mut impl Rng,
+        device: &Device,
+    ) -> Self {
         assert!(
             sizes.len() >= 2,
             "an MLP needs at least input and output sizes"
@@ -60,6 +97,7 @@ impl Mlp {
         Self {
             sizes: sizes.to_vec(),
             layers,
+            activation,
         }
     }
 
@@ -72,7 +110,7 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             x = x.matmul(layer.w.clone()) + layer.b.clone();
             if i < last {
-                x = relu(x);
+                x = self.activation.apply(x);
             }
         }
         x
@@ -98,9 +136,9 @@ impl Mlp {
                 dz = dz + d.matmul(layer.w.clone());
             }
             if i < last {
-                let active = z.clone().greater_elem(0.0).float();
-                x = relu(z);
-                dx = Some(dz * active);
+                let slope = self.activation.derivative(&z);
+                x = self.activation.apply(z);
+                dx = Some(dz * slope);
             } else {
                 return (z, dz);
             }
@@ -126,7 +164,11 @@ impl Mlp {
             inputs.push(h.clone());
             let z = h.matmul(layer.w.clone()) + layer.b.clone();
             pre.push(z.clone());
-            h = if i < last { relu(z) } else { z };
+            h = if i < last {
+                self.activation.apply(z)
+            } else {
+                z
+            };
         }
         let rows = h.dims()[0];
         let device = self.device();
@@ -137,8 +179,8 @@ impl Mlp {
             let xx = x.clone().matmul(x.clone().transpose()).add_scalar(1.0);
             gram = gram + xx * delta.clone().matmul(delta.clone().transpose());
             if l > 0 {
-                let active = pre[l - 1].clone().greater_elem(0.0).float();
-                delta = delta.matmul(self.layers[l].w.clone().transpose()) * active;
+                let slope = self.activation.derivative(&pre[l - 1]);
+                delta = delta.matmul(self.layers[l].w.clone().transpose()) * slope;
             }
         }
         gram
@@ -149,6 +191,7 @@ impl Mlp {
         let track = |t: &Tensor<2>| t.clone().autodiff().require_grad();
         Mlp {
             sizes: self.sizes.clone(),
+            activation: self.activation,
             layers: self
                 .layers
                 .iter()
@@ -287,6 +330,68 @@ impl Mlp {
     pub fn polyak_from(&mut self, online: &Mlp, tau: f32) {
         for (t, o) in self.params_mut().zip(online.params()) {
             *t = t.clone().mul_scalar(1.0 - tau) + o.mul_scalar(tau);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toolkit::tensor::device_from_name;
+    use rand::SeedableRng;
+
+    /// Per-sample gradients by autodiff, one sample at a time (flat, `params()` order).
+    fn sample_gradient(net: &Mlp, x: &[f32]) -> Vec<f32> {
+        let device = net.device();
+        let tracked = net.tracked();
+        let y = tracked
+            .forward(from_rows(x, 1, x.len(), &device).autodiff())
+            .sum();
+        tracked
+            .grads(&y.backward())
+            .into_iter()
+            .flat_map(to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn jvp_and_per_sample_gram_match_autodiff_for_both_activations() {
+        let device = device_from_name("cpu").unwrap();
+        for activation in [Activation::Relu, Activation::Tanh] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            let net = Mlp::with_activation(&[3, 5, 4, 1], activation, &mut rng, &device);
+            let rows = 4;
+            let x: Vec<f32> = (0..rows * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let grads: Vec<Vec<f32>> = x.chunks(3).map(|r| sample_gradient(&net, r)).collect();
+            let gram = to_vec(net.per_sample_gram(from_rows(&x, rows, 3, &device)));
+            for b in 0..rows {
+                for c in 0..rows {
+                    let dot: f32 = grads[b].iter().zip(&grads[c]).map(|(p, q)| p * q).sum();
+                    let got = gram[b * rows + c];
+                    assert!(
+                        (got - dot).abs() <= 1e-4 * dot.abs().max(1.0),
+                        "{activation:?} K[{b},{c}] {got} vs {dot}"
+                    );
+                }
+            }
+            // JVP along a parameter direction v: per sample, grad . v.
+            let v: Vec<f32> = (0..net.param_count())
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            let (_, dy) = net.jvp(
+                from_rows(&x, rows, 3, &device),
+                &net.unflatten(&v, &device),
+                None,
+            );
+            let dy = to_vec(dy);
+            for b in 0..rows {
+                let want: f32 = grads[b].iter().zip(&v).map(|(g, u)| g * u).sum();
+                assert!(
+                    (dy[b] - want).abs() <= 1e-4 * want.abs().max(1.0),
+                    "{activation:?} jvp {} vs {want}",
+                    dy[b]
+                );
+            }
         }
     }
 }

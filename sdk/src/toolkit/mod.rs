@@ -1,4 +1,5 @@
-//! The plugin author's toolkit: networks, optimiser, policy and the SAC core.
+//! The plugin author's toolkit: networks, optimiser, policies, the SAC core and the on-policy
+//! actor-critic core (`ac`).
 //!
 //! Every burn type of the project is confined to this folder, so a burn
 //! upgrade touches only here. Networks keep their parameters as plain tensors;
@@ -7,6 +8,7 @@
 //! autodiff overhead and makes flat parameter vectors, exact checkpoints and
 //! forward-mode products (for Stackelberg corrections) straightforward.
 
+pub mod ac;
 mod adam;
 pub mod implicit;
 mod mlp;
@@ -16,7 +18,7 @@ mod state;
 mod tensor;
 
 pub use adam::Adam;
-pub use mlp::Mlp;
+pub use mlp::{Activation, Mlp};
 pub use policy::SquashedGaussian;
 pub use state::{StateReader, StateWriter};
 pub use tensor::{Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, to_vec};
