@@ -48,8 +48,8 @@ pub struct BenchReport {
     peak_rss_mib_20k_pendulum: Option<f64>,
     session_scaling: Scaling,
     tabular: Tabular,
-    /// AgC (defaults: rollouts of 1,000 steps, k = 80) on CartPole, whole runs, one env.
-    agc_cartpole_env_steps_per_s: f64,
+    /// AgC on CartPole, whole runs (rollouts of 1,024 steps): (envs, k, env steps/s).
+    agc_cartpole: Vec<(usize, usize, f64)>,
 }
 
 #[derive(Serialize)]
@@ -387,28 +387,36 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
         .map_err(|e| e.to_string())?;
         status["peak_rss_mib"].as_f64()
     };
-    let agc_steps = if quick { "5000" } else { "20000" };
-    eprintln!("measuring AgC env steps/s on CartPole ({agc_steps} steps) ...");
-    let t = Instant::now();
-    run_host(
-        &[
-            "--plugin",
-            "agc",
-            "--env",
-            "cartpole",
-            "--steps",
-            agc_steps,
-            "--eval-every",
-            "0",
-            "--eval-episodes",
-            "1",
-            "--checkpoint-every",
-            "0",
-        ],
-        &tmp.join("agc"),
-    )?;
-    let agc_cartpole_env_steps_per_s =
-        agc_steps.parse::<f64>().unwrap_or(0.0) / t.elapsed().as_secs_f64();
+    let agc_steps = if quick { 5000 } else { 20000 };
+    let mut agc_cartpole = Vec::new();
+    for (envs, k) in [(1, 80), (16, 80), (1, 1), (16, 1)] {
+        eprintln!("measuring AgC env steps/s on CartPole, {envs} envs, k = {k} ...");
+        let t = Instant::now();
+        run_host(
+            &[
+                "--plugin",
+                "agc",
+                "--env",
+                "cartpole",
+                "--steps",
+                &agc_steps.to_string(),
+                "--set",
+                "rollout_len=1024",
+                "--set",
+                &format!("num_envs={envs}"),
+                "--set",
+                &format!("critic_steps={k}"),
+                "--eval-every",
+                "0",
+                "--eval-episodes",
+                "1",
+                "--checkpoint-every",
+                "0",
+            ],
+            &tmp.join(format!("agc-{envs}-{k}")),
+        )?;
+        agc_cartpole.push((envs, k, agc_steps as f64 / t.elapsed().as_secs_f64()));
+    }
     eprintln!("measuring FourRoom env steps/s and exact DP evaluations ...");
     let tabular = tabular(seconds)?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -418,7 +426,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     let many = session_throughput(jobs, runs, per_run, &tmp.join("jobs-n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(BenchReport {
-        agc_cartpole_env_steps_per_s,
+        agc_cartpole,
         tabular,
         session_scaling: Scaling {
             runs,
@@ -472,10 +480,9 @@ pub fn print(r: &BenchReport) {
         Some(m) => println!("peak memory, 20k-step Pendulum run with a 1M buffer: {m:.0} MiB"),
         None => println!("peak memory: skipped (--quick)"),
     }
-    println!(
-        "AgC on CartPole (rollouts of 1,000 steps, k = 80, one env): {:.0} env steps/s",
-        r.agc_cartpole_env_steps_per_s
-    );
+    for (envs, k, sps) in &r.agc_cartpole {
+        println!("AgC on CartPole, {envs:2} envs, k = {k:2}: {sps:.0} env steps/s");
+    }
     let t = &r.tabular;
     println!(
         "FourRoom: {:.2}M env steps/s; exact evaluation (q, d, J, PG, Actor^o/g, Jq) {:.3} ms; Stackelberg gradient {:.3} ms",

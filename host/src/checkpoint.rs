@@ -33,9 +33,21 @@ pub struct HostState {
     pub eval_env: serde_json::Value,
     pub log_offsets: LogOffsets,
     pub train_columns: Option<Vec<String>>,
+    /// Envs 1.. of an on-policy agent with `num_envs > 1` (env 0 is the fields above).
+    #[serde(default)]
+    pub extra_envs: Vec<EnvSlot>,
     /// Gap-diagnostic pairs (with env snapshots) and their RNG.
     pub gap: crate::gap::GapState,
     pub next_gap: usize,
+}
+
+/// One parallel env: its observation, episode in progress and snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnvSlot {
+    pub obs: Vec<f32>,
+    pub episode_return: f64,
+    pub episode_len: usize,
+    pub env: serde_json::Value,
 }
 
 pub struct Checkpoint {

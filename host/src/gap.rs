@@ -192,7 +192,10 @@ mod tests {
 
     impl Agent for Fixed {
         fn training(&self) -> Training {
-            Training::OnPolicy { rollout_len: 1 }
+            Training::OnPolicy {
+                rollout_len: 1,
+                num_envs: 1,
+            }
         }
         fn act(&mut self, _: &[f32], n: usize, _: bool) -> PluginResult<Vec<f32>> {
             Ok(vec![0.0; n])

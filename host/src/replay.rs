@@ -148,6 +148,23 @@ impl ReplayBuffer {
         }
     }
 
+    /// Append another (never wrapped) buffer's transitions in order: the env-major
+    /// rollout of several parallel envs.
+    pub fn append(&mut self, other: &ReplayBuffer) {
+        let b = other.in_order(BatchKind::Rollout);
+        let (od, ad) = (self.obs_dim, self.act_dim);
+        for i in 0..b.len {
+            self.push(
+                &b.obs[i * od..(i + 1) * od],
+                &b.action[i * ad..(i + 1) * ad],
+                b.reward[i],
+                &b.next_obs[i * od..(i + 1) * od],
+                b.terminated[i] > 0.5,
+                b.truncated[i] > 0.5,
+            );
+        }
+    }
+
     /// The stored transitions in insertion order (for on-policy rollouts, which never wrap).
     pub fn in_order(&self, kind: BatchKind) -> Batch<'_> {
         self.data.view(kind)

@@ -91,6 +91,8 @@ pub struct Trainer {
     agent: Box<dyn Agent>,
     training: Training,
     env: Box<dyn Env>,
+    /// Envs 1.. of an on-policy agent stepping `num_envs` envs together.
+    extra_envs: Vec<Box<dyn Env>>,
     eval_env: Box<dyn Env>,
     replay: ReplayBuffer,
     minibatch: Minibatch,
@@ -138,6 +140,7 @@ impl Trainer {
             eval_env: serde_json::Value::Null,
             log_offsets: Default::default(),
             train_columns: None,
+            extra_envs: Vec::new(),
             gap: GapState::new(seeds::derive(spec.seed, "gap_diagnostics")),
             next_gap: if spec.gap.every == 0 {
                 usize::MAX
@@ -186,7 +189,7 @@ impl Trainer {
         agent: Box<dyn Agent>,
         env: Box<dyn Env>,
         eval_env: Box<dyn Env>,
-        state: HostState,
+        mut state: HostState,
         logs: RunLogs,
         replay: Option<ReplayBuffer>,
     ) -> Result<Self, String> {
@@ -194,13 +197,41 @@ impl Trainer {
         let training = agent.training();
         let capacity = match &training {
             Training::OffPolicy { buffer_size, .. } => *buffer_size,
-            Training::OnPolicy { rollout_len } if *rollout_len > 0 => *rollout_len,
+            Training::OnPolicy {
+                rollout_len,
+                num_envs,
+            } if *rollout_len > 0 && *num_envs > 0 && rollout_len.is_multiple_of(*num_envs) => {
+                *rollout_len
+            }
             Training::OnPolicy { .. } => {
                 return Err("the plugin reported an invalid training schedule".into());
             }
         };
         let replay = replay
             .unwrap_or_else(|| ReplayBuffer::new(capacity, env_spec.obs_dim(), env_spec.act_dim()));
+        // Envs 1.. for vectorised on-policy rollouts: fresh, or restored from the checkpoint.
+        let num_envs = match &training {
+            Training::OnPolicy { num_envs, .. } => *num_envs,
+            Training::OffPolicy { .. } => 1,
+        };
+        let mut extra_envs = Vec::new();
+        for i in 1..num_envs {
+            let mut e = acgap_envs::make(&spec.env, seeds::derive(spec.seed, &format!("env/{i}")))
+                .map_err(|e| e.to_string())?;
+            match state.extra_envs.get(i - 1) {
+                Some(slot) => e.restore(&slot.env)?,
+                None => {
+                    let obs = e.reset();
+                    state.extra_envs.push(crate::checkpoint::EnvSlot {
+                        obs,
+                        episode_return: 0.0,
+                        episode_len: 0,
+                        env: serde_json::Value::Null,
+                    });
+                }
+            }
+            extra_envs.push(e);
+        }
         let exact = env_spec
             .tabular
             .as_ref()
@@ -216,6 +247,7 @@ impl Trainer {
             agent,
             training,
             env,
+            extra_envs,
             eval_env,
             replay,
             minibatch: Minibatch::default(),
@@ -296,10 +328,17 @@ impl Trainer {
                         }
                     }
                 }
-                Training::OnPolicy { rollout_len } => {
-                    self.replay = ReplayBuffer::new(rollout_len, self.obs_dim, self.act_dim);
-                    for _ in 0..rollout_len.min(self.spec.steps - self.state.step) {
-                        self.env_step(false)?;
+                Training::OnPolicy {
+                    rollout_len,
+                    num_envs,
+                } => {
+                    if num_envs > 1 {
+                        self.vector_rollout(rollout_len / num_envs, num_envs)?;
+                    } else {
+                        self.replay = ReplayBuffer::new(rollout_len, self.obs_dim, self.act_dim);
+                        for _ in 0..rollout_len.min(self.spec.steps - self.state.step) {
+                            self.env_step(false)?;
+                        }
                     }
                     let batch = self.replay.in_order(BatchKind::Rollout);
                     let metrics = self
@@ -406,6 +445,100 @@ impl Trainer {
             self.state.episode_len = 0;
         } else {
             self.state.obs = s.obs;
+        }
+        Ok(())
+    }
+
+    /// One on-policy rollout from `num_envs` envs, `per_env` steps each (fewer at the end of
+    /// the run), acting on all envs in one call; the batch is env-major.
+    fn vector_rollout(&mut self, per_env: usize, num_envs: usize) -> Result<(), RunFailure> {
+        let left = self.spec.steps - self.state.step;
+        let per_env = per_env.min(left.div_ceil(num_envs));
+        let (od, ad) = (self.obs_dim, self.act_dim);
+        let mut segments: Vec<ReplayBuffer> = (0..num_envs)
+            .map(|_| ReplayBuffer::new(per_env, od, ad))
+            .collect();
+        for _ in 0..per_env {
+            let obs: Vec<f32> = std::iter::once(&self.state.obs)
+                .chain(self.state.extra_envs.iter().map(|s| &s.obs))
+                .flatten()
+                .copied()
+                .collect();
+            let actions = self
+                .agent
+                .act(&obs, num_envs, false)
+                .map_err(|e| self.plugin_failure("act", e))?;
+            if actions.len() != num_envs * ad {
+                return Err(RunFailure {
+                    state: "failed",
+                    message: format!(
+                        "the plugin returned {} action values for {num_envs} envs of action dimension {ad}",
+                        actions.len()
+                    ),
+                });
+            }
+            for (e, segment) in segments.iter_mut().enumerate() {
+                let a = &actions[e * ad..(e + 1) * ad];
+                self.check_action(a)?;
+                self.step_env(e, a, segment)?;
+            }
+        }
+        self.replay = ReplayBuffer::new(per_env * num_envs, od, ad);
+        for segment in &segments {
+            self.replay.append(segment);
+        }
+        Ok(())
+    }
+
+    /// Step parallel env `e` (env 0 or one of `extra_envs`), record the transition in `into`,
+    /// and keep its episode bookkeeping.
+    fn step_env(
+        &mut self,
+        e: usize,
+        action: &[f32],
+        into: &mut ReplayBuffer,
+    ) -> Result<(), RunFailure> {
+        let (env, slot_obs, ret, len) = match e {
+            0 => (
+                &mut self.env,
+                &mut self.state.obs,
+                &mut self.state.episode_return,
+                &mut self.state.episode_len,
+            ),
+            i => {
+                let s = &mut self.state.extra_envs[i - 1];
+                (
+                    &mut self.extra_envs[i - 1],
+                    &mut s.obs,
+                    &mut s.episode_return,
+                    &mut s.episode_len,
+                )
+            }
+        };
+        let s = env.step(action);
+        into.push(
+            slot_obs,
+            action,
+            s.reward as f32,
+            &s.obs,
+            s.terminated,
+            s.truncated,
+        );
+        *ret += s.reward;
+        *len += 1;
+        let finished = (s.terminated || s.truncated).then_some((*ret, *len));
+        if finished.is_some() {
+            *slot_obs = env.reset();
+            *ret = 0.0;
+            *len = 0;
+        } else {
+            *slot_obs = s.obs;
+        }
+        self.state.step += 1;
+        if let Some((r, l)) = finished {
+            self.logs
+                .episode(self.state.step, r, l)
+                .map_err(io_failure)?;
         }
         Ok(())
     }
@@ -560,6 +693,9 @@ impl Trainer {
             .save()
             .map_err(|e| self.plugin_failure("save", e))?;
         self.state.env = self.env.snapshot();
+        for (slot, e) in self.state.extra_envs.iter_mut().zip(&self.extra_envs) {
+            slot.env = e.snapshot();
+        }
         self.state.eval_env = self.eval_env.snapshot();
         self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
         self.state.train_columns = self.logs.train_columns.clone();

@@ -96,3 +96,85 @@ fn agc_solves_cartpole_for_4_of_5_seeds() {
         "final eval returns {finals:?}: {solved} of 5 >= 450"
     );
 }
+
+/// Vectorised rollouts (`num_envs > 1`): every env's episodes are logged, the envs are seeded
+/// apart, and a run killed with SIGKILL resumes exactly (the parallel envs are checkpointed).
+#[test]
+fn parallel_envs_are_checkpointed_and_resume_exactly() {
+    let args: Vec<String> = [
+        "--plugin",
+        "agc",
+        "--env",
+        "cartpole",
+        "--steps",
+        "6000",
+        "--set",
+        "rollout_len=400",
+        "--set",
+        "num_envs=4",
+        "--set",
+        "critic_steps=20",
+        "--eval-every",
+        "2000",
+        "--eval-episodes",
+        "2",
+        "--checkpoint-every",
+        "800",
+        "--seed",
+        "5",
+    ]
+    .map(String::from)
+    .to_vec();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reference = host(&refs);
+    assert!(reference.out.status.success(), "{}", reference.stderr());
+    let want = reference.run_dir();
+    // 4 envs of CartPole under a random-ish policy: many short episodes, in all four envs.
+    let episodes = read(&want.join("episodes.csv")).lines().count() - 1;
+    assert!(episodes > 40, "{episodes} episodes");
+
+    let runs = tempdir::Dir::new();
+    let mut child = std::process::Command::new(host_bin())
+        .args(&args)
+        .args(["--quiet", "--runs", runs.path().to_str().unwrap()])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let dir = loop {
+        let found = std::fs::read_dir(runs.path().join("cartpole/agc"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|d| d.join("checkpoints/latest/host.json").is_file());
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status(&dir)["state"], "running", "killed mid-run");
+    {
+        let out = std::process::Command::new(host_bin())
+            .args(["--resume", dir.to_str().unwrap(), "--quiet"])
+            .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in ["eval.csv", "episodes.csv"] {
+        assert_eq!(
+            read(&dir.join(f)),
+            read(&want.join(f)),
+            "{f} differs after kill -9 and resume"
+        );
+    }
+}

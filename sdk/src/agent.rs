@@ -40,8 +40,20 @@ pub enum Training {
         correction_steps: usize,
         actor_steps: usize,
     },
-    /// Collect `rollout_len` steps with the current policy, then one `UpdateStep::Rollout`.
-    OnPolicy { rollout_len: usize },
+    /// Collect `rollout_len` env steps in total with the current policy, from `num_envs`
+    /// parallel envs (`rollout_len / num_envs` each, acting on all of them in one `act`
+    /// call), then one `UpdateStep::Rollout`. The batch is env-major: each env's steps in
+    /// order, one segment after the other; a segment's last step is flagged only if its
+    /// episode ended there (otherwise bootstrap from its `next_obs`).
+    OnPolicy {
+        rollout_len: usize,
+        #[serde(default = "one")]
+        num_envs: usize,
+    },
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Policy samples for soft-return rollouts.

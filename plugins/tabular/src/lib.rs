@@ -331,6 +331,7 @@ impl acgap_sdk::Agent for TabularAc {
     fn training(&self) -> Training {
         Training::OnPolicy {
             rollout_len: self.cfg.rollout_len,
+            num_envs: 1,
         }
     }
 

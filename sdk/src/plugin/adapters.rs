@@ -251,7 +251,10 @@ impl Agent for LoadedAgent {
         // A malformed answer is a plugin bug; report it at the first use as a config error.
         from_r(self.inner.training())
             .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
-            .unwrap_or(Training::OnPolicy { rollout_len: 0 })
+            .unwrap_or(Training::OnPolicy {
+                rollout_len: 0,
+                num_envs: 1,
+            })
     }
 
     fn act(&mut self, obs: &[f32], n: usize, deterministic: bool) -> PluginResult<Vec<f32>> {

@@ -42,8 +42,10 @@ pub enum Objective {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AcConfig {
-    /// Env steps per update.
+    /// Env steps per update, in total over the parallel envs.
     pub rollout_len: usize,
+    /// Parallel envs the host steps together (the policy acts on all of them in one call).
+    pub num_envs: usize,
     /// Critic gradient steps per rollout (the paper's k: 1 or 80).
     pub critic_steps: usize,
     pub actor_lr: f64,
@@ -63,6 +65,7 @@ impl Default for AcConfig {
     fn default() -> Self {
         Self {
             rollout_len: 1000,
+            num_envs: 1,
             critic_steps: 80,
             actor_lr: 0.01,
             critic_lr: 0.001,
@@ -122,8 +125,8 @@ impl Opt {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Counters {
     updates: u64,
-    /// The next transition starts an episode (the first one of training does).
-    next_is_start: bool,
+    /// Per env: its next transition starts an episode (the first one of training does).
+    next_is_start: Vec<bool>,
 }
 
 pub struct AcCore {
@@ -160,6 +163,12 @@ impl AcCore {
         if cfg.rollout_len == 0 {
             return Err("rollout_len must be at least 1".into());
         }
+        if cfg.num_envs == 0 || !cfg.rollout_len.is_multiple_of(cfg.num_envs) {
+            return Err(format!(
+                "num_envs must divide rollout_len (got {} and {})",
+                cfg.num_envs, cfg.rollout_len
+            ));
+        }
         if cfg.critic_steps == 0 {
             return Err("critic_steps (k) must be at least 1".into());
         }
@@ -187,6 +196,7 @@ impl AcCore {
         let policy = Mlp::with_activation(&sizes(heads), Activation::Tanh, &mut rng, &device);
         let critic = Mlp::with_activation(&sizes(1), Activation::Tanh, &mut rng, &device);
         let log_std = from_vec(vec![cfg.init_log_std as f32; heads], 1, heads, &device);
+        let cfg_envs = cfg.num_envs;
         let mut policy_params = policy.params();
         policy_params.push(log_std.clone());
         Ok(Self {
@@ -203,7 +213,7 @@ impl AcCore {
             rng,
             counters: Counters {
                 updates: 0,
-                next_is_start: true,
+                next_is_start: vec![true; cfg_envs],
             },
         })
     }
@@ -230,14 +240,16 @@ impl AcCore {
         }
     }
 
-    /// GAE advantages and Monte-Carlo returns of an in-order rollout, with `V` before the update.
+    /// GAE advantages and Monte-Carlo returns of an in-order rollout, with `V` before the
+    /// update; each env's segment ends with a cut (bootstrap unless terminated).
     fn advantages(&self, b: &Batch<'_>, v: &[f32], v_next: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let (n, g, l) = (b.len, self.cfg.gamma as f32, self.cfg.gae_lambda as f32);
+        let segment = (n / self.cfg.num_envs).max(1);
         let (mut adv, mut ret) = (vec![0.0; n], vec![0.0; n]);
         let (mut next_adv, mut next_ret) = (0.0f32, 0.0f32);
         for t in (0..n).rev() {
             let terminated = b.terminated[t] > 0.5;
-            let cut = terminated || b.truncated[t] > 0.5 || t == n - 1;
+            let cut = terminated || b.truncated[t] > 0.5 || (t + 1) % segment == 0;
             let bootstrap = if terminated { 0.0 } else { v_next[t] };
             let delta = b.reward[t] + g * bootstrap - v[t];
             adv[t] = delta + if cut { 0.0 } else { g * l * next_adv };
@@ -269,20 +281,18 @@ impl AcCore {
             Objective::Global => weight.iter_mut().for_each(|w| *w = 1.0 / n as f32),
             Objective::Start => {
                 let mut starts = Vec::new();
-                for (t, w) in weight.iter_mut().enumerate() {
-                    let _ = w;
-                    if self.counters.next_is_start {
+                let segment = (n / self.cfg.num_envs).max(1);
+                for t in 0..n {
+                    let e = (t / segment).min(self.cfg.num_envs - 1);
+                    if self.counters.next_is_start[e] {
                         starts.push(t);
                     }
-                    self.counters.next_is_start = b.terminated[t] > 0.5 || b.truncated[t] > 0.5;
+                    self.counters.next_is_start[e] = b.terminated[t] > 0.5 || b.truncated[t] > 0.5;
                 }
                 for &t in &starts {
                     weight[t] = 1.0 / starts.len() as f32;
                 }
             }
-        }
-        if self.cfg.objective == Objective::Global {
-            self.counters.next_is_start = b.terminated[n - 1] > 0.5 || b.truncated[n - 1] > 0.5;
         }
         // Actor: one ascent step on mean_t w_t log pi(a_t|s_t) A_t.
         let tracked = self.policy.tracked();
@@ -351,6 +361,7 @@ impl crate::Agent for AcCore {
     fn training(&self) -> Training {
         Training::OnPolicy {
             rollout_len: self.cfg.rollout_len,
+            num_envs: self.cfg.num_envs,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::adam::Adam;
 use super::tensor::{Device, Tensor, from_rows, from_vec, to_vec};
 use burn::tensor::Gradients;
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, sigmoid};
 use rand::Rng;
 
 /// One affine layer: `x W + b` with `W: in x out`, `b: 1 x out`.
@@ -46,7 +46,10 @@ impl Activation {
     fn apply(self, z: Tensor<2>) -> Tensor<2> {
         match self {
             Activation::Relu => relu(z),
-            Activation::Tanh => z.tanh(),
+            // 2 sigmoid(2z) - 1: burn-flex's tanh calls libm's scalar tanhf per element, which
+            // took three quarters of an on-policy update (measured with perf); its sigmoid is
+            // several times faster.
+            Activation::Tanh => sigmoid(z.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0),
         }
     }
 
@@ -54,7 +57,11 @@ impl Activation {
     fn derivative(self, z: &Tensor<2>) -> Tensor<2> {
         match self {
             Activation::Relu => z.clone().greater_elem(0.0).float(),
-            Activation::Tanh => z.clone().tanh().square().neg().add_scalar(1.0),
+            Activation::Tanh => Activation::Tanh
+                .apply(z.clone())
+                .square()
+                .neg()
+                .add_scalar(1.0),
         }
     }
 }

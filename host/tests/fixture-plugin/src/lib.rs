@@ -51,7 +51,10 @@ impl Fixture {
 impl Agent for Fixture {
     fn training(&self) -> Training {
         if self.on_policy {
-            Training::OnPolicy { rollout_len: 64 }
+            Training::OnPolicy {
+                rollout_len: 64,
+                num_envs: 1,
+            }
         } else {
             Training::OffPolicy {
                 batch_size: 4,
