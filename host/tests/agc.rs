@@ -133,43 +133,8 @@ fn parallel_envs_are_checkpointed_and_resume_exactly() {
     let episodes = read(&want.join("episodes.csv")).lines().count() - 1;
     assert!(episodes > 40, "{episodes} episodes");
 
-    let runs = tempdir::Dir::new();
-    let mut child = std::process::Command::new(host_bin())
-        .args(&args)
-        .args(["--quiet", "--runs", runs.path().to_str().unwrap()])
-        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    let dir = loop {
-        let found = std::fs::read_dir(runs.path().join("cartpole/agc"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .find(|d| d.join("checkpoints/latest/host.json").is_file());
-        if let Some(d) = found {
-            break d;
-        }
-        assert!(start.elapsed().as_secs() < 120, "no checkpoint appeared");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(status(&dir)["state"], "running", "killed mid-run");
-    {
-        let out = std::process::Command::new(host_bin())
-            .args(["--resume", dir.to_str().unwrap(), "--quiet"])
-            .env("ACGAP_PLUGIN_PATH", workspace_plugins())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let (_runs, dir) = kill_at_first_checkpoint(&args, "cartpole/agc");
+    resume_ok(&dir);
     for f in ["eval.csv", "episodes.csv"] {
         assert_eq!(
             read(&dir.join(f)),

@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// Short SAC runs: 150 random steps, batch 32, frequent logs.
 fn short_sac(steps: &str, extra: &[&str]) -> Vec<String> {
@@ -205,52 +204,8 @@ fn kill_9_and_resume_reproduce_an_uninterrupted_run() {
     );
     let reference = run_ok(&args);
 
-    let runs = tempdir::Dir::new();
-    let mut child = Command::new(host_bin())
-        .args(&args)
-        .args(["--quiet", "--runs", runs.path().to_str().unwrap()])
-        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill as soon as the first checkpoint exists, long before the run ends.
-    let start = Instant::now();
-    let run_dir = runs.path().join("pendulum/sac");
-    let dir = loop {
-        let found = std::fs::read_dir(&run_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .find(|d| d.join("checkpoints/latest/host.json").is_file());
-        if let Some(d) = found {
-            break d;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert_eq!(
-        status(&dir)["state"],
-        "running",
-        "the run must have been interrupted mid-way"
-    );
-
-    let out = Command::new(host_bin())
-        .args(["--resume", dir.to_str().unwrap(), "--quiet"])
-        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "resume failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming at step 300"));
+    let (_runs, dir) = kill_at_first_checkpoint(&args, "pendulum/sac");
+    assert!(resume_ok(&dir).contains("resuming at step 300"));
 
     let want = reference.run_dir();
     for f in ["eval.csv", "episodes.csv"] {

@@ -168,6 +168,54 @@ pub fn assert_clear_error(run: &Run, needles: &[&str]) {
     }
 }
 
+/// Start `host args` in a fresh runs folder and SIGKILL it as soon as the first checkpoint
+/// appears under `<runs>/<parent>/`; returns the runs folder and the interrupted run's directory
+/// (asserted to be still `running`).
+pub fn kill_at_first_checkpoint(args: &[String], parent: &str) -> (tempdir::Dir, PathBuf) {
+    let runs = tempdir::Dir::new();
+    let mut child = Command::new(host_bin())
+        .args(args)
+        .args(["--quiet", "--runs", runs.path().to_str().unwrap()])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let dir = loop {
+        let found = std::fs::read_dir(runs.path().join(parent))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|d| d.join("checkpoints/latest/host.json").is_file());
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(
+        status(&dir)["state"],
+        "running",
+        "the run must have been interrupted mid-way"
+    );
+    (runs, dir)
+}
+
+/// `host --resume dir`, which must succeed; returns its stderr.
+pub fn resume_ok(dir: &Path) -> String {
+    let out = Command::new(host_bin())
+        .args(["--resume", dir.to_str().unwrap(), "--quiet"])
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "resume failed:\n{err}");
+    err
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
