@@ -332,14 +332,7 @@ impl Trainer {
                     rollout_len,
                     num_envs,
                 } => {
-                    if num_envs > 1 {
-                        self.vector_rollout(rollout_len / num_envs, num_envs)?;
-                    } else {
-                        self.replay = ReplayBuffer::new(rollout_len, self.obs_dim, self.act_dim);
-                        for _ in 0..rollout_len.min(self.spec.steps - self.state.step) {
-                            self.env_step(false)?;
-                        }
-                    }
+                    self.vector_rollout(rollout_len / num_envs, num_envs)?;
                     let batch = self.replay.in_order(BatchKind::Rollout);
                     let metrics = self
                         .agent
@@ -398,6 +391,7 @@ impl Trainer {
         Ok(())
     }
 
+    /// One env step of an off-policy agent (random actions while warming up).
     fn env_step(&mut self, random: bool) -> Result<(), RunFailure> {
         let action = if random {
             self.random_action()
@@ -409,48 +403,19 @@ impl Trainer {
             self.check_action(&a)?;
             a
         };
-        if self.spec.gap.every > 0 {
-            self.state.gap.offer(
-                self.spec.gap.pairs,
-                self.env.as_ref(),
-                &self.state.obs,
-                &action,
-            );
-        }
-        let s = self.env.step(&action);
-        self.replay.push(
-            &self.state.obs,
-            &action,
-            s.reward as f32,
-            &s.obs,
-            s.terminated,
-            s.truncated,
-        );
-        self.state.episode_return += s.reward;
-        self.state.episode_len += 1;
-        self.state.step += 1;
-        if s.terminated || s.truncated {
-            self.logs
-                .episode(
-                    self.state.step,
-                    self.state.episode_return,
-                    self.state.episode_len,
-                )
-                .map_err(io_failure)?;
-            if matches!(self.training, Training::OffPolicy { .. }) {
-                self.tabular_diagnostics()?;
-            }
-            self.state.obs = self.env.reset();
-            self.state.episode_return = 0.0;
-            self.state.episode_len = 0;
-        } else {
-            self.state.obs = s.obs;
+        // The replay buffer is moved out for the step: `step_env` borrows the trainer.
+        let mut replay = std::mem::replace(&mut self.replay, ReplayBuffer::new(0, 0, 0));
+        let ended = self.step_env(0, &action, &mut replay);
+        self.replay = replay;
+        // Off-policy agents are scored at episode ends (on-policy ones after each update).
+        if ended? {
+            self.tabular_diagnostics()?;
         }
         Ok(())
     }
 
-    /// One on-policy rollout from `num_envs` envs, `per_env` steps each (fewer at the end of
-    /// the run), acting on all envs in one call; the batch is env-major.
+    /// One on-policy rollout from `num_envs` envs (one or more), `per_env` steps each (fewer at
+    /// the end of the run), acting on all envs in one call; the batch is env-major.
     fn vector_rollout(&mut self, per_env: usize, num_envs: usize) -> Result<(), RunFailure> {
         let left = self.spec.steps - self.state.step;
         let per_env = per_env.min(left.div_ceil(num_envs));
@@ -490,14 +455,22 @@ impl Trainer {
         Ok(())
     }
 
-    /// Step parallel env `e` (env 0 or one of `extra_envs`), record the transition in `into`,
-    /// and keep its episode bookkeeping.
+    /// Step env `e` (env 0 or one of `extra_envs`), record the transition in `into`, and keep
+    /// its episode bookkeeping; returns whether its episode ended.
     fn step_env(
         &mut self,
         e: usize,
         action: &[f32],
         into: &mut ReplayBuffer,
-    ) -> Result<(), RunFailure> {
+    ) -> Result<bool, RunFailure> {
+        if e == 0 && self.spec.gap.every > 0 {
+            self.state.gap.offer(
+                self.spec.gap.pairs,
+                self.env.as_ref(),
+                &self.state.obs,
+                action,
+            );
+        }
         let (env, slot_obs, ret, len) = match e {
             0 => (
                 &mut self.env,
@@ -540,7 +513,7 @@ impl Trainer {
                 .episode(self.state.step, r, l)
                 .map_err(io_failure)?;
         }
-        Ok(())
+        Ok(finished.is_some())
     }
 
     fn random_action(&mut self) -> Vec<f32> {
