@@ -1,4 +1,7 @@
-//! The linear solve of implicit (Stackelberg) gradients, shared by Stack-SAC and STAC.
+//! The linear solve of implicit (Stackelberg) gradients, shared by Stack-SAC and STAC: the
+//! exact Woodbury solve (eta > 0), its minimum-norm limit (eta = 0, STAC's CartPole setting),
+//! conjugate gradient for a Hessian given only through products, and the extreme eigenvalues
+//! of such an operator (to log the conditioning of a critic Hessian).
 //!
 //! Both need `v = (G + eta I)^-1 u` with the Gauss-Newton matrix `G = J^T J / n` of a
 //! critic, `J` its `n x P` per-sample parameter gradients. `P` is large (tens of
@@ -80,6 +83,126 @@ pub fn relative_residual(v: &[f64], u: &[f64], n: usize, eta: f64, gv: &[f64]) -
     (r / norm.max(1e-300)).sqrt()
 }
 
+/// The minimum-norm solution of `(J^T J / n) v = u` (eta = 0): `v = n J^T K^-2 J u`, exact when
+/// `u` lies in the row space of `J` (e.g. `u = mean_k grad f(x_k)`) and `K = J J^T` is invertible.
+/// `ridge` (relative to `K`'s mean diagonal) guards against a numerically singular `K`.
+pub fn solve_minimum_norm(
+    gram: &[f64],
+    n: usize,
+    u: &[f64],
+    ridge: f64,
+    jvp: impl FnOnce(&[f64]) -> Result<Vec<f64>, String>,
+    vjp: impl FnOnce(&[f64]) -> Result<Vec<f64>, String>,
+) -> Result<Vec<f64>, String> {
+    if gram.len() != n * n {
+        return Err(format!(
+            "Gram matrix of {} entries does not fit n = {n}",
+            gram.len()
+        ));
+    }
+    let mut k = DMatrix::from_row_slice(n, n, gram);
+    let scale = (0..n).map(|i| k[(i, i)]).sum::<f64>() / n.max(1) as f64;
+    for i in 0..n {
+        k[(i, i)] += ridge * scale;
+    }
+    let chol = k
+        .cholesky()
+        .ok_or("J J^T is singular: add a ridge or use lambda > 0")?;
+    let ju = DVector::from_vec(jvp(u)?);
+    let z = chol.solve(&chol.solve(&ju)) * n as f64;
+    vjp(z.as_slice())
+}
+
+/// What an iterative solve reached.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IterativeSolve {
+    pub x: Vec<f64>,
+    pub iterations: usize,
+    /// `||A x - b|| / ||b||`.
+    pub relative_residual: f64,
+}
+
+/// Conjugate gradient for a symmetric positive-definite `A` given as `apply(x) = A x` (e.g.
+/// exact Hessian-vector products plus `lambda x`), from `x = 0`, until the relative residual is
+/// below `tol` or `max_iter` steps.
+pub fn conjugate_gradient(
+    mut apply: impl FnMut(&[f64]) -> Result<Vec<f64>, String>,
+    b: &[f64],
+    tol: f64,
+    max_iter: usize,
+) -> Result<IterativeSolve, String> {
+    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
+    let b_norm = dot(b, b).sqrt().max(1e-300);
+    let mut x = vec![0.0; b.len()];
+    let mut r = b.to_vec();
+    let mut p = r.clone();
+    let mut rr = dot(&r, &r);
+    let mut iterations = 0;
+    while iterations < max_iter && rr.sqrt() / b_norm > tol {
+        let ap = apply(&p)?;
+        let pap = dot(&p, &ap);
+        if pap <= 0.0 || !pap.is_finite() {
+            return Err(format!(
+                "conjugate gradient: the operator is not positive definite (p^T A p = {pap}); increase lambda"
+            ));
+        }
+        let alpha = rr / pap;
+        for i in 0..x.len() {
+            x[i] += alpha * p[i];
+            r[i] -= alpha * ap[i];
+        }
+        let rr_next = dot(&r, &r);
+        let beta = rr_next / rr;
+        for i in 0..p.len() {
+            p[i] = r[i] + beta * p[i];
+        }
+        rr = rr_next;
+        iterations += 1;
+    }
+    Ok(IterativeSolve {
+        x,
+        iterations,
+        relative_residual: rr.sqrt() / b_norm,
+    })
+}
+
+/// The largest and smallest eigenvalues of a symmetric positive semi-definite operator of size
+/// `dim` (power iteration, then power iteration on `lambda_max I - A`), `iters` products each,
+/// from a fixed start vector.
+pub fn extreme_eigenvalues(
+    mut apply: impl FnMut(&[f64]) -> Result<Vec<f64>, String>,
+    dim: usize,
+    iters: usize,
+) -> Result<(f64, f64), String> {
+    let normalize = |v: &mut Vec<f64>| {
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+        v.iter_mut().for_each(|x| *x /= norm);
+    };
+    let start: Vec<f64> = (0..dim)
+        .map(|i| 1.0 + ((i * 7919) % 13) as f64 / 13.0)
+        .collect();
+    let mut v = start.clone();
+    normalize(&mut v);
+    let mut largest = 0.0;
+    for _ in 0..iters {
+        let av = apply(&v)?;
+        largest = v.iter().zip(&av).map(|(a, b)| a * b).sum::<f64>();
+        v = av;
+        normalize(&mut v);
+    }
+    let mut v = start;
+    normalize(&mut v);
+    let mut shifted = 0.0;
+    for _ in 0..iters {
+        let av = apply(&v)?;
+        let bv: Vec<f64> = v.iter().zip(&av).map(|(x, ax)| largest * x - ax).collect();
+        shifted = v.iter().zip(&bv).map(|(a, b)| a * b).sum::<f64>();
+        v = bv;
+        normalize(&mut v);
+    }
+    Ok((largest, largest - shifted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +259,63 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("eta"));
+    }
+
+    /// eta = 0: the minimum-norm solution equals the pseudo-inverse solve (u in J's row space).
+    #[test]
+    fn minimum_norm_equals_the_pseudo_inverse() {
+        let (n, p) = (6, 30);
+        let j = random(n, p, 5);
+        let u = j.transpose() * DVector::from_element(n, 1.0 / n as f64); // mean of the rows
+        let k = &j * j.transpose();
+        let gram: Vec<f64> = k.transpose().as_slice().to_vec();
+        let v = solve_minimum_norm(
+            &gram,
+            n,
+            u.as_slice(),
+            0.0,
+            |x| Ok((&j * DVector::from_column_slice(x)).as_slice().to_vec()),
+            |z| {
+                Ok((j.transpose() * DVector::from_column_slice(z))
+                    .as_slice()
+                    .to_vec())
+            },
+        )
+        .unwrap();
+        let g = j.transpose() * &j / n as f64;
+        let dense = g.clone().pseudo_inverse(1e-10).unwrap() * &u;
+        let err = (DVector::from_vec(v.clone()) - &dense).norm() / dense.norm();
+        assert!(err < 1e-8, "relative error {err:e}");
+        let residual = (&g * DVector::from_vec(v) - &u).norm() / u.norm();
+        assert!(residual < 1e-8, "residual {residual:e}");
+    }
+
+    #[test]
+    fn conjugate_gradient_and_eigenvalues_match_dense_linear_algebra() {
+        let p = 25;
+        let m = random(p, p, 7);
+        let a = &m * m.transpose() + DMatrix::identity(p, p) * 0.5; // SPD
+        let b = random(p, 1, 8).column(0).into_owned();
+        let apply = |x: &[f64]| Ok((&a * DVector::from_column_slice(x)).as_slice().to_vec());
+        let cg = conjugate_gradient(apply, b.as_slice(), 1e-12, 200).unwrap();
+        let dense = a.clone().lu().solve(&b).unwrap();
+        let err = (DVector::from_vec(cg.x.clone()) - &dense).norm() / dense.norm();
+        assert!(
+            err < 1e-9 && cg.relative_residual <= 1e-12,
+            "{err:e} after {} steps",
+            cg.iterations
+        );
+        let eig = a.clone().symmetric_eigen().eigenvalues;
+        let (hi, lo) = extreme_eigenvalues(apply, p, 2000).unwrap();
+        let (want_hi, want_lo) = (eig.max(), eig.min());
+        assert!((hi - want_hi).abs() < 1e-6 * want_hi, "{hi} vs {want_hi}");
+        assert!((lo - want_lo).abs() < 1e-3 * want_hi, "{lo} vs {want_lo}");
+        // An indefinite operator is reported, not silently solved.
+        let neg = |x: &[f64]| Ok(x.iter().map(|v| -v).collect());
+        assert!(
+            conjugate_gradient(neg, b.as_slice(), 1e-12, 10)
+                .unwrap_err()
+                .contains("not positive definite")
+        );
     }
 }
