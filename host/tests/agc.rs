@@ -143,3 +143,50 @@ fn parallel_envs_are_checkpointed_and_resume_exactly() {
         );
     }
 }
+
+/// STAC runs through the same host path; its diagnostics are logged and a negative lambda is
+/// refused.
+#[test]
+fn stac_runs_logs_its_implicit_term_and_refuses_a_negative_lambda() {
+    let r = host(&[
+        "--plugin",
+        "stac",
+        "--env",
+        "cartpole",
+        "--steps",
+        "2000",
+        "--set",
+        "rollout_len=500",
+        "--set",
+        "critic_steps=5",
+        "--set",
+        "diagnostics_every=1",
+        "--eval-every",
+        "1000",
+        "--eval-episodes",
+        "1",
+        "--log-every",
+        "1000",
+    ]);
+    assert!(r.out.status.success(), "{}", r.stderr());
+    let train = read(&r.run_dir().join("train.csv"));
+    for key in [
+        "stac/implicit_norm",
+        "stac/cosine_with_plain",
+        "stac/solver_residual",
+        "stac/hessian_eig_max",
+    ] {
+        assert!(train.contains(key), "train.csv lacks {key}:\n{train}");
+    }
+    let r = host(&[
+        "--plugin",
+        "stac",
+        "--env",
+        "cartpole",
+        "--set",
+        "lambda=-1",
+        "--steps",
+        "10",
+    ]);
+    assert_clear_error(&r, &["lambda must be >= 0"]);
+}

@@ -1,6 +1,6 @@
 //! The linear solve of implicit (Stackelberg) gradients, shared by Stack-SAC and STAC: the
-//! exact Woodbury solve (eta > 0), its minimum-norm limit (eta = 0, STAC's CartPole setting),
-//! conjugate gradient for a Hessian given only through products, and the extreme eigenvalues
+//! exact Woodbury solve (eta > 0), conjugate gradient for a Hessian given only through
+//! products, and the extreme eigenvalues
 //! of such an operator (to log the conditioning of a critic Hessian).
 //!
 //! Both need `v = (G + eta I)^-1 u` with the Gauss-Newton matrix `G = J^T J / n` of a
@@ -81,36 +81,6 @@ pub fn relative_residual(v: &[f64], u: &[f64], n: usize, eta: f64, gv: &[f64]) -
         .sum();
     let norm: f64 = u.iter().map(|x| x * x).sum();
     (r / norm.max(1e-300)).sqrt()
-}
-
-/// The minimum-norm solution of `(J^T J / n) v = u` (eta = 0): `v = n J^T K^-2 J u`, exact when
-/// `u` lies in the row space of `J` (e.g. `u = mean_k grad f(x_k)`) and `K = J J^T` is invertible.
-/// `ridge` (relative to `K`'s mean diagonal) guards against a numerically singular `K`.
-pub fn solve_minimum_norm(
-    gram: &[f64],
-    n: usize,
-    u: &[f64],
-    ridge: f64,
-    jvp: impl FnOnce(&[f64]) -> Result<Vec<f64>, String>,
-    vjp: impl FnOnce(&[f64]) -> Result<Vec<f64>, String>,
-) -> Result<Vec<f64>, String> {
-    if gram.len() != n * n {
-        return Err(format!(
-            "Gram matrix of {} entries does not fit n = {n}",
-            gram.len()
-        ));
-    }
-    let mut k = DMatrix::from_row_slice(n, n, gram);
-    let scale = (0..n).map(|i| k[(i, i)]).sum::<f64>() / n.max(1) as f64;
-    for i in 0..n {
-        k[(i, i)] += ridge * scale;
-    }
-    let chol = k
-        .cholesky()
-        .ok_or("J J^T is singular: add a ridge or use lambda > 0")?;
-    let ju = DVector::from_vec(jvp(u)?);
-    let z = chol.solve(&chol.solve(&ju)) * n as f64;
-    vjp(z.as_slice())
 }
 
 /// What an iterative solve reached.
@@ -259,35 +229,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("eta"));
-    }
-
-    /// eta = 0: the minimum-norm solution equals the pseudo-inverse solve (u in J's row space).
-    #[test]
-    fn minimum_norm_equals_the_pseudo_inverse() {
-        let (n, p) = (6, 30);
-        let j = random(n, p, 5);
-        let u = j.transpose() * DVector::from_element(n, 1.0 / n as f64); // mean of the rows
-        let k = &j * j.transpose();
-        let gram: Vec<f64> = k.transpose().as_slice().to_vec();
-        let v = solve_minimum_norm(
-            &gram,
-            n,
-            u.as_slice(),
-            0.0,
-            |x| Ok((&j * DVector::from_column_slice(x)).as_slice().to_vec()),
-            |z| {
-                Ok((j.transpose() * DVector::from_column_slice(z))
-                    .as_slice()
-                    .to_vec())
-            },
-        )
-        .unwrap();
-        let g = j.transpose() * &j / n as f64;
-        let dense = g.clone().pseudo_inverse(1e-10).unwrap() * &u;
-        let err = (DVector::from_vec(v.clone()) - &dense).norm() / dense.norm();
-        assert!(err < 1e-8, "relative error {err:e}");
-        let residual = (&g * DVector::from_vec(v) - &u).norm() / u.norm();
-        assert!(residual < 1e-8, "residual {residual:e}");
     }
 
     #[test]
