@@ -68,19 +68,18 @@ pub fn start(
             .join("sessions")
             .join(format!("{name}-{}", crate::run_dir::timestamp()))
     });
-    if dir.join("session.json").is_file() {
-        let existing = read(&dir)?;
-        let same =
-            serde_json::to_value(&existing.runs).ok() == serde_json::to_value(&session.runs).ok();
-        if !same {
-            return Err(format!(
-                "`{}` already holds a different session; pick a new `--out`, or continue that one with `--resume {}`",
-                dir.display(),
-                dir.display()
-            ));
-        }
-    } else {
-        if dir.exists() && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some()) {
+    if !dir.join("session.json").is_file() {
+        // Shards of one session may start at the same moment: another shard's half-written
+        // `session.json` (a hidden temporary file) does not make the folder foreign.
+        let foreign = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                !(name.starts_with(".session.json.") && name.ends_with(".tmp"))
+            });
+        if foreign {
             return Err(format!(
                 "`{}` exists and is not a session directory; refusing to write into it",
                 dir.display()
@@ -89,6 +88,15 @@ pub fn start(
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create session directory `{}`: {e}", dir.display()))?;
         write_json(&dir.join("session.json"), &session)?;
+    }
+    // Whoever wrote it (this process or a concurrent shard), it must be this very session.
+    let existing = read(&dir)?;
+    if serde_json::to_value(&existing.runs).ok() != serde_json::to_value(&session.runs).ok() {
+        return Err(format!(
+            "`{}` already holds a different session; pick a new `--out`, or continue that one with `--resume {}`",
+            dir.display(),
+            dir.display()
+        ));
     }
     execute(&dir, &session, opts)?;
     Ok(dir)
