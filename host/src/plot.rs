@@ -282,8 +282,10 @@ pub fn comparison(
     bands: &[Band],
 ) -> Result<(), String> {
     register_font();
-    let svg = dir.join(format!("{stem}.svg"));
-    let png = dir.join(format!("{stem}.png"));
+    // Drawn under temporary names and renamed: shards of a session may redraw at once, and a
+    // reader must never see half a picture.
+    let tmp = |ext: &str| dir.join(format!(".{stem}.{}.tmp.{ext}", std::process::id()));
+    let (svg, png) = (tmp("svg"), tmp("png"));
     let size = (960, 560);
     comparison_chart(
         SVGBackend::new(&svg, size).into_drawing_area(),
@@ -298,7 +300,12 @@ pub fn comparison(
         axes,
         bands,
     )
-    .map_err(|e| format!("cannot draw `{}`: {e}", png.display()))
+    .map_err(|e| format!("cannot draw `{}`: {e}", png.display()))?;
+    for (from, ext) in [(svg, "svg"), (png, "png")] {
+        let to = dir.join(format!("{stem}.{ext}"));
+        std::fs::rename(&from, &to).map_err(|e| format!("cannot write `{}`: {e}", to.display()))?;
+    }
+    Ok(())
 }
 
 fn comparison_chart<DB: DrawingBackend>(
