@@ -78,17 +78,7 @@ fn agc_solves_cartpole_for_4_of_5_seeds() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let finals: Vec<f64> = (0..5)
-        .map(|s| {
-            let eval = read(&out.join(format!("agc/seed-{s}/eval.csv")));
-            eval.lines()
-                .last()
-                .unwrap()
-                .split(',')
-                .nth(1)
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
+        .map(|s| last_eval_mean(&out.join(format!("agc/seed-{s}"))))
         .collect();
     let solved = finals.iter().filter(|r| **r >= 450.0).count();
     assert!(

@@ -93,17 +93,7 @@ fn a_session_runs_the_grid_and_writes_the_report() {
     assert!(rows[0].starts_with("label,planned,finished,final_mean"));
     assert!(rows[1].starts_with("sac,2,2,") && rows[2].starts_with("SAC-2-0,2,2,"));
     // The final mean in the summary is the mean of the runs' last evaluations.
-    let last_eval = |seed: u64| -> f64 {
-        let text = read(&out.join(format!("sac/seed-{seed}/eval.csv")));
-        text.lines()
-            .last()
-            .unwrap()
-            .split(',')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let last_eval = |seed: u64| last_eval_mean(&out.join(format!("sac/seed-{seed}")));
     let mean: f64 = rows[1].split(',').nth(3).unwrap().parse().unwrap();
     assert!((mean - (last_eval(0) + last_eval(1)) / 2.0).abs() < 1e-9);
 

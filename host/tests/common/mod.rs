@@ -231,6 +231,16 @@ pub fn summary_without_timing(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The mean return of a run's last evaluation (`eval.csv`).
+pub fn last_eval_mean(run_dir: &Path) -> f64 {
+    let text = read(&run_dir.join("eval.csv"));
+    let last = text.lines().last().expect("eval.csv has rows");
+    last.split(',')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .expect("a mean")
+}
+
 pub fn status(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&read(&dir.join("status.json"))).unwrap()
 }
