@@ -6,7 +6,8 @@
 //! The whole algorithm is the SDK's [`AcCore`] with [`StacConfig`].
 
 use acgap_sdk::AgentEntry;
-use acgap_sdk::toolkit::ac::{AcCore, StacConfig};
+use acgap_sdk::toolkit::ac::AcCore;
+use acgap_sdk::toolkit::stac::StacConfig;
 
 acgap_sdk::export_plugin! {
     agents: [AgentEntry {

@@ -11,6 +11,7 @@
 
 use super::adam::Adam;
 use super::mlp::{Activation, Mlp};
+use super::stac::{StacBatch, StacConfig, implicit_coefficients};
 use super::state::{StateReader, StateWriter};
 use super::tensor::{Device, Tensor, device_from_name, from_rows, from_vec, to_vec};
 use crate::spec::Space;
@@ -129,57 +130,6 @@ struct Counters {
     next_is_start: Vec<bool>,
 }
 
-/// STAC's settings (the `stac` agent; ALGORITHMS.md §4).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct StacConfig {
-    /// Regularisation of the critic Hessian; 0 (the paper's CartPole) takes the minimum-norm
-    /// solution of the Gauss-Newton system.
-    pub lambda: f64,
-    /// Decay `lambda_t = lambda * exp(-t / lambda_decay_updates)` over updates t (0: constant);
-    /// the paper's stated future work.
-    pub lambda_decay_updates: f64,
-    /// Log the Gauss-Newton Hessian's extreme eigenvalues every this many updates (0: never).
-    pub diagnostics_every: u64,
-}
-
-impl Default for StacConfig {
-    fn default() -> Self {
-        Self {
-            lambda: 0.0,
-            lambda_decay_updates: 0.0,
-            diagnostics_every: 10,
-        }
-    }
-}
-
-impl StacConfig {
-    /// The keys this adds to an [`AcConfig`].
-    pub const KEYS: [&'static str; 3] = ["lambda", "lambda_decay_updates", "diagnostics_every"];
-
-    /// The `stac` agent's default config: the actor-critic's plus these keys.
-    pub fn default_config() -> serde_json::Value {
-        let mut v = serde_json::to_value(AcConfig::default()).expect("config serialises");
-        let extra = serde_json::to_value(Self::default()).expect("config serialises");
-        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-            m.extend(e.clone());
-        }
-        v
-    }
-}
-
-/// The Gauss-Newton solve of one STAC update.
-struct GaussNewton {
-    /// The Gram matrix `J J^T` of per-sample critic gradients.
-    k: nalgebra::DMatrix<f64>,
-    #[cfg_attr(not(test), allow(dead_code))] // the tests rebuild v = J^T z from it
-    z: nalgebra::DVector<f64>,
-    /// `c_k = grad_w V(s_k) . v` with `v = J^T z`.
-    c: nalgebra::DVector<f64>,
-    ridge: f64,
-    residual: f64,
-}
-
 pub struct AcCore {
     cfg: AcConfig,
     /// `Some`: STAC, the actor follows the Stackelberg total derivative.
@@ -201,23 +151,7 @@ pub struct AcCore {
 impl AcCore {
     /// STAC: the config holds [`StacConfig::KEYS`] besides the actor-critic's.
     pub fn new_stac(init: &AgentInit) -> PluginResult<Self> {
-        let mut base = init.config.clone();
-        let mut stac = serde_json::Map::new();
-        if let Some(m) = base.as_object_mut() {
-            for k in StacConfig::KEYS {
-                if let Some(v) = m.remove(k) {
-                    stac.insert(k.into(), v);
-                }
-            }
-        }
-        let stac: StacConfig = serde_json::from_value(serde_json::Value::Object(stac))
-            .map_err(|e| format!("invalid config: {e}"))?;
-        if !(stac.lambda >= 0.0 && stac.lambda.is_finite()) {
-            return Err(format!("lambda must be >= 0, got {}", stac.lambda));
-        }
-        if stac.lambda_decay_updates < 0.0 {
-            return Err("lambda_decay_updates must be >= 0".into());
-        }
+        let (base, stac) = StacConfig::split(&init.config)?;
         let mut core = Self::new(&AgentInit {
             config: base,
             ..init.clone()
@@ -380,7 +314,18 @@ impl AcCore {
         let (mut pg, objective_value, mean_logp) = self.policy_gradient(&obs, b.action, coef)?;
         let mut extra_metrics = Vec::new();
         if let Some(stac) = self.stac.clone() {
-            let (coef, metrics) = self.implicit_coefficients(&obs, b, &ret, &stac)?;
+            let segment = (n / self.cfg.num_envs).max(1);
+            let starts: Vec<bool> = (0..n)
+                .map(|t| t % segment == 0 || b.terminated[t - 1] > 0.5 || b.truncated[t - 1] > 0.5)
+                .collect();
+            let batch = StacBatch {
+                obs: &obs,
+                ret: &ret,
+                starts: &starts,
+                gamma: self.cfg.gamma,
+            };
+            let (coef, metrics) =
+                implicit_coefficients(&stac, &self.critic, &batch, self.counters.updates)?;
             let (implicit, ..) = self.policy_gradient(&obs, b.action, coef)?;
             let flat =
                 |g: &[Tensor<2>]| -> Vec<f32> { g.iter().cloned().flat_map(to_vec).collect() };
@@ -471,146 +416,6 @@ impl AcCore {
         }
         let mean_logp = to_vec(logp.inner()).iter().sum::<f32>() / n as f32;
         Ok((pg, value, mean_logp))
-    }
-
-    /// `J x`: per-sample `grad_w V(s_k) . x` (forward mode, exact). Tests check the solve with it.
-    #[cfg(test)]
-    fn critic_jvp(&self, obs: &Tensor<2>, x: &[f64]) -> Vec<f64> {
-        let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let d = self.critic.unflatten(&x, &self.device);
-        to_vec(self.critic.jvp(obs.clone(), &d, None).1)
-            .into_iter()
-            .map(f64::from)
-            .collect()
-    }
-
-    /// `J^T z = sum_k z_k grad_w V(s_k)`, flat.
-    #[cfg(test)]
-    fn critic_vjp(&self, obs: &Tensor<2>, z: &[f64]) -> Vec<f64> {
-        let n = z.len();
-        let tracked = self.critic.tracked();
-        let w: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-        let out = (tracked.forward(obs.clone()) * from_vec(w, n, 1, &self.device)).sum();
-        tracked
-            .grads(&out.backward())
-            .into_iter()
-            .flat_map(to_vec)
-            .map(f64::from)
-            .collect()
-    }
-
-    /// `(2/N K + lambda I) z = 1/N` and `c = K z` (see `implicit_coefficients`).
-    fn gauss_newton_solve(
-        &self,
-        obs: &Tensor<2>,
-        n: usize,
-        lambda: f64,
-    ) -> PluginResult<GaussNewton> {
-        use nalgebra::{DMatrix, DVector};
-        let gram: Vec<f64> = to_vec(self.critic.per_sample_gram(obs.clone()))
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let k = DMatrix::from_row_slice(n, n, &gram);
-        let mut system = &k * (2.0 / n as f64);
-        let scale = (0..n).map(|i| system[(i, i)]).sum::<f64>() / n as f64;
-        // lambda = 0: the f32 Gram matrix can be numerically singular (near-duplicate states);
-        // then the smallest ridge (relative to its mean diagonal) that makes it definite is used.
-        let mut ridge = 0.0;
-        let chol = loop {
-            let mut a = system.clone();
-            for i in 0..n {
-                a[(i, i)] += lambda + ridge * scale;
-            }
-            match a.cholesky() {
-                Some(c) => break c,
-                None if ridge < 1e-2 => ridge = if ridge == 0.0 { 1e-12 } else { ridge * 100.0 },
-                None => {
-                    return Err(
-                        "the critic's Gauss-Newton matrix is singular: set lambda > 0".into(),
-                    );
-                }
-            }
-        };
-        let y = DVector::from_element(n, 1.0 / n as f64);
-        let z = chol.solve(&y);
-        for i in 0..n {
-            system[(i, i)] += lambda;
-        }
-        let residual = (&system * &z - &y).norm() / y.norm();
-        let c = &k * &z;
-        Ok(GaussNewton {
-            k,
-            z,
-            c,
-            ridge,
-            residual,
-        })
-    }
-
-    /// STAC's per-transition coefficients of `log pi(a_t|s_t)` for the implicit term
-    /// `-(d2L/dtheta dw) (d2L/dw2 + lambda I)^-1 dJ/dw` (ALGORITHMS.md §4, paper Prop. 1).
-    ///
-    /// `dJ/dw = mean_k grad_w V(s_k) = J^T y` with `y = 1/N`, so the solution of the
-    /// Gauss-Newton system `(2/N J^T J + lambda I) v = J^T y` is `v = J^T z` with
-    /// `(2/N K + lambda I) z = y`, `K = J J^T` (N x N, computed layer by layer): exact, and the
-    /// per-sample products `c_k = grad_w V(s_k) . v` are `c = K z` — no product with the
-    /// parameters is needed. (At lambda = 0 and invertible K this gives `c = 1/2` exactly.)
-    /// `C_t` is the discounted cumulative sum of c over each episode up to t; the coefficient
-    /// of `log pi(a_t|s_t)` is `2/N C_t G_t`, `G_t` the Monte-Carlo return.
-    fn implicit_coefficients(
-        &self,
-        obs: &Tensor<2>,
-        b: &Batch<'_>,
-        ret: &[f32],
-        stac: &StacConfig,
-    ) -> PluginResult<(Vec<f32>, Metrics)> {
-        use super::implicit::extreme_eigenvalues;
-        let n = b.len;
-        let lambda = if stac.lambda_decay_updates > 0.0 {
-            stac.lambda * (-(self.counters.updates as f64) / stac.lambda_decay_updates).exp()
-        } else {
-            stac.lambda
-        };
-        let solve = self.gauss_newton_solve(obs, n, lambda)?;
-        let (c, ridge, residual) = (solve.c.as_slice().to_vec(), solve.ridge, solve.residual);
-        let gram = solve.k.transpose().as_slice().to_vec();
-        let (g, segment) = (self.cfg.gamma, (n / self.cfg.num_envs).max(1));
-        let mut coef = vec![0.0f32; n];
-        let mut acc = 0.0f64;
-        for t in 0..n {
-            if t % segment == 0 {
-                acc = 0.0;
-            }
-            acc = c[t] + g * acc;
-            coef[t] = (2.0 / n as f64 * acc * ret[t] as f64) as f32;
-            if b.terminated[t] > 0.5 || b.truncated[t] > 0.5 {
-                acc = 0.0;
-            }
-        }
-        let mut metrics = vec![
-            ("stac/lambda".into(), lambda),
-            ("stac/ridge".into(), ridge),
-            ("stac/solver_residual".into(), residual),
-        ];
-        if stac.diagnostics_every > 0
-            && self.counters.updates.is_multiple_of(stac.diagnostics_every)
-        {
-            // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
-            let k = nalgebra::DMatrix::from_row_slice(n, n, &gram);
-            let apply = |x: &[f64]| {
-                Ok((&k * nalgebra::DVector::from_column_slice(x))
-                    .as_slice()
-                    .to_vec())
-            };
-            let (hi, lo) = extreme_eigenvalues(apply, n, 60)?;
-            metrics.push(("stac/hessian_eig_max".into(), 2.0 * hi / n as f64));
-            metrics.push((
-                "stac/hessian_eig_min_nonzero".into(),
-                2.0 * lo.max(0.0) / n as f64,
-            ));
-        }
-        Ok((coef, metrics))
     }
 }
 
@@ -839,70 +644,5 @@ mod tests {
         );
         assert!(make(serde_json::json!({"gae_lambda": -0.1})).contains("gae_lambda"));
         assert!(make(serde_json::json!({"schedule": "10-0"})).contains("unknown field `schedule`"));
-    }
-
-    /// STAC's solve, checked with explicit products: `v = J^T z` satisfies
-    /// `(2/N J^T J + lambda I) v = mean_k grad_w V(s_k)`, and `c = K z` equals `J v`; at
-    /// lambda = 0, `c = 1/2`.
-    #[test]
-    fn stac_gauss_newton_solve_is_exact() {
-        let init = AgentInit {
-            config: serde_json::json!({"hidden": [8], "lambda": 0.0}),
-            env: EnvSpec {
-                id: "t".into(),
-                observation: Space::Box {
-                    low: vec![-1.0; 2],
-                    high: vec![1.0; 2],
-                },
-                action: Space::Discrete { n: 2 },
-                max_episode_steps: None,
-                tabular: None,
-            },
-            seed: 3,
-            device: "cpu".into(),
-        };
-        let core = AcCore::new_stac(&init).unwrap();
-        let n = 10;
-        let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let obs = from_rows(&x, n, 2, &core.device);
-        let rel = |a: &[f64], b: &[f64]| {
-            let d: f64 = a
-                .iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            d / b.iter().map(|y| y * y).sum::<f64>().sqrt().max(1e-12)
-        };
-        for lambda in [0.0, 0.3] {
-            let gn = core.gauss_newton_solve(&obs, n, lambda).unwrap();
-            assert_eq!(gn.ridge, 0.0);
-            let v = core.critic_vjp(&obs, gn.z.as_slice());
-            let jv = core.critic_jvp(&obs, &v);
-            assert!(rel(gn.c.as_slice(), &jv) < 1e-4, "c = K z vs J v");
-            let jtjv = core.critic_vjp(&obs, &jv);
-            let lhs: Vec<f64> = (0..v.len())
-                .map(|i| 2.0 / n as f64 * jtjv[i] + lambda * v[i])
-                .collect();
-            let rhs = core.critic_vjp(&obs, &vec![1.0 / n as f64; n]);
-            assert!(
-                rel(&lhs, &rhs) < 1e-4,
-                "lambda {lambda}: residual {}",
-                rel(&lhs, &rhs)
-            );
-            if lambda == 0.0 {
-                assert!(gn.c.iter().all(|c| (c - 0.5).abs() < 1e-6), "{:?}", gn.c);
-            }
-        }
-        assert!(
-            AcCore::new_stac(&AgentInit {
-                config: serde_json::json!({"lambda": -1.0}),
-                ..init
-            })
-            .err()
-            .unwrap()
-            .contains("lambda must be >= 0")
-        );
     }
 }

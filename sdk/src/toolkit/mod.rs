@@ -14,6 +14,7 @@ pub mod implicit;
 mod mlp;
 mod policy;
 pub mod sac;
+pub mod stac;
 mod state;
 mod tensor;
 

@@ -1,0 +1,679 @@
+//! STAC's implicit term (ALGORITHMS.md §4, paper 002 eq. 19 and Prop. 1): the actor of the
+//! on-policy actor-critic ([`super::ac::AcCore`]) adds
+//!
+//! ```text
+//! -(d2L/dtheta dw) (d2L/dw2 + lambda I)^-1 dJ/dw,   L = mean_k (V_w(s_k) - G_k)^2,
+//! dJ/dw = mean_k grad_w V_w(s_k)
+//! ```
+//!
+//! to its policy gradient, in three steps:
+//! 1. solve `(d2L/dw2 + lambda I) v = dJ/dw`: the Gauss-Newton Hessian `2/N J^T J` exactly in the
+//!    N x N Gram space ([`gauss_newton_solve`]), or the full Hessian through exact
+//!    Hessian-vector products and conjugate gradient ([`full_hessian_solve`]);
+//! 2. `c_k = grad_w V(s_k) . v`, one number per batch state;
+//! 3. the cross term of Prop. 1, `(d2L/dtheta dw) v = -2 mean_k c_k sum_{t >= k, same episode}
+//!    gamma^(t-k) grad log pi(a_t|s_t) G_t`, as per-transition coefficients of `log pi`
+//!    ([`cross_term_coefficients`], one pass with a discounted cumulative sum).
+
+use super::implicit::{conjugate_gradient, extreme_eigenvalues};
+use super::mlp::Mlp;
+use super::tensor::{Tensor, from_vec, to_vec};
+use crate::{Metrics, PluginResult};
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+/// Which critic Hessian `d2L/dw2` the solve uses.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hessian {
+    /// `2 mean_k grad V grad V^T`, solved exactly (minimum-norm at lambda = 0).
+    GaussNewton,
+    /// The exact Hessian (adds `2 mean_k (V - G) d2V/dw2`), by Hessian-vector products and CG.
+    Full,
+}
+
+/// STAC's settings (the `stac` agent), on top of the actor-critic's [`super::ac::AcConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StacConfig {
+    /// Regularisation of the critic Hessian; 0 (the paper's CartPole) takes the minimum-norm
+    /// solution of the Gauss-Newton system.
+    pub lambda: f64,
+    /// Decay `lambda_t = lambda * exp(-t / lambda_decay_updates)` over updates t (0: constant);
+    /// the paper's stated future work.
+    pub lambda_decay_updates: f64,
+    pub hessian: Hessian,
+    /// Conjugate-gradient stopping rule of the full Hessian: relative residual and steps.
+    pub cg_tolerance: f64,
+    pub cg_max_iterations: usize,
+    /// Log the critic Hessian's extreme eigenvalues every this many updates (0: never).
+    pub diagnostics_every: u64,
+}
+
+impl Default for StacConfig {
+    fn default() -> Self {
+        Self {
+            lambda: 0.0,
+            lambda_decay_updates: 0.0,
+            hessian: Hessian::GaussNewton,
+            cg_tolerance: 1e-6,
+            cg_max_iterations: 200,
+            diagnostics_every: 10,
+        }
+    }
+}
+
+impl StacConfig {
+    /// The keys this adds to an actor-critic config.
+    pub const KEYS: [&'static str; 6] = [
+        "lambda",
+        "lambda_decay_updates",
+        "hessian",
+        "cg_tolerance",
+        "cg_max_iterations",
+        "diagnostics_every",
+    ];
+
+    /// The `stac` agent's default config: the actor-critic's plus these keys.
+    pub fn default_config() -> serde_json::Value {
+        let mut v =
+            serde_json::to_value(super::ac::AcConfig::default()).expect("config serialises");
+        let extra = serde_json::to_value(Self::default()).expect("config serialises");
+        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        v
+    }
+
+    /// Split a `stac` config into the actor-critic's part and these settings, validated.
+    pub fn split(config: &serde_json::Value) -> PluginResult<(serde_json::Value, Self)> {
+        let mut base = config.clone();
+        let mut own = serde_json::Map::new();
+        if let Some(m) = base.as_object_mut() {
+            for k in Self::KEYS {
+                if let Some(v) = m.remove(k) {
+                    own.insert(k.into(), v);
+                }
+            }
+        }
+        let cfg: Self = serde_json::from_value(serde_json::Value::Object(own))
+            .map_err(|e| format!("invalid config: {e}"))?;
+        if !(cfg.lambda >= 0.0 && cfg.lambda.is_finite()) {
+            return Err(format!("lambda must be >= 0, got {}", cfg.lambda));
+        }
+        if cfg.lambda_decay_updates.is_nan() || cfg.lambda_decay_updates < 0.0 {
+            return Err("lambda_decay_updates must be >= 0".into());
+        }
+        if cfg.cg_tolerance.is_nan() || cfg.cg_tolerance <= 0.0 || cfg.cg_max_iterations == 0 {
+            return Err("cg_tolerance must be > 0 and cg_max_iterations >= 1".into());
+        }
+        Ok((base, cfg))
+    }
+
+    /// The regularisation at update `t`.
+    pub fn lambda_at(&self, t: u64) -> f64 {
+        if self.lambda_decay_updates > 0.0 {
+            self.lambda * (-(t as f64) / self.lambda_decay_updates).exp()
+        } else {
+            self.lambda
+        }
+    }
+}
+
+/// One rollout as the implicit term needs it.
+pub struct StacBatch<'a> {
+    /// `N x obs_dim` batch states.
+    pub obs: &'a Tensor<2>,
+    /// Monte-Carlo returns `G_t` (bootstrapped at truncations and the rollout's end).
+    pub ret: &'a [f32],
+    /// `starts[t]`: transition t begins an episode within this rollout.
+    pub starts: &'a [bool],
+    pub gamma: f64,
+}
+
+/// STAC's per-transition coefficients of `log pi(a_t|s_t)` whose gradient is the implicit term,
+/// with the solve's diagnostics (`stac/...` metrics). `update` is the number of updates so far.
+pub fn implicit_coefficients(
+    cfg: &StacConfig,
+    critic: &Mlp,
+    batch: &StacBatch<'_>,
+    update: u64,
+) -> PluginResult<(Vec<f32>, Metrics)> {
+    let n = batch.ret.len();
+    let lambda = cfg.lambda_at(update);
+    let mut metrics = vec![("stac/lambda".into(), lambda)];
+    let c = match cfg.hessian {
+        Hessian::GaussNewton => {
+            let gn = gauss_newton_solve(critic, batch.obs, lambda)?;
+            metrics.push(("stac/ridge".into(), gn.ridge));
+            metrics.push(("stac/solver_residual".into(), gn.residual));
+            if cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every) {
+                // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
+                let apply = |x: &[f64]| {
+                    Ok((&gn.k * DVector::from_column_slice(x))
+                        .as_slice()
+                        .iter()
+                        .map(|v| 2.0 * v / n as f64)
+                        .collect())
+                };
+                let (hi, lo) = extreme_eigenvalues(apply, n, 60)?;
+                metrics.push(("stac/hessian_eig_max".into(), hi));
+                metrics.push(("stac/hessian_eig_min".into(), lo.max(0.0)));
+            }
+            gn.c.as_slice().to_vec()
+        }
+        Hessian::Full => {
+            let full = full_hessian_solve(critic, batch.obs, batch.ret, lambda, cfg)?;
+            metrics.push(("stac/solver_residual".into(), full.relative_residual));
+            metrics.push(("stac/cg_iterations".into(), full.iterations as f64));
+            if cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every) {
+                let hvp = |x: &[f64]| Ok(critic_hvp(critic, batch.obs, batch.ret, x));
+                let (hi, lo) = extreme_eigenvalues(hvp, critic.param_count(), 60)?;
+                metrics.push(("stac/hessian_eig_max".into(), hi));
+                metrics.push(("stac/hessian_eig_min".into(), lo));
+            }
+            full.c
+        }
+    };
+    let coef = cross_term_coefficients(&c, batch.ret, batch.starts, batch.gamma);
+    Ok((coef.into_iter().map(|x| x as f32).collect(), metrics))
+}
+
+/// The cross term of Prop. 1 applied to the solve: the coefficients `coef_t` such that
+/// `sum_t coef_t grad log pi(a_t|s_t) = -(d2L/dtheta dw) v
+/// = 2/N sum_k c_k sum_{t >= k, same episode} gamma^(t-k) grad log pi(a_t|s_t) G_t`,
+/// i.e. `coef_t = 2/N C_t G_t` with the forward discounted cumulative sum
+/// `C_t = sum_{k <= t, same episode} gamma^(t-k) c_k`.
+///
+/// Why: Prop. 1 differentiates `L = E_{s~rho}[(V_w(s) - V^pi(s))^2]` with the state distribution
+/// `rho` held fixed, so `dL/dtheta = -2 E_rho[(V_w(s) - V^pi(s)) dV^pi(s)/dtheta]`, and each batch
+/// state `s_k` contributes the policy gradient of the episode's remainder started from it.
+pub fn cross_term_coefficients(c: &[f64], ret: &[f32], starts: &[bool], gamma: f64) -> Vec<f64> {
+    let n = c.len();
+    assert!(ret.len() == n && starts.len() == n, "batch lengths differ");
+    let mut acc = 0.0;
+    (0..n)
+        .map(|t| {
+            acc = c[t] + if starts[t] { 0.0 } else { gamma * acc };
+            2.0 / n as f64 * acc * ret[t] as f64
+        })
+        .collect()
+}
+
+/// The Gauss-Newton solve of one update.
+pub(crate) struct GaussNewton {
+    /// The Gram matrix `J J^T` of per-sample critic gradients.
+    pub k: DMatrix<f64>,
+    #[cfg_attr(not(test), allow(dead_code))] // the tests rebuild v = J^T z from it
+    pub z: DVector<f64>,
+    /// `c_k = grad_w V(s_k) . v` with `v = J^T z`.
+    pub c: DVector<f64>,
+    pub ridge: f64,
+    pub residual: f64,
+}
+
+/// `(2/N J^T J + lambda I) v = J^T y`, `y = 1/N` (so `J^T y = dJ/dw`), solved through the
+/// N x N side: `v = J^T z` with `(2/N K + lambda I) z = y`, `K = J J^T` (computed layer by
+/// layer, exact), and `c = J v = K z` — no product with the parameters is needed. At
+/// lambda = 0 with K invertible this gives `c = 1/2` exactly; an f32-singular K (near-duplicate
+/// states) gets the smallest ridge, relative to its mean diagonal, that makes it definite.
+pub(crate) fn gauss_newton_solve(
+    critic: &Mlp,
+    obs: &Tensor<2>,
+    lambda: f64,
+) -> PluginResult<GaussNewton> {
+    let n = obs.dims()[0];
+    let gram: Vec<f64> = to_vec(critic.per_sample_gram(obs.clone()))
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let k = DMatrix::from_row_slice(n, n, &gram);
+    let mut system = &k * (2.0 / n as f64);
+    let scale = (0..n).map(|i| system[(i, i)]).sum::<f64>() / n as f64;
+    let mut ridge = 0.0;
+    let chol = loop {
+        let mut a = system.clone();
+        for i in 0..n {
+            a[(i, i)] += lambda + ridge * scale;
+        }
+        match a.cholesky() {
+            Some(c) => break c,
+            None if ridge < 1e-2 => ridge = if ridge == 0.0 { 1e-12 } else { ridge * 100.0 },
+            None => {
+                return Err("the critic's Gauss-Newton matrix is singular: set lambda > 0".into());
+            }
+        }
+    };
+    let y = DVector::from_element(n, 1.0 / n as f64);
+    let z = chol.solve(&y);
+    for i in 0..n {
+        system[(i, i)] += lambda;
+    }
+    let residual = (&system * &z - &y).norm() / y.norm();
+    let c = &k * &z;
+    Ok(GaussNewton {
+        k,
+        z,
+        c,
+        ridge,
+        residual,
+    })
+}
+
+/// The full-Hessian solve of one update.
+pub(crate) struct FullSolve {
+    pub c: Vec<f64>,
+    pub iterations: usize,
+    pub relative_residual: f64,
+}
+
+/// `(d2L/dw2 + lambda I) v = dJ/dw` by conjugate gradient on exact Hessian-vector products, then
+/// `c = J v` (forward mode). The full Hessian can be indefinite away from a critic optimum; CG
+/// then stops with an error that asks for a larger lambda.
+pub(crate) fn full_hessian_solve(
+    critic: &Mlp,
+    obs: &Tensor<2>,
+    ret: &[f32],
+    lambda: f64,
+    cfg: &StacConfig,
+) -> PluginResult<FullSolve> {
+    let n = ret.len();
+    let djdw = critic_vjp(critic, obs, &vec![1.0 / n as f64; n]);
+    let apply = |x: &[f64]| {
+        let hx = critic_hvp(critic, obs, ret, x);
+        Ok(hx.iter().zip(x).map(|(h, xi)| h + lambda * xi).collect())
+    };
+    let solve = conjugate_gradient(apply, &djdw, cfg.cg_tolerance, cfg.cg_max_iterations)?;
+    Ok(FullSolve {
+        c: critic_jvp(critic, obs, &solve.x),
+        iterations: solve.iterations,
+        relative_residual: solve.relative_residual,
+    })
+}
+
+/// `J x`: per-sample `grad_w V(s_k) . x` (forward mode, exact).
+pub(crate) fn critic_jvp(critic: &Mlp, obs: &Tensor<2>, x: &[f64]) -> Vec<f64> {
+    let device = obs.device();
+    let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let d = critic.unflatten(&x, &device);
+    to_vec(critic.jvp(obs.clone(), &d, None).1)
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+/// `J^T z = sum_k z_k grad_w V(s_k)`, flat.
+pub(crate) fn critic_vjp(critic: &Mlp, obs: &Tensor<2>, z: &[f64]) -> Vec<f64> {
+    let (n, device) = (z.len(), obs.device());
+    let tracked = critic.tracked();
+    let w: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+    let out = (tracked.forward(obs.clone()) * from_vec(w, n, 1, &device)).sum();
+    tracked
+        .grads(&out.backward())
+        .into_iter()
+        .flat_map(to_vec)
+        .map(f64::from)
+        .collect()
+}
+
+/// The exact Hessian-vector product `(d2L/dw2) x` of `L = mean_k (V(s_k) - G_k)^2`, reverse over
+/// forward: the directional derivative `dL . x = 2 mean_k (V_k - G_k) (J x)_k` is computed in
+/// forward mode on autodiff-tracked parameters, and its gradient is `H x`.
+pub(crate) fn critic_hvp(critic: &Mlp, obs: &Tensor<2>, ret: &[f32], x: &[f64]) -> Vec<f64> {
+    let (n, device) = (ret.len(), obs.device());
+    let tracked = critic.tracked();
+    let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let dir = critic.unflatten(&xs, &device);
+    let (v, jx) = tracked.jvp(obs.clone(), &dir, None);
+    let g = from_vec(ret.to_vec(), n, 1, &device);
+    let directional = ((v - g) * jx).sum().mul_scalar(2.0 / n as f32);
+    tracked
+        .grads(&directional.backward())
+        .into_iter()
+        .flat_map(to_vec)
+        .map(f64::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paper Prop. 1, checked by brute force: on a small finite-horizon MDP (state = (time, x),
+    /// so `V^pi` is well defined per batch state) whose trajectories can all be enumerated,
+    /// the expectation of `sum_t coef_t grad log pi(a_t|s_t)` over all trajectories equals
+    /// `-d/dtheta [dL/dw . v]` by central differences of `L(theta, w) = sum_s rho(s) (w_s -
+    /// V^pi_theta(s))^2`, `rho` the batch-state distribution held fixed (the batch is one whole
+    /// episode), `V^pi` by exhaustive enumeration of the remaining trajectory, tabular critic
+    /// (`c_k = v_{s_k}`). Policy: softmax over `theta[x][a]`, shared across time.
+    #[test]
+    fn prop1_cross_term_matches_a_brute_force_derivative() {
+        type Coefficients<'a> = dyn Fn(&[f64], &[f32], &[bool]) -> Vec<f64> + 'a;
+        const X: usize = 3; // states per time step
+        const A: usize = 2;
+        const H: usize = 4; // episode length (terminates after H steps)
+        let gamma = 0.9;
+        // A fixed random MDP from a tiny LCG (no extra crates in the test).
+        let mut seed = 12345u64;
+        let mut uniform = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut p = [[[0.0; X]; A]; X];
+        let mut r = [[0.0; A]; X];
+        for x in 0..X {
+            for a in 0..A {
+                let raw: Vec<f64> = (0..X).map(|_| uniform() + 0.1).collect();
+                let sum: f64 = raw.iter().sum();
+                for y in 0..X {
+                    p[x][a][y] = raw[y] / sum;
+                }
+                r[x][a] = 2.0 * uniform() - 1.0;
+            }
+        }
+        let mu = [0.5, 0.3, 0.2];
+        let theta0: Vec<f64> = (0..X * A).map(|_| uniform() - 0.5).collect();
+        let w: Vec<f64> = (0..H * X).map(|_| uniform()).collect(); // critic V_w(t, x) = w[t X + x]
+        let v: Vec<f64> = (0..H * X).map(|_| uniform() - 0.5).collect(); // the solve's v
+        let pi = |th: &[f64], x: usize| -> [f64; A] {
+            let m = th[x * A..x * A + A]
+                .iter()
+                .cloned()
+                .fold(f64::MIN, f64::max);
+            let e: Vec<f64> = (0..A).map(|a| (th[x * A + a] - m).exp()).collect();
+            let s: f64 = e.iter().sum();
+            [e[0] / s, e[1] / s]
+        };
+        // V^pi(t, x) by enumerating the rest of the episode.
+        fn value(
+            t: usize,
+            x: usize,
+            pi: &dyn Fn(usize) -> [f64; A],
+            p: &[[[f64; X]; A]; X],
+            r: &[[f64; A]; X],
+            gamma: f64,
+        ) -> f64 {
+            if t == H {
+                return 0.0;
+            }
+            let probs = pi(x);
+            (0..A)
+                .map(|a| {
+                    let next: f64 = (0..X)
+                        .map(|y| p[x][a][y] * value(t + 1, y, pi, p, r, gamma))
+                        .sum();
+                    probs[a] * (r[x][a] + gamma * next)
+                })
+                .sum()
+        }
+        // rho: the fixed batch-state distribution (one whole episode per batch) under theta0.
+        let mut rho = [0.0; H * X];
+        let mut dist = mu.to_vec();
+        for t in 0..H {
+            let probs: Vec<[f64; A]> = (0..X).map(|x| pi(&theta0, x)).collect();
+            let mut next = vec![0.0; X];
+            for x in 0..X {
+                rho[t * X + x] = dist[x] / H as f64;
+                for a in 0..A {
+                    for y in 0..X {
+                        next[y] += dist[x] * probs[x][a] * p[x][a][y];
+                    }
+                }
+            }
+            dist = next;
+        }
+        // dL/dw . v = 2 sum_s rho(s) (w_s - V^pi_theta(s)) v_s, as a function of theta.
+        let dl_dw_v = |th: &[f64]| -> f64 {
+            let pol = |x: usize| pi(th, x);
+            (0..H * X)
+                .map(|s| {
+                    let vpi = value(s / X, s % X, &pol, &p, &r, gamma);
+                    2.0 * rho[s] * (w[s] - vpi) * v[s]
+                })
+                .sum()
+        };
+        let h = 1e-5;
+        let brute: Vec<f64> = (0..X * A)
+            .map(|i| {
+                let (mut up, mut down) = (theta0.clone(), theta0.clone());
+                up[i] += h;
+                down[i] -= h;
+                -(dl_dw_v(&up) - dl_dw_v(&down)) / (2.0 * h)
+            })
+            .collect();
+        // The estimator's exact expectation: every trajectory, weighted by its probability.
+        let expectation = |coefficients: &Coefficients<'_>| {
+            let mut total = vec![0.0; X * A];
+            let paths = (A * X).pow(H as u32) * X;
+            for code in 0..paths {
+                let (mut c, mut prob, mut x) = (code, 0.0, code % X);
+                c /= X;
+                prob += mu[x];
+                let (mut states, mut actions, mut rewards) = (vec![], vec![], vec![]);
+                for _ in 0..H {
+                    let (a, y) = (c % A, (c / A) % X);
+                    c /= A * X;
+                    prob *= pi(&theta0, x)[a] * p[x][a][y];
+                    states.push(x);
+                    actions.push(a);
+                    rewards.push(r[x][a]);
+                    x = y;
+                }
+                let mut ret = vec![0.0f32; H];
+                let mut g = 0.0;
+                for t in (0..H).rev() {
+                    g = rewards[t] + gamma * g;
+                    ret[t] = g as f32;
+                }
+                let ck: Vec<f64> = (0..H).map(|t| v[t * X + states[t]]).collect();
+                let mut starts = vec![false; H];
+                starts[0] = true;
+                let coef = coefficients(&ck, &ret, &starts);
+                for t in 0..H {
+                    let probs = pi(&theta0, states[t]);
+                    for b in 0..A {
+                        let score = f64::from(b == actions[t]) - probs[b];
+                        total[states[t] * A + b] += prob * coef[t] * score;
+                    }
+                }
+            }
+            total
+        };
+        let rel = |a: &[f64]| {
+            let d: f64 = a.iter().zip(&brute).map(|(x, y)| (x - y).powi(2)).sum();
+            (d / brute.iter().map(|y| y * y).sum::<f64>()).sqrt()
+        };
+        let ours = expectation(&|c, ret, starts| cross_term_coefficients(c, ret, starts, gamma));
+        assert!(rel(&ours) < 1e-5, "{ours:?} vs {brute:?}: {}", rel(&ours));
+        // The check can fail: weighting each log pi by its own c_t (no cumulative sum), or
+        // summing the future instead of the past, misses.
+        let own_only = expectation(&|c, ret, _| {
+            (0..H)
+                .map(|t| 2.0 / H as f64 * c[t] * ret[t] as f64)
+                .collect()
+        });
+        assert!(rel(&own_only) > 1e-2, "{}", rel(&own_only));
+        let reversed = expectation(&|c, ret, starts| {
+            let (rc, rr, rs): (Vec<f64>, Vec<f32>, Vec<bool>) = (
+                c.iter().rev().copied().collect(),
+                ret.iter().rev().copied().collect(),
+                std::iter::once(true)
+                    .chain(starts[1..].iter().copied())
+                    .collect(),
+            );
+            let mut out = cross_term_coefficients(&rc, &rr, &rs, gamma);
+            out.reverse();
+            out
+        });
+        assert!(rel(&reversed) > 1e-2, "{}", rel(&reversed));
+    }
+
+    /// Episodes inside a rollout do not share their sums: two episodes in one batch give the
+    /// coefficients of each alone (rescaled by the batch size).
+    #[test]
+    fn cross_term_restarts_at_each_episode() {
+        let (c, ret) = ([0.5, -1.0, 2.0, 0.25, 1.5], [1.0f32, 2.0, -1.0, 3.0, 0.5]);
+        let both = cross_term_coefficients(&c, &ret, &[true, false, false, true, false], 0.8);
+        let first = cross_term_coefficients(&c[..3], &ret[..3], &[true, false, false], 0.8);
+        let second = cross_term_coefficients(&c[3..], &ret[3..], &[true, false], 0.8);
+        for (t, want) in first
+            .iter()
+            .map(|x| x * 3.0 / 5.0)
+            .chain(second.iter().map(|x| x * 2.0 / 5.0))
+            .enumerate()
+        {
+            assert!((both[t] - want).abs() < 1e-12, "t = {t}");
+        }
+        // By hand for the first episode: C = 0.5, -1 + 0.4, 2 - 0.48.
+        let by_hand = [0.5 * 1.0, -0.6 * 2.0, -1.52].map(|x| 2.0 / 5.0 * x);
+        for t in 0..3 {
+            assert!((both[t] - by_hand[t]).abs() < 1e-12);
+        }
+    }
+
+    fn critic_and_batch(n: usize, hidden: usize) -> (Mlp, Tensor<2>, Vec<f32>) {
+        use super::super::mlp::Activation;
+        use super::super::tensor::{device_from_name, from_rows};
+        use rand::{Rng, SeedableRng};
+        let device = device_from_name("cpu").unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let critic = Mlp::with_activation(&[2, hidden, 1], Activation::Tanh, &mut rng, &device);
+        let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let ret: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        (critic, from_rows(&x, n, 2, &device), ret)
+    }
+
+    fn rel(a: &[f64], b: &[f64]) -> f64 {
+        let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+        (d / b.iter().map(|y| y * y).sum::<f64>().max(1e-300)).sqrt()
+    }
+
+    /// The Gauss-Newton solve, checked with explicit products: `v = J^T z` satisfies
+    /// `(2/N J^T J + lambda I) v = mean_k grad_w V(s_k)`, and `c = K z` equals `J v`; at
+    /// lambda = 0 (N < P), `c = 1/2`.
+    #[test]
+    fn gauss_newton_solve_is_exact() {
+        let n = 10;
+        let (critic, obs, _) = critic_and_batch(n, 8);
+        for lambda in [0.0, 0.3] {
+            let gn = gauss_newton_solve(&critic, &obs, lambda).unwrap();
+            assert_eq!(gn.ridge, 0.0);
+            let v = critic_vjp(&critic, &obs, gn.z.as_slice());
+            let jv = critic_jvp(&critic, &obs, &v);
+            assert!(rel(gn.c.as_slice(), &jv) < 1e-4, "c = K z vs J v");
+            let jtjv = critic_vjp(&critic, &obs, &jv);
+            let lhs: Vec<f64> = (0..v.len())
+                .map(|i| 2.0 / n as f64 * jtjv[i] + lambda * v[i])
+                .collect();
+            let rhs = critic_vjp(&critic, &obs, &vec![1.0 / n as f64; n]);
+            assert!(
+                rel(&lhs, &rhs) < 1e-4,
+                "lambda {lambda}: {}",
+                rel(&lhs, &rhs)
+            );
+            if lambda == 0.0 {
+                assert!(gn.c.iter().all(|c| (c - 0.5).abs() < 1e-6), "{:?}", gn.c);
+            }
+        }
+    }
+
+    /// `H x` against central differences of the gradient `dL/dw` (autodiff), and its
+    /// Gauss-Newton part: with targets equal to the critic's outputs the residual term vanishes
+    /// and `H x = 2/N J^T J x`.
+    #[test]
+    fn hessian_vector_products_match_finite_differences() {
+        use super::super::tensor::from_vec;
+        let n = 12;
+        let (critic, obs, ret) = critic_and_batch(n, 6);
+        let device = obs.device();
+        let grad = |net: &Mlp, targets: &[f32]| -> Vec<f64> {
+            let tracked = net.tracked();
+            let g = from_vec(targets.to_vec(), n, 1, &device);
+            let loss = (tracked.forward(obs.clone()) - g).square().mean();
+            tracked
+                .grads(&loss.backward())
+                .into_iter()
+                .flat_map(to_vec)
+                .map(f64::from)
+                .collect()
+        };
+        let p = critic.param_count();
+        let x: Vec<f64> = (0..p)
+            .map(|i| ((i * 7919) % 13) as f64 / 6.0 - 1.0)
+            .collect();
+        let w0 = critic.to_flat();
+        let shifted = |eps: f64| {
+            let mut net = critic.clone();
+            let w: Vec<f32> = w0
+                .iter()
+                .zip(&x)
+                .map(|(w, d)| (*w as f64 + eps * d) as f32)
+                .collect();
+            net.set_flat(&w, &device);
+            grad(&net, &ret)
+        };
+        let eps = 1e-2;
+        let (up, down) = (shifted(eps), shifted(-eps));
+        let fd: Vec<f64> = up
+            .iter()
+            .zip(&down)
+            .map(|(u, d)| (u - d) / (2.0 * eps))
+            .collect();
+        let hx = critic_hvp(&critic, &obs, &ret, &x);
+        assert!(
+            rel(&hx, &fd) < 2e-3,
+            "H x vs finite differences: {}",
+            rel(&hx, &fd)
+        );
+        let outputs = to_vec(critic.forward(obs.clone()));
+        let gn_x = critic_vjp(&critic, &obs, &critic_jvp(&critic, &obs, &x));
+        let gn_x: Vec<f64> = gn_x.iter().map(|v| 2.0 / n as f64 * v).collect();
+        let hx_fit = critic_hvp(&critic, &obs, &outputs, &x);
+        assert!(rel(&hx_fit, &gn_x) < 1e-4, "{}", rel(&hx_fit, &gn_x));
+        assert!(rel(&hx, &gn_x) > 1e-2, "the residual term is present");
+    }
+
+    /// The full-Hessian CG solve agrees with a dense solve of the Hessian assembled column by
+    /// column from the products.
+    #[test]
+    fn full_hessian_cg_solve_matches_a_dense_solve() {
+        let n = 12;
+        let (critic, obs, ret) = critic_and_batch(n, 4);
+        let p = critic.param_count();
+        let mut h = DMatrix::<f64>::zeros(p, p);
+        for j in 0..p {
+            let mut e = vec![0.0; p];
+            e[j] = 1.0;
+            let col = critic_hvp(&critic, &obs, &ret, &e);
+            for i in 0..p {
+                h[(i, j)] = col[i];
+            }
+        }
+        let h = (&h + h.transpose()) * 0.5;
+        // Away from a critic optimum the full Hessian is indefinite; lambda makes it definite.
+        let min_eig = h.clone().symmetric_eigen().eigenvalues.min();
+        assert!(
+            min_eig < 0.0,
+            "the test covers an indefinite Hessian ({min_eig})"
+        );
+        let lambda = 0.5 - min_eig;
+        let h = h + DMatrix::<f64>::identity(p, p) * lambda;
+        let djdw = critic_vjp(&critic, &obs, &vec![1.0 / n as f64; n]);
+        let dense = h
+            .clone()
+            .lu()
+            .solve(&DVector::from_column_slice(&djdw))
+            .unwrap();
+        let cfg = StacConfig {
+            lambda,
+            hessian: Hessian::Full,
+            ..StacConfig::default()
+        };
+        let full = full_hessian_solve(&critic, &obs, &ret, lambda, &cfg).unwrap();
+        let want = critic_jvp(&critic, &obs, dense.as_slice());
+        assert!(rel(&full.c, &want) < 1e-3, "{}", rel(&full.c, &want));
+        assert!(full.relative_residual <= 1e-6);
+    }
+}
