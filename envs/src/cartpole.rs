@@ -1,4 +1,5 @@
-//! CartPole-v1 (Gymnasium `classic_control/cartpole.py`, Euler integrator).
+//! CartPole-v1 (Gymnasium `classic_control/cartpole.py`, Euler integrator), and v0: the same
+//! dynamics with a 200-step limit.
 
 use crate::{Dynamics, EnvSpec, Space};
 use rand::Rng;
@@ -22,6 +23,18 @@ pub struct CartPole {
     pub state: [f64; 4],
     /// Steps taken after termination (Gymnasium then gives reward 0).
     steps_beyond_terminated: Option<u32>,
+    /// CartPole-v0: episodes end after 200 steps instead of 500.
+    #[serde(default)]
+    pub v0: bool,
+}
+
+impl CartPole {
+    pub fn v0() -> Self {
+        Self {
+            v0: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl Dynamics for CartPole {
@@ -33,13 +46,13 @@ impl Dynamics for CartPole {
             f32::INFINITY,
         ];
         EnvSpec {
-            id: "cartpole".into(),
+            id: if self.v0 { "cartpole-v0" } else { "cartpole" }.into(),
             observation: Space::Box {
                 low: high.iter().map(|h| -h).collect(),
                 high,
             },
             action: Space::Discrete { n: 2 },
-            max_episode_steps: Some(500),
+            max_episode_steps: Some(if self.v0 { 200 } else { 500 }),
             tabular: None,
         }
     }

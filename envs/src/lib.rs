@@ -69,6 +69,10 @@ pub const ENV_IDS: &[(&str, &str)] = &[
         "CartPole-v1: balance a pole, 500 steps, 2 discrete actions",
     ),
     (
+        "cartpole-v0",
+        "CartPole-v0: as v1 with episodes of 200 steps",
+    ),
+    (
         "mountaincar-continuous",
         "MountainCarContinuous-v0: 999 steps, continuous force",
     ),
@@ -126,6 +130,7 @@ pub fn make(id: &str, seed: u64) -> Result<Box<dyn Env>, EnvError> {
             Box::new(TimeLimited::new(Pendulum::new(PendulumVersion::V0), seed))
         }
         "cartpole" | "CartPole-v1" => Box::new(TimeLimited::new(CartPole::default(), seed)),
+        "cartpole-v0" | "CartPole-v0" => Box::new(TimeLimited::new(CartPole::v0(), seed)),
         "mountaincar-continuous" | "MountainCarContinuous-v0" => {
             Box::new(TimeLimited::new(MountainCarContinuous::default(), seed))
         }
@@ -212,6 +217,28 @@ mod tests {
                 c.reset(),
                 "{id}: RNG state must be part of the snapshot"
             );
+        }
+    }
+
+    /// A balancing controller keeps the pole up past 200 steps: v0 truncates there, v1 does not.
+    #[test]
+    fn cartpole_v0_truncates_at_200_steps() {
+        for (id, limit) in [("cartpole-v0", 200), ("cartpole", 500)] {
+            let mut env = make(id, 3).unwrap();
+            assert_eq!(env.spec().max_episode_steps, Some(limit));
+            let mut obs = env.reset();
+            let mut steps = 0;
+            loop {
+                let push_right = obs[2] + 0.5 * obs[3] + 0.01 * obs[0] + 0.1 * obs[1] > 0.0;
+                let s = env.step(&[if push_right { 1.0 } else { 0.0 }]);
+                steps += 1;
+                obs = s.obs;
+                if s.terminated || s.truncated {
+                    assert!(s.truncated && !s.terminated, "{id}: fell at step {steps}");
+                    break;
+                }
+            }
+            assert_eq!(steps, limit, "{id}");
         }
     }
 

@@ -134,39 +134,72 @@ fn parallel_envs_are_checkpointed_and_resume_exactly() {
     }
 }
 
-/// STAC runs through the same host path; its diagnostics are logged and a negative lambda is
-/// refused.
+/// STAC runs through the same host path with either critic Hessian; its diagnostics are logged
+/// (the full Hessian with the conditioning-driven lambda and CG) and bad settings are refused.
 #[test]
-fn stac_runs_logs_its_implicit_term_and_refuses_a_negative_lambda() {
-    let r = host(&[
-        "--plugin",
-        "stac",
-        "--env",
-        "cartpole",
-        "--steps",
-        "2000",
-        "--set",
-        "rollout_len=500",
-        "--set",
-        "critic_steps=5",
-        "--set",
-        "diagnostics_every=1",
-        "--eval-every",
-        "1000",
-        "--eval-episodes",
-        "1",
-        "--log-every",
-        "1000",
-    ]);
-    assert!(r.out.status.success(), "{}", r.stderr());
-    let train = read(&r.run_dir().join("train.csv"));
-    for key in [
-        "stac/implicit_norm",
-        "stac/cosine_with_plain",
-        "stac/solver_residual",
-        "stac/hessian_eig_max",
+fn stac_runs_logs_its_implicit_term_and_refuses_bad_settings() {
+    for (extra, keys) in [
+        (vec![], vec!["stac/ridge"]),
+        (
+            vec![
+                "hessian=full",
+                "max_condition=100",
+                "cross_term_baseline=true",
+            ],
+            vec!["stac/cg_iterations"],
+        ),
     ] {
-        assert!(train.contains(key), "train.csv lacks {key}:\n{train}");
+        let mut args = vec![
+            "--plugin",
+            "stac",
+            "--env",
+            "cartpole",
+            "--steps",
+            "2000",
+            "--set",
+            "rollout_len=500",
+            "--set",
+            "critic_steps=5",
+            "--set",
+            "diagnostics_every=1",
+            "--eval-every",
+            "1000",
+            "--eval-episodes",
+            "1",
+            "--log-every",
+            "1000",
+        ];
+        for e in &extra {
+            args.extend(["--set", e]);
+        }
+        let r = host(&args);
+        assert!(r.out.status.success(), "{extra:?}: {}", r.stderr());
+        let train = read(&r.run_dir().join("train.csv"));
+        for key in [
+            "stac/implicit_norm",
+            "stac/cosine_with_plain",
+            "stac/solver_residual",
+            "stac/hessian_eig_max",
+            "stac/hessian_eig_min",
+            "stac/lambda",
+        ]
+        .iter()
+        .chain(&keys)
+        {
+            assert!(
+                train.contains(key),
+                "{extra:?}: train.csv lacks {key}:\n{train}"
+            );
+        }
+    }
+    for (set, message) in [
+        ("max_condition=0.5", "max_condition must be 0 (off) or > 1"),
+        ("hessian=diagonal", "unknown variant `diagonal`"),
+    ] {
+        let r = host(&[
+            "--plugin", "stac", "--env", "cartpole", "--set", set, "--steps", "10",
+        ]);
+        assert_clear_error(&r, &[message]);
     }
     let r = host(&[
         "--plugin",

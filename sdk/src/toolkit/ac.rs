@@ -321,6 +321,7 @@ impl AcCore {
             let batch = StacBatch {
                 obs: &obs,
                 ret: &ret,
+                values: &v,
                 starts: &starts,
                 gamma: self.cfg.gamma,
             };

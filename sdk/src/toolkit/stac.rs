@@ -43,6 +43,13 @@ pub struct StacConfig {
     /// the paper's stated future work.
     pub lambda_decay_updates: f64,
     pub hessian: Hessian,
+    /// Conditioning-driven lambda (0: off): each update raises lambda to the smallest value
+    /// with `cond(d2L/dw2 + lambda I) <= max_condition`, from the Hessian's extreme eigenvalues
+    /// (power iteration; Gauss-Newton: its nonzero spectrum).
+    pub max_condition: f64,
+    /// Subtract the critic's `V_w(s_t)` from `G_t` in the cross term: the same expectation
+    /// (a state baseline of a score-function estimator), lower variance. Not in the paper.
+    pub cross_term_baseline: bool,
     /// Conjugate-gradient stopping rule of the full Hessian: relative residual and steps.
     pub cg_tolerance: f64,
     pub cg_max_iterations: usize,
@@ -56,6 +63,8 @@ impl Default for StacConfig {
             lambda: 0.0,
             lambda_decay_updates: 0.0,
             hessian: Hessian::GaussNewton,
+            max_condition: 0.0,
+            cross_term_baseline: false,
             cg_tolerance: 1e-6,
             cg_max_iterations: 200,
             diagnostics_every: 10,
@@ -65,10 +74,12 @@ impl Default for StacConfig {
 
 impl StacConfig {
     /// The keys this adds to an actor-critic config.
-    pub const KEYS: [&'static str; 6] = [
+    pub const KEYS: [&'static str; 8] = [
         "lambda",
         "lambda_decay_updates",
         "hessian",
+        "max_condition",
+        "cross_term_baseline",
         "cg_tolerance",
         "cg_max_iterations",
         "diagnostics_every",
@@ -104,6 +115,12 @@ impl StacConfig {
         if cfg.lambda_decay_updates.is_nan() || cfg.lambda_decay_updates < 0.0 {
             return Err("lambda_decay_updates must be >= 0".into());
         }
+        if cfg.max_condition.is_nan() || (cfg.max_condition != 0.0 && cfg.max_condition <= 1.0) {
+            return Err(format!(
+                "max_condition must be 0 (off) or > 1, got {}",
+                cfg.max_condition
+            ));
+        }
         if cfg.cg_tolerance.is_nan() || cfg.cg_tolerance <= 0.0 || cfg.cg_max_iterations == 0 {
             return Err("cg_tolerance must be > 0 and cg_max_iterations >= 1".into());
         }
@@ -126,6 +143,8 @@ pub struct StacBatch<'a> {
     pub obs: &'a Tensor<2>,
     /// Monte-Carlo returns `G_t` (bootstrapped at truncations and the rollout's end).
     pub ret: &'a [f32],
+    /// The critic's values `V_w(s_t)` before this update (the optional cross-term baseline).
+    pub values: &'a [f32],
     /// `starts[t]`: transition t begins an episode within this rollout.
     pub starts: &'a [bool],
     pub gamma: f64,
@@ -140,43 +159,78 @@ pub fn implicit_coefficients(
     update: u64,
 ) -> PluginResult<(Vec<f32>, Metrics)> {
     let n = batch.ret.len();
-    let lambda = cfg.lambda_at(update);
-    let mut metrics = vec![("stac/lambda".into(), lambda)];
+    let mut metrics = Metrics::new();
+    let spectrum_wanted = cfg.max_condition > 0.0
+        || (cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every));
     let c = match cfg.hessian {
         Hessian::GaussNewton => {
-            let gn = gauss_newton_solve(critic, batch.obs, lambda)?;
+            let k = gram(critic, batch.obs);
+            // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
+            let apply = |x: &[f64]| {
+                Ok((&k * DVector::from_column_slice(x))
+                    .iter()
+                    .map(|v| 2.0 * v / n as f64)
+                    .collect())
+            };
+            let spectrum = spectrum_wanted
+                .then(|| extreme_eigenvalues(apply, n, 60))
+                .transpose()?;
+            let lambda = regularisation(cfg, update, spectrum, &mut metrics);
+            let gn = gauss_newton_solve(k, lambda)?;
             metrics.push(("stac/ridge".into(), gn.ridge));
             metrics.push(("stac/solver_residual".into(), gn.residual));
-            if cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every) {
-                // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
-                let apply = |x: &[f64]| {
-                    Ok((&gn.k * DVector::from_column_slice(x))
-                        .as_slice()
-                        .iter()
-                        .map(|v| 2.0 * v / n as f64)
-                        .collect())
-                };
-                let (hi, lo) = extreme_eigenvalues(apply, n, 60)?;
-                metrics.push(("stac/hessian_eig_max".into(), hi));
-                metrics.push(("stac/hessian_eig_min".into(), lo.max(0.0)));
-            }
             gn.c.as_slice().to_vec()
         }
         Hessian::Full => {
+            let hvp = |x: &[f64]| Ok(critic_hvp(critic, batch.obs, batch.ret, x));
+            let spectrum = spectrum_wanted
+                .then(|| extreme_eigenvalues(hvp, critic.param_count(), 60))
+                .transpose()?;
+            let lambda = regularisation(cfg, update, spectrum, &mut metrics);
             let full = full_hessian_solve(critic, batch.obs, batch.ret, lambda, cfg)?;
+            if full.lambda > lambda {
+                metrics.push(("stac/lambda_raised_to".into(), full.lambda));
+            }
             metrics.push(("stac/solver_residual".into(), full.relative_residual));
             metrics.push(("stac/cg_iterations".into(), full.iterations as f64));
-            if cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every) {
-                let hvp = |x: &[f64]| Ok(critic_hvp(critic, batch.obs, batch.ret, x));
-                let (hi, lo) = extreme_eigenvalues(hvp, critic.param_count(), 60)?;
-                metrics.push(("stac/hessian_eig_max".into(), hi));
-                metrics.push(("stac/hessian_eig_min".into(), lo));
-            }
             full.c
         }
     };
-    let coef = cross_term_coefficients(&c, batch.ret, batch.starts, batch.gamma);
+    let q: Vec<f32> = if cfg.cross_term_baseline {
+        batch
+            .ret
+            .iter()
+            .zip(batch.values)
+            .map(|(g, v)| g - v)
+            .collect()
+    } else {
+        batch.ret.to_vec()
+    };
+    let coef = cross_term_coefficients(&c, &q, batch.starts, batch.gamma);
     Ok((coef.into_iter().map(|x| x as f32).collect(), metrics))
+}
+
+/// This update's lambda: the configured (decaying) value, raised where `max_condition` asks to
+/// the smallest value that bounds the regularised Hessian's condition number:
+/// `(hi + lambda) / (lo + lambda) <= kappa` iff `lambda >= (hi - kappa lo) / (kappa - 1)`, which
+/// also makes an indefinite full Hessian definite. Logs the spectrum `(hi, lo)` when computed.
+fn regularisation(
+    cfg: &StacConfig,
+    update: u64,
+    spectrum: Option<(f64, f64)>,
+    metrics: &mut Metrics,
+) -> f64 {
+    let mut lambda = cfg.lambda_at(update);
+    if let Some((hi, lo)) = spectrum {
+        metrics.push(("stac/hessian_eig_max".into(), hi));
+        metrics.push(("stac/hessian_eig_min".into(), lo));
+        if cfg.max_condition > 0.0 {
+            let kappa = cfg.max_condition;
+            lambda = lambda.max((hi - kappa * lo) / (kappa - 1.0));
+        }
+    }
+    metrics.push(("stac/lambda".into(), lambda));
+    lambda
 }
 
 /// The cross term of Prop. 1 applied to the solve: the coefficients `coef_t` such that
@@ -202,8 +256,6 @@ pub fn cross_term_coefficients(c: &[f64], ret: &[f32], starts: &[bool], gamma: f
 
 /// The Gauss-Newton solve of one update.
 pub(crate) struct GaussNewton {
-    /// The Gram matrix `J J^T` of per-sample critic gradients.
-    pub k: DMatrix<f64>,
     #[cfg_attr(not(test), allow(dead_code))] // the tests rebuild v = J^T z from it
     pub z: DVector<f64>,
     /// `c_k = grad_w V(s_k) . v` with `v = J^T z`.
@@ -217,17 +269,8 @@ pub(crate) struct GaussNewton {
 /// layer, exact), and `c = J v = K z` — no product with the parameters is needed. At
 /// lambda = 0 with K invertible this gives `c = 1/2` exactly; an f32-singular K (near-duplicate
 /// states) gets the smallest ridge, relative to its mean diagonal, that makes it definite.
-pub(crate) fn gauss_newton_solve(
-    critic: &Mlp,
-    obs: &Tensor<2>,
-    lambda: f64,
-) -> PluginResult<GaussNewton> {
-    let n = obs.dims()[0];
-    let gram: Vec<f64> = to_vec(critic.per_sample_gram(obs.clone()))
-        .into_iter()
-        .map(f64::from)
-        .collect();
-    let k = DMatrix::from_row_slice(n, n, &gram);
+pub(crate) fn gauss_newton_solve(k: DMatrix<f64>, lambda: f64) -> PluginResult<GaussNewton> {
+    let n = k.nrows();
     let mut system = &k * (2.0 / n as f64);
     let scale = (0..n).map(|i| system[(i, i)]).sum::<f64>() / n as f64;
     let mut ridge = 0.0;
@@ -252,7 +295,6 @@ pub(crate) fn gauss_newton_solve(
     let residual = (&system * &z - &y).norm() / y.norm();
     let c = &k * &z;
     Ok(GaussNewton {
-        k,
         z,
         c,
         ridge,
@@ -260,35 +302,66 @@ pub(crate) fn gauss_newton_solve(
     })
 }
 
+/// `K = J J^T`, the Gram matrix of the per-sample critic gradients (N x N, f64).
+pub(crate) fn gram(critic: &Mlp, obs: &Tensor<2>) -> DMatrix<f64> {
+    let n = obs.dims()[0];
+    let k: Vec<f64> = to_vec(critic.per_sample_gram(obs.clone()))
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    DMatrix::from_row_slice(n, n, &k)
+}
+
 /// The full-Hessian solve of one update.
 pub(crate) struct FullSolve {
     pub c: Vec<f64>,
     pub iterations: usize,
     pub relative_residual: f64,
+    pub lambda: f64,
 }
 
 /// `(d2L/dw2 + lambda I) v = dJ/dw` by conjugate gradient on exact Hessian-vector products, then
-/// `c = J v` (forward mode). The full Hessian can be indefinite away from a critic optimum; CG
-/// then stops with an error that asks for a larger lambda.
+/// `c = J v` (forward mode). Away from a critic optimum the full Hessian is indefinite: when CG
+/// meets a direction of non-positive curvature `q = p^T A p / p^T p`, lambda is raised past it
+/// (`lambda - 2 q`) and the solve restarts, at most 8 times; `lambda` in the result is the one
+/// used.
 pub(crate) fn full_hessian_solve(
     critic: &Mlp,
     obs: &Tensor<2>,
     ret: &[f32],
-    lambda: f64,
+    mut lambda: f64,
     cfg: &StacConfig,
 ) -> PluginResult<FullSolve> {
     let n = ret.len();
     let djdw = critic_vjp(critic, obs, &vec![1.0 / n as f64; n]);
-    let apply = |x: &[f64]| {
-        let hx = critic_hvp(critic, obs, ret, x);
-        Ok(hx.iter().zip(x).map(|(h, xi)| h + lambda * xi).collect())
-    };
-    let solve = conjugate_gradient(apply, &djdw, cfg.cg_tolerance, cfg.cg_max_iterations)?;
-    Ok(FullSolve {
-        c: critic_jvp(critic, obs, &solve.x),
-        iterations: solve.iterations,
-        relative_residual: solve.relative_residual,
-    })
+    for _ in 0..=8 {
+        let lowest = std::cell::Cell::new(f64::INFINITY);
+        let apply = |x: &[f64]| {
+            let hx = critic_hvp(critic, obs, ret, x);
+            let ax: Vec<f64> = hx.iter().zip(x).map(|(h, xi)| h + lambda * xi).collect();
+            let q = ax.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
+                / x.iter().map(|v| v * v).sum::<f64>().max(1e-300);
+            lowest.set(lowest.get().min(q));
+            Ok(ax)
+        };
+        match conjugate_gradient(apply, &djdw, cfg.cg_tolerance, cfg.cg_max_iterations) {
+            Ok(solve) => {
+                return Ok(FullSolve {
+                    c: critic_jvp(critic, obs, &solve.x),
+                    iterations: solve.iterations,
+                    relative_residual: solve.relative_residual,
+                    lambda,
+                });
+            }
+            Err(e) if lowest.get() <= 0.0 && e.contains("not positive definite") => {
+                lambda += -2.0 * lowest.get() + 1e-6 * (1.0 + lambda);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(format!(
+        "the critic's full Hessian stayed indefinite up to lambda = {lambda}; set a larger lambda or max_condition"
+    ))
 }
 
 /// `J x`: per-sample `grad_w V(s_k) . x` (forward mode, exact).
@@ -348,7 +421,7 @@ mod tests {
     /// (`c_k = v_{s_k}`). Policy: softmax over `theta[x][a]`, shared across time.
     #[test]
     fn prop1_cross_term_matches_a_brute_force_derivative() {
-        type Coefficients<'a> = dyn Fn(&[f64], &[f32], &[bool]) -> Vec<f64> + 'a;
+        type Coefficients<'a> = dyn Fn(&[f64], &[f32], &[f32], &[bool]) -> Vec<f64> + 'a;
         const X: usize = 3; // states per time step
         const A: usize = 2;
         const H: usize = 4; // episode length (terminates after H steps)
@@ -377,6 +450,7 @@ mod tests {
         let theta0: Vec<f64> = (0..X * A).map(|_| uniform() - 0.5).collect();
         let w: Vec<f64> = (0..H * X).map(|_| uniform()).collect(); // critic V_w(t, x) = w[t X + x]
         let v: Vec<f64> = (0..H * X).map(|_| uniform() - 0.5).collect(); // the solve's v
+        let b: Vec<f64> = (0..H * X).map(|_| 2.0 * uniform()).collect(); // a state baseline
         let pi = |th: &[f64], x: usize| -> [f64; A] {
             let m = th[x * A..x * A + A]
                 .iter()
@@ -470,7 +544,8 @@ mod tests {
                 let ck: Vec<f64> = (0..H).map(|t| v[t * X + states[t]]).collect();
                 let mut starts = vec![false; H];
                 starts[0] = true;
-                let coef = coefficients(&ck, &ret, &starts);
+                let baseline: Vec<f32> = (0..H).map(|t| b[t * X + states[t]] as f32).collect();
+                let coef = coefficients(&ck, &ret, &baseline, &starts);
                 for t in 0..H {
                     let probs = pi(&theta0, states[t]);
                     for b in 0..A {
@@ -485,17 +560,23 @@ mod tests {
             let d: f64 = a.iter().zip(&brute).map(|(x, y)| (x - y).powi(2)).sum();
             (d / brute.iter().map(|y| y * y).sum::<f64>()).sqrt()
         };
-        let ours = expectation(&|c, ret, starts| cross_term_coefficients(c, ret, starts, gamma));
+        let ours = expectation(&|c, ret, _, starts| cross_term_coefficients(c, ret, starts, gamma));
         assert!(rel(&ours) < 1e-5, "{ours:?} vs {brute:?}: {}", rel(&ours));
+        // A state baseline (`cross_term_baseline`: G_t - V_w(s_t)) leaves the expectation as is.
+        let with_baseline = expectation(&|c, ret, base, starts| {
+            let q: Vec<f32> = ret.iter().zip(base).map(|(g, b)| g - b).collect();
+            cross_term_coefficients(c, &q, starts, gamma)
+        });
+        assert!(rel(&with_baseline) < 1e-5, "{}", rel(&with_baseline));
         // The check can fail: weighting each log pi by its own c_t (no cumulative sum), or
         // summing the future instead of the past, misses.
-        let own_only = expectation(&|c, ret, _| {
+        let own_only = expectation(&|c, ret, _, _| {
             (0..H)
                 .map(|t| 2.0 / H as f64 * c[t] * ret[t] as f64)
                 .collect()
         });
         assert!(rel(&own_only) > 1e-2, "{}", rel(&own_only));
-        let reversed = expectation(&|c, ret, starts| {
+        let reversed = expectation(&|c, ret, _, starts| {
             let (rc, rr, rs): (Vec<f64>, Vec<f32>, Vec<bool>) = (
                 c.iter().rev().copied().collect(),
                 ret.iter().rev().copied().collect(),
@@ -508,6 +589,27 @@ mod tests {
             out
         });
         assert!(rel(&reversed) > 1e-2, "{}", rel(&reversed));
+    }
+
+    /// The conditioning-driven lambda bounds the condition number exactly, also for an
+    /// indefinite spectrum, and never lowers the configured lambda.
+    #[test]
+    fn max_condition_sets_the_smallest_sufficient_lambda() {
+        let cfg = StacConfig {
+            lambda: 0.05,
+            max_condition: 100.0,
+            ..StacConfig::default()
+        };
+        let mut m = Metrics::new();
+        for (hi, lo) in [(10.0, -2.0), (10.0, 1e-6)] {
+            let lambda = regularisation(&cfg, 0, Some((hi, lo)), &mut m);
+            assert!(
+                ((hi + lambda) / (lo + lambda) - 100.0).abs() < 1e-9,
+                "{hi} {lo}"
+            );
+        }
+        assert_eq!(regularisation(&cfg, 0, Some((10.0, 5.0)), &mut m), 0.05);
+        assert_eq!(regularisation(&cfg, 0, None, &mut m), 0.05);
     }
 
     /// Episodes inside a rollout do not share their sums: two episodes in one batch give the
@@ -558,7 +660,7 @@ mod tests {
         let n = 10;
         let (critic, obs, _) = critic_and_batch(n, 8);
         for lambda in [0.0, 0.3] {
-            let gn = gauss_newton_solve(&critic, &obs, lambda).unwrap();
+            let gn = gauss_newton_solve(gram(&critic, &obs), lambda).unwrap();
             assert_eq!(gn.ridge, 0.0);
             let v = critic_vjp(&critic, &obs, gn.z.as_slice());
             let jv = critic_jvp(&critic, &obs, &v);
@@ -675,5 +777,14 @@ mod tests {
         let want = critic_jvp(&critic, &obs, dense.as_slice());
         assert!(rel(&full.c, &want) < 1e-3, "{}", rel(&full.c, &want));
         assert!(full.relative_residual <= 1e-6);
+        assert_eq!(full.lambda, lambda);
+        // Asked for lambda = 0 on this indefinite Hessian, the solve raises lambda until CG
+        // succeeds; the result is the dense solve at the lambda it reports.
+        let raised = full_hessian_solve(&critic, &obs, &ret, 0.0, &cfg).unwrap();
+        assert!(raised.lambda >= -min_eig, "{} vs {}", raised.lambda, -min_eig);
+        let h0 = &h - DMatrix::<f64>::identity(p, p) * (lambda - raised.lambda);
+        let dense = h0.lu().solve(&DVector::from_column_slice(&djdw)).unwrap();
+        let want = critic_jvp(&critic, &obs, dense.as_slice());
+        assert!(rel(&raised.c, &want) < 1e-3, "{}", rel(&raised.c, &want));
     }
 }
