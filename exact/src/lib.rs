@@ -11,6 +11,8 @@
 //! |S||A| one: `Psi^-1 x = x + gamma P (I - gamma P_pi)^-1 Pi x`. That keeps FourRoom
 //! (104 states, 416 pairs) well under a millisecond per evaluation.
 
+mod stac;
+
 use acgap_sdk::spec::TabularModel;
 use nalgebra::{DMatrix, DVector};
 

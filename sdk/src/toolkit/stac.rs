@@ -781,7 +781,12 @@ mod tests {
         // Asked for lambda = 0 on this indefinite Hessian, the solve raises lambda until CG
         // succeeds; the result is the dense solve at the lambda it reports.
         let raised = full_hessian_solve(&critic, &obs, &ret, 0.0, &cfg).unwrap();
-        assert!(raised.lambda >= -min_eig, "{} vs {}", raised.lambda, -min_eig);
+        assert!(
+            raised.lambda >= -min_eig,
+            "{} vs {}",
+            raised.lambda,
+            -min_eig
+        );
         let h0 = &h - DMatrix::<f64>::identity(p, p) * (lambda - raised.lambda);
         let dense = h0.lu().solve(&DVector::from_column_slice(&djdw)).unwrap();
         let want = critic_jvp(&critic, &obs, dense.as_slice());
