@@ -48,8 +48,20 @@ pub struct BenchReport {
     peak_rss_mib_20k_pendulum: Option<f64>,
     session_scaling: Scaling,
     tabular: Tabular,
-    /// AgC on CartPole, whole runs (rollouts of 1,024 steps): (envs, k, env steps/s).
-    agc_cartpole: Vec<(usize, usize, f64)>,
+    /// AgC and STAC on CartPole, whole runs (rollouts of 1,024 steps).
+    on_policy_cartpole: Vec<OnPolicyRow>,
+}
+
+#[derive(Serialize)]
+struct OnPolicyRow {
+    agent: String,
+    /// `--set` options beyond rollout_len, num_envs and critic_steps.
+    options: String,
+    envs: usize,
+    k: usize,
+    env_steps_per_s: f64,
+    /// Against AgC with the same envs and k, measured in the same run.
+    relative_to_agc: f64,
 }
 
 #[derive(Serialize)]
@@ -387,35 +399,63 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
         .map_err(|e| e.to_string())?;
         status["peak_rss_mib"].as_f64()
     };
-    let agc_steps = if quick { 5000 } else { 20000 };
-    let mut agc_cartpole = Vec::new();
-    for (envs, k) in [(1, 80), (16, 80), (1, 1), (16, 1)] {
-        eprintln!("measuring AgC env steps/s on CartPole, {envs} envs, k = {k} ...");
+    let on_policy_steps = if quick { 5000 } else { 20000 };
+    let mut on_policy_cartpole: Vec<OnPolicyRow> = Vec::new();
+    let cases: [(&str, &[&str], usize, usize); 8] = [
+        ("agc", &[], 1, 80),
+        ("agc", &[], 16, 80),
+        ("agc", &[], 1, 1),
+        ("agc", &[], 16, 1),
+        ("stac", &[], 1, 80),
+        ("stac", &[], 1, 1),
+        ("stac", &[], 16, 1),
+        ("stac", &["hessian=full", "lambda=1"], 1, 80),
+    ];
+    for (agent, options, envs, k) in cases {
+        let label = format!("{agent} {} ({envs} envs, k = {k})", options.join(" "));
+        eprintln!("measuring env steps/s on CartPole: {label} ...");
+        let envs_set = format!("num_envs={envs}");
+        let k_set = format!("critic_steps={k}");
+        let steps = on_policy_steps.to_string();
+        let mut args = vec![
+            "--plugin",
+            agent,
+            "--env",
+            "cartpole",
+            "--steps",
+            &steps,
+            "--set",
+            "rollout_len=1024",
+            "--set",
+            &envs_set,
+            "--set",
+            &k_set,
+            "--eval-every",
+            "0",
+            "--eval-episodes",
+            "1",
+            "--checkpoint-every",
+            "0",
+        ];
+        for o in options {
+            args.extend(["--set", o]);
+        }
         let t = Instant::now();
-        run_host(
-            &[
-                "--plugin",
-                "agc",
-                "--env",
-                "cartpole",
-                "--steps",
-                &agc_steps.to_string(),
-                "--set",
-                "rollout_len=1024",
-                "--set",
-                &format!("num_envs={envs}"),
-                "--set",
-                &format!("critic_steps={k}"),
-                "--eval-every",
-                "0",
-                "--eval-episodes",
-                "1",
-                "--checkpoint-every",
-                "0",
-            ],
-            &tmp.join(format!("agc-{envs}-{k}")),
-        )?;
-        agc_cartpole.push((envs, k, agc_steps as f64 / t.elapsed().as_secs_f64()));
+        let dir = tmp.join(format!("{agent}-{envs}-{k}-{}", on_policy_cartpole.len()));
+        run_host(&args, &dir)?;
+        let sps = on_policy_steps as f64 / t.elapsed().as_secs_f64();
+        let baseline = on_policy_cartpole
+            .iter()
+            .find(|r| r.agent == "agc" && r.envs == envs && r.k == k)
+            .map_or(sps, |r| r.env_steps_per_s);
+        on_policy_cartpole.push(OnPolicyRow {
+            agent: agent.into(),
+            options: options.join(" "),
+            envs,
+            k,
+            env_steps_per_s: sps,
+            relative_to_agc: sps / baseline,
+        });
     }
     eprintln!("measuring FourRoom env steps/s and exact DP evaluations ...");
     let tabular = tabular(seconds)?;
@@ -426,7 +466,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     let many = session_throughput(jobs, runs, per_run, &tmp.join("jobs-n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(BenchReport {
-        agc_cartpole,
+        on_policy_cartpole,
         tabular,
         session_scaling: Scaling {
             runs,
@@ -480,8 +520,11 @@ pub fn print(r: &BenchReport) {
         Some(m) => println!("peak memory, 20k-step Pendulum run with a 1M buffer: {m:.0} MiB"),
         None => println!("peak memory: skipped (--quick)"),
     }
-    for (envs, k, sps) in &r.agc_cartpole {
-        println!("AgC on CartPole, {envs:2} envs, k = {k:2}: {sps:.0} env steps/s");
+    for row in &r.on_policy_cartpole {
+        println!(
+            "{:4} {:26} on CartPole, {:2} envs, k = {:2}: {:7.0} env steps/s ({:.2}x AgC)",
+            row.agent, row.options, row.envs, row.k, row.env_steps_per_s, row.relative_to_agc
+        );
     }
     let t = &r.tabular;
     println!(
