@@ -19,7 +19,6 @@ use super::implicit::{conjugate_gradient, extreme_eigenvalues};
 use super::mlp::Mlp;
 use super::tensor::{Tensor, from_vec, to_vec};
 use crate::{Metrics, PluginResult};
-use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 /// Which critic Hessian `d2L/dw2` the solve uses.
@@ -164,22 +163,17 @@ pub fn implicit_coefficients(
         || (cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every));
     let c = match cfg.hessian {
         Hessian::GaussNewton => {
-            let k = gram(critic, batch.obs);
+            let k = Gram::new(critic, batch.obs);
             // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
-            let apply = |x: &[f64]| {
-                Ok((&k * DVector::from_column_slice(x))
-                    .iter()
-                    .map(|v| 2.0 * v / n as f64)
-                    .collect())
-            };
+            let apply = |x: &[f64]| Ok(k.times(x).iter().map(|v| 2.0 * v / n as f64).collect());
             let spectrum = spectrum_wanted
                 .then(|| extreme_eigenvalues(apply, n, 60))
                 .transpose()?;
             let lambda = regularisation(cfg, update, spectrum, &mut metrics);
-            let gn = gauss_newton_solve(k, lambda)?;
+            let gn = gauss_newton_solve(&k, lambda)?;
             metrics.push(("stac/ridge".into(), gn.ridge));
             metrics.push(("stac/solver_residual".into(), gn.residual));
-            gn.c.as_slice().to_vec()
+            gn.c
         }
         Hessian::Full => {
             let hvp = |x: &[f64]| Ok(critic_hvp(critic, batch.obs, batch.ret, x));
@@ -257,11 +251,36 @@ pub fn cross_term_coefficients(c: &[f64], ret: &[f32], starts: &[bool], gamma: f
 /// The Gauss-Newton solve of one update.
 pub(crate) struct GaussNewton {
     #[cfg_attr(not(test), allow(dead_code))] // the tests rebuild v = J^T z from it
-    pub z: DVector<f64>,
+    pub z: Vec<f64>,
     /// `c_k = grad_w V(s_k) . v` with `v = J^T z`.
-    pub c: DVector<f64>,
+    pub c: Vec<f64>,
     pub ridge: f64,
     pub residual: f64,
+}
+
+/// `K = J J^T`, the Gram matrix of the per-sample critic gradients (N x N, row-major, f32 as
+/// computed; every use promotes to f64). Kept as one buffer: a STAC update at N = 1,000 otherwise
+/// spent a third of its time page-faulting fresh copies.
+pub(crate) struct Gram {
+    n: usize,
+    k: Vec<f32>,
+}
+
+impl Gram {
+    pub(crate) fn new(critic: &Mlp, obs: &Tensor<2>) -> Self {
+        Self {
+            n: obs.dims()[0],
+            k: to_vec(critic.per_sample_gram(obs.clone())),
+        }
+    }
+
+    /// `K x`.
+    pub(crate) fn times(&self, x: &[f64]) -> Vec<f64> {
+        self.k
+            .chunks_exact(self.n)
+            .map(|row| row.iter().zip(x).map(|(a, b)| f64::from(*a) * b).sum())
+            .collect()
+    }
 }
 
 /// `(2/N J^T J + lambda I) v = J^T y`, `y = 1/N` (so `J^T y = dJ/dw`), solved through the
@@ -269,47 +288,41 @@ pub(crate) struct GaussNewton {
 /// layer, exact), and `c = J v = K z` — no product with the parameters is needed. At
 /// lambda = 0 with K invertible this gives `c = 1/2` exactly; an f32-singular K (near-duplicate
 /// states) gets the smallest ridge, relative to its mean diagonal, that makes it definite.
-pub(crate) fn gauss_newton_solve(k: DMatrix<f64>, lambda: f64) -> PluginResult<GaussNewton> {
-    let n = k.nrows();
-    let mut system = &k * (2.0 / n as f64);
-    let scale = (0..n).map(|i| system[(i, i)]).sum::<f64>() / n as f64;
+/// Cholesky in f64 by faer.
+pub(crate) fn gauss_newton_solve(k: &Gram, lambda: f64) -> PluginResult<GaussNewton> {
+    let n = k.n;
+    let a = 2.0 / n as f64;
+    let scale = a * (0..n).map(|i| f64::from(k.k[i * n + i])).sum::<f64>() / n as f64;
     let mut ridge = 0.0;
     let chol = loop {
-        let mut a = system.clone();
-        for i in 0..n {
-            a[(i, i)] += lambda + ridge * scale;
-        }
-        match a.cholesky() {
-            Some(c) => break c,
-            None if ridge < 1e-2 => ridge = if ridge == 0.0 { 1e-12 } else { ridge * 100.0 },
-            None => {
+        let shift = lambda + ridge * scale;
+        // faer is column-major: fill from K's row j (K is symmetric) to read contiguously.
+        let system = faer::Mat::<f64>::from_fn(n, n, |i, j| {
+            a * f64::from(k.k[j * n + i]) + if i == j { shift } else { 0.0 }
+        });
+        match system.llt(faer::Side::Lower) {
+            Ok(c) => break c,
+            Err(_) if ridge < 1e-2 => ridge = if ridge == 0.0 { 1e-12 } else { ridge * 100.0 },
+            Err(_) => {
                 return Err("the critic's Gauss-Newton matrix is singular: set lambda > 0".into());
             }
         }
     };
-    let y = DVector::from_element(n, 1.0 / n as f64);
-    let z = chol.solve(&y);
-    for i in 0..n {
-        system[(i, i)] += lambda;
-    }
-    let residual = (&system * &z - &y).norm() / y.norm();
-    let c = &k * &z;
+    let y = 1.0 / n as f64;
+    let solved = faer::linalg::solvers::Solve::solve(&chol, faer::Mat::<f64>::full(n, 1, y));
+    let z: Vec<f64> = (0..n).map(|i| solved[(i, 0)]).collect();
+    let c = k.times(&z);
+    let residual = (0..n)
+        .map(|i| (a * c[i] + lambda * z[i] - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        / (y * (n as f64).sqrt());
     Ok(GaussNewton {
         z,
         c,
         ridge,
         residual,
     })
-}
-
-/// `K = J J^T`, the Gram matrix of the per-sample critic gradients (N x N, f64).
-pub(crate) fn gram(critic: &Mlp, obs: &Tensor<2>) -> DMatrix<f64> {
-    let n = obs.dims()[0];
-    let k: Vec<f64> = to_vec(critic.per_sample_gram(obs.clone()))
-        .into_iter()
-        .map(f64::from)
-        .collect();
-    DMatrix::from_row_slice(n, n, &k)
 }
 
 /// The full-Hessian solve of one update.
@@ -323,8 +336,8 @@ pub(crate) struct FullSolve {
 /// `(d2L/dw2 + lambda I) v = dJ/dw` by conjugate gradient on exact Hessian-vector products, then
 /// `c = J v` (forward mode). Away from a critic optimum the full Hessian is indefinite: when CG
 /// meets a direction of non-positive curvature `q = p^T A p / p^T p`, lambda is raised past it
-/// (`lambda - 2 q`) and the solve restarts, at most 8 times; `lambda` in the result is the one
-/// used.
+/// (to `max(lambda - 2 q, 4 lambda)`) and the solve restarts, at most 12 times; `lambda` in the
+/// result is the one used.
 pub(crate) fn full_hessian_solve(
     critic: &Mlp,
     obs: &Tensor<2>,
@@ -334,7 +347,7 @@ pub(crate) fn full_hessian_solve(
 ) -> PluginResult<FullSolve> {
     let n = ret.len();
     let djdw = critic_vjp(critic, obs, &vec![1.0 / n as f64; n]);
-    for _ in 0..=8 {
+    for _ in 0..=12 {
         let lowest = std::cell::Cell::new(f64::INFINITY);
         let apply = |x: &[f64]| {
             let hx = critic_hvp(critic, obs, ret, x);
@@ -354,7 +367,9 @@ pub(crate) fn full_hessian_solve(
                 });
             }
             Err(e) if lowest.get() <= 0.0 && e.contains("not positive definite") => {
-                lambda += -2.0 * lowest.get() + 1e-6 * (1.0 + lambda);
+                // Past the curvature seen, and at least 4x: CG's directions see only part of
+                // the spectrum, so their lowest Rayleigh quotient can be far from lambda_min.
+                lambda = (lambda - 2.0 * lowest.get()).max(4.0 * lambda) + 1e-6 * (1.0 + lambda);
             }
             Err(e) => return Err(e),
         }
@@ -411,6 +426,7 @@ pub(crate) fn critic_hvp(critic: &Mlp, obs: &Tensor<2>, ret: &[f32], x: &[f64]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::{DMatrix, DVector};
 
     /// Paper Prop. 1, checked by brute force: on a small finite-horizon MDP (state = (time, x),
     /// so `V^pi` is well defined per batch state) whose trajectories can all be enumerated,
@@ -660,11 +676,11 @@ mod tests {
         let n = 10;
         let (critic, obs, _) = critic_and_batch(n, 8);
         for lambda in [0.0, 0.3] {
-            let gn = gauss_newton_solve(gram(&critic, &obs), lambda).unwrap();
+            let gn = gauss_newton_solve(&Gram::new(&critic, &obs), lambda).unwrap();
             assert_eq!(gn.ridge, 0.0);
-            let v = critic_vjp(&critic, &obs, gn.z.as_slice());
+            let v = critic_vjp(&critic, &obs, &gn.z);
             let jv = critic_jvp(&critic, &obs, &v);
-            assert!(rel(gn.c.as_slice(), &jv) < 1e-4, "c = K z vs J v");
+            assert!(rel(&gn.c, &jv) < 1e-4, "c = K z vs J v");
             let jtjv = critic_vjp(&critic, &obs, &jv);
             let lhs: Vec<f64> = (0..v.len())
                 .map(|i| 2.0 / n as f64 * jtjv[i] + lambda * v[i])
