@@ -44,7 +44,7 @@ pub struct StacConfig {
     pub hessian: Hessian,
     /// Conditioning-driven lambda (0: off): each update raises lambda to the smallest value
     /// with `cond(d2L/dw2 + lambda I) <= max_condition`, from the Hessian's extreme eigenvalues
-    /// (power iteration; Gauss-Newton: its nonzero spectrum).
+    /// (Lanczos; Gauss-Newton: its nonzero spectrum).
     pub max_condition: f64,
     /// Subtract the critic's `V_w(s_t)` from `G_t` in the cross term: the same expectation
     /// (a state baseline of a score-function estimator), lower variance. Not in the paper.
