@@ -301,6 +301,16 @@ fn iterations_per_s(
 }
 
 /// Runs `host` itself (same code path as a user's run) and returns its run directory.
+/// Flags of a run measured for time only: no evaluation, no checkpoints.
+const TIMING_ONLY: [&str; 6] = [
+    "--eval-every",
+    "0",
+    "--eval-episodes",
+    "1",
+    "--checkpoint-every",
+    "0",
+];
+
 fn run_host(args: &[&str], runs: &std::path::Path) -> Result<std::path::PathBuf, String> {
     let mut argv = vec!["host"];
     argv.extend_from_slice(args);
@@ -373,13 +383,11 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
             steps,
             "--set",
             "learning_starts=128",
-            "--eval-every",
-            "0",
-            "--eval-episodes",
-            "1",
-            "--checkpoint-every",
-            "0",
-        ],
+        ]
+        .iter()
+        .chain(&TIMING_ONLY)
+        .copied()
+        .collect::<Vec<_>>(),
         &tmp.join("steps"),
     )?;
     let steps_per_s = steps.parse::<f64>().unwrap_or(0.0) / t.elapsed().as_secs_f64();
@@ -430,13 +438,8 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
             &envs_set,
             "--set",
             &k_set,
-            "--eval-every",
-            "0",
-            "--eval-episodes",
-            "1",
-            "--checkpoint-every",
-            "0",
         ];
+        args.extend(TIMING_ONLY);
         for o in options {
             args.extend(["--set", o]);
         }
