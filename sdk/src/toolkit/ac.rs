@@ -10,6 +10,7 @@
 //! averages the policy-gradient terms over the rollout's episode start states only.
 
 use super::adam::Adam;
+use super::gram::Gram;
 use super::mlp::{Activation, Mlp};
 use super::stac::{StacBatch, StacConfig, implicit_coefficients};
 use super::state::{StateReader, StateWriter};
@@ -146,6 +147,8 @@ pub struct AcCore {
     critic_opt: Opt,
     rng: ChaCha8Rng,
     counters: Counters,
+    /// STAC's Gram matrix, its buffers kept across updates.
+    gram: Gram,
 }
 
 impl AcCore {
@@ -215,6 +218,7 @@ impl AcCore {
         policy_params.push(log_std.clone());
         Ok(Self {
             stac: None,
+            gram: Gram::default(),
             policy_opt: Opt::new(cfg.optimizer, &policy_params, cfg.actor_lr),
             critic_opt: Opt::new(cfg.optimizer, &critic.params(), cfg.critic_lr),
             cfg,
@@ -310,41 +314,68 @@ impl AcCore {
             }
         }
         // Actor: one ascent step on mean_t w_t log pi(a_t|s_t) A_t (+ STAC's implicit term).
-        let coef: Vec<f32> = adv.iter().zip(&weight).map(|(a, w)| a * w).collect();
-        let (mut pg, objective_value, mean_logp) = self.policy_gradient(&obs, b.action, coef)?;
+        let plain: Vec<f32> = adv.iter().zip(&weight).map(|(a, w)| a * w).collect();
         let mut extra_metrics = Vec::new();
-        if let Some(stac) = self.stac.clone() {
-            let segment = (n / self.cfg.num_envs).max(1);
-            let starts: Vec<bool> = (0..n)
-                .map(|t| t % segment == 0 || b.terminated[t - 1] > 0.5 || b.truncated[t - 1] > 0.5)
-                .collect();
-            let batch = StacBatch {
-                obs: &obs,
-                ret: &ret,
-                values: &v,
-                starts: &starts,
-                gamma: self.cfg.gamma,
-            };
-            let (coef, metrics) =
-                implicit_coefficients(&stac, &self.critic, &batch, self.counters.updates)?;
-            let (implicit, ..) = self.policy_gradient(&obs, b.action, coef)?;
-            let flat =
-                |g: &[Tensor<2>]| -> Vec<f32> { g.iter().cloned().flat_map(to_vec).collect() };
-            let (p, q) = (flat(&pg), flat(&implicit));
-            let dot: f32 = p.iter().zip(&q).map(|(a, b)| a * b).sum();
-            let (np, nq) = (
-                p.iter().map(|x| x * x).sum::<f32>().sqrt(),
-                q.iter().map(|x| x * x).sum::<f32>().sqrt(),
-            );
-            extra_metrics = metrics;
-            extra_metrics.push(("stac/implicit_norm".into(), nq as f64));
-            extra_metrics.push(("stac/plain_norm".into(), np as f64));
-            extra_metrics.push((
-                "stac/cosine_with_plain".into(),
-                (dot / (np * nq).max(1e-30)) as f64,
-            ));
-            pg = pg.into_iter().zip(implicit).map(|(a, b)| a + b).collect();
-        }
+        let implicit = match self.stac.clone() {
+            None => None,
+            Some(stac) => {
+                let segment = (n / self.cfg.num_envs).max(1);
+                let starts: Vec<bool> = (0..n)
+                    .map(|t| {
+                        t % segment == 0 || b.terminated[t - 1] > 0.5 || b.truncated[t - 1] > 0.5
+                    })
+                    .collect();
+                let batch = StacBatch {
+                    obs: &obs,
+                    ret: &ret,
+                    values: &v,
+                    starts: &starts,
+                    gamma: self.cfg.gamma,
+                };
+                let (coef, metrics) = implicit_coefficients(
+                    &stac,
+                    &self.critic,
+                    &batch,
+                    self.counters.updates,
+                    &mut self.gram,
+                )?;
+                extra_metrics = metrics;
+                Some((coef, stac.diagnostics_due(self.counters.updates)))
+            }
+        };
+        let (pg, logp) = match implicit {
+            // Both terms are linear in their coefficients: one backward pass for their sum,
+            // except on diagnostics updates, which log the terms' norms and cosine.
+            Some((coef, false)) => {
+                let total = plain.iter().zip(&coef).map(|(p, c)| p + c).collect();
+                self.policy_gradient(&obs, b.action, total)?
+            }
+            Some((coef, true)) => {
+                let (pg, logp) = self.policy_gradient(&obs, b.action, plain.clone())?;
+                let (implicit, _) = self.policy_gradient(&obs, b.action, coef)?;
+                let flat =
+                    |g: &[Tensor<2>]| -> Vec<f32> { g.iter().cloned().flat_map(to_vec).collect() };
+                let (p, q) = (flat(&pg), flat(&implicit));
+                let dot: f32 = p.iter().zip(&q).map(|(a, b)| a * b).sum();
+                let (np, nq) = (
+                    p.iter().map(|x| x * x).sum::<f32>().sqrt(),
+                    q.iter().map(|x| x * x).sum::<f32>().sqrt(),
+                );
+                extra_metrics.push(("stac/implicit_norm".into(), nq as f64));
+                extra_metrics.push(("stac/plain_norm".into(), np as f64));
+                extra_metrics.push((
+                    "stac/cosine_with_plain".into(),
+                    (dot / (np * nq).max(1e-30)) as f64,
+                ));
+                (
+                    pg.into_iter().zip(implicit).map(|(a, b)| a + b).collect(),
+                    logp,
+                )
+            }
+            None => self.policy_gradient(&obs, b.action, plain.clone())?,
+        };
+        let objective_value: f32 = plain.iter().zip(&logp).map(|(c, l)| c * l).sum();
+        let mean_logp = logp.iter().sum::<f32>() / n as f32;
         let params = self
             .policy
             .params_mut()
@@ -388,13 +419,13 @@ impl AcCore {
     }
 
     /// Gradients (descent direction of `-sum_t coef_t log pi(a_t|s_t)`) for the policy
-    /// parameters and the log-std, the objective's value and the mean log-probability.
+    /// parameters and the log-std, and the log-probabilities `log pi(a_t|s_t)`.
     fn policy_gradient(
         &self,
         obs: &Tensor<2>,
         action: &[f32],
         coef: Vec<f32>,
-    ) -> PluginResult<(Vec<Tensor<2>>, f32, f32)> {
+    ) -> PluginResult<(Vec<Tensor<2>>, Vec<f32>)> {
         let n = coef.len();
         let tracked = self.policy.tracked();
         let log_std = self.log_std.clone().autodiff().require_grad();
@@ -415,8 +446,7 @@ impl AcCore {
             let last = pg.len() - 1;
             pg[last] = pg[last].zeros_like(); // no log-std for a categorical policy
         }
-        let mean_logp = to_vec(logp.inner()).iter().sum::<f32>() / n as f32;
-        Ok((pg, value, mean_logp))
+        Ok((pg, to_vec(logp.inner())))
     }
 }
 

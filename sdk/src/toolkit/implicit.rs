@@ -16,7 +16,7 @@
 //! the Gram matrix `K = J J^T` (computed layer by layer, see `Mlp::per_sample_gram`)
 //! and one `n x n` Cholesky solve, all exact. Computed in f64.
 
-use nalgebra::{DMatrix, DVector};
+use super::gram::Gram;
 
 /// Solve `(J^T J / n + eta I) v = u` given `K = J J^T` (`n x n`, row-major), `jvp(x) = J x`
 /// and `vjp(z) = J^T z`. Requires `eta > 0`.
@@ -47,15 +47,11 @@ pub fn gram_solve(gram: &[f64], n: usize, eta: f64, ju: &[f64]) -> Result<Vec<f6
             ju.len()
         ));
     }
-    let mut a = DMatrix::from_row_slice(n, n, gram);
-    for i in 0..n {
-        a[(i, i)] += eta * n as f64;
-    }
-    let z = a
-        .cholesky()
-        .ok_or("eta n I + J J^T is not positive definite (non-finite critic gradients?)")?
-        .solve(&DVector::from_column_slice(ju));
-    Ok(z.as_slice().to_vec())
+    Gram::from_row_major(n, gram)
+        .solve_shifted(1.0, eta * n as f64, ju)
+        .ok_or_else(|| {
+            "eta n I + J J^T is not positive definite (non-finite critic gradients?)".into()
+        })
 }
 
 /// The outer step of the Woodbury solve: `v = (u - J^T z) / eta`.
@@ -192,6 +188,7 @@ pub fn extreme_eigenvalues(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::{DMatrix, DVector};
     use rand::{Rng, SeedableRng};
 
     fn random(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {

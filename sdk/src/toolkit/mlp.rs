@@ -1,7 +1,8 @@
 //! A multi-layer perceptron with ReLU (default) or tanh hidden layers and a linear output.
 
 use super::adam::Adam;
-use super::tensor::{Device, Tensor, from_rows, from_vec, to_vec};
+use super::gram::Gram;
+use super::tensor::{Device, Tensor, from_rows, from_vec, to_faer, to_vec};
 use burn::tensor::Gradients;
 use burn::tensor::activation::{relu, sigmoid};
 use rand::Rng;
@@ -53,15 +54,12 @@ impl Activation {
         }
     }
 
-    /// The derivative at pre-activations `z`, elementwise.
-    fn derivative(self, z: &Tensor<2>) -> Tensor<2> {
+    /// The derivative, elementwise, from the activation's output `h = f(z)` (which every
+    /// caller has already: computing it from `z` would evaluate the exponential twice).
+    fn derivative_from_output(self, h: &Tensor<2>) -> Tensor<2> {
         match self {
-            Activation::Relu => z.clone().greater_elem(0.0).float(),
-            Activation::Tanh => Activation::Tanh
-                .apply(z.clone())
-                .square()
-                .neg()
-                .add_scalar(1.0),
+            Activation::Relu => h.clone().greater_elem(0.0).float(),
+            Activation::Tanh => h.clone().square().neg().add_scalar(1.0),
         }
     }
 }
@@ -143,9 +141,8 @@ impl Mlp {
                 dz = dz + d.matmul(layer.w.clone());
             }
             if i < last {
-                let slope = self.activation.derivative(&z);
                 x = self.activation.apply(z);
-                dx = Some(dz * slope);
+                dx = Some(dz * self.activation.derivative_from_output(&x));
             } else {
                 return (z, dz);
             }
@@ -154,43 +151,45 @@ impl Mlp {
     }
 
     /// Gram matrix of the per-sample parameter gradients of a scalar-output MLP,
-    /// `K[b, c] = grad_p f(x_b) . grad_p f(x_c)`, computed layer by layer as
-    /// `sum_l (X_l X_l^T + 1) * (D_l D_l^T)` (elementwise), with `X_l` the layer's inputs and
-    /// `D_l` the per-sample derivatives of `f` with respect to its pre-activations; the
-    /// per-sample gradients themselves are never formed. `rows x rows`.
-    pub fn per_sample_gram(&self, x: Tensor<2>) -> Tensor<2> {
+    /// `K[b, c] = grad_p f(x_b) . grad_p f(x_c)`, computed layer by layer (see [`Gram`]) from
+    /// each layer's inputs and the per-sample derivatives of `f` with respect to its
+    /// pre-activations; the per-sample gradients themselves are never formed. `rows x rows`.
+    pub fn per_sample_gram(&self, x: Tensor<2>) -> Gram {
+        let mut gram = Gram::default();
+        self.per_sample_gram_into(x, &mut gram);
+        gram
+    }
+
+    /// [`Mlp::per_sample_gram`] into a reused `gram` (its buffers are kept).
+    pub fn per_sample_gram_into(&self, x: Tensor<2>, gram: &mut Gram) {
         assert_eq!(
             self.sizes.last(),
             Some(&1),
             "per-sample Gram needs a scalar output"
         );
         let last = self.layers.len() - 1;
-        let (mut inputs, mut pre) = (Vec::new(), Vec::new());
-        let mut h = x;
-        for (i, layer) in self.layers.iter().enumerate() {
-            inputs.push(h.clone());
-            let z = h.matmul(layer.w.clone()) + layer.b.clone();
-            pre.push(z.clone());
-            h = if i < last {
-                self.activation.apply(z)
-            } else {
-                z
-            };
+        let rows = x.dims()[0];
+        let mut inputs = vec![x];
+        for layer in &self.layers[..last] {
+            let z = inputs[inputs.len() - 1].clone().matmul(layer.w.clone()) + layer.b.clone();
+            inputs.push(self.activation.apply(z));
         }
-        let rows = h.dims()[0];
-        let device = self.device();
-        let mut delta = Tensor::<2>::ones([rows, 1], &device);
-        let mut gram = Tensor::<2>::zeros([rows, rows], &device);
+        gram.reset(rows);
+        // Layer l's per-sample gradient is the outer product of its input (with a 1 for the
+        // bias) and D_l, the output's derivative with respect to its pre-activations: 1 at the
+        // output layer, D_l = (D_{l+1} W_{l+1}^T) o f'(z_l) below.
+        let mut delta = Tensor::<2>::ones([rows, 1], &self.device());
         for l in (0..=last).rev() {
-            let x = &inputs[l];
-            let xx = x.clone().matmul(x.clone().transpose()).add_scalar(1.0);
-            gram = gram + xx * delta.clone().matmul(delta.clone().transpose());
+            let d = (l < last).then(|| to_faer(&delta, false));
+            gram.add_layer(
+                to_faer(&inputs[l], true).as_ref(),
+                d.as_ref().map(|d| d.as_ref()),
+            );
             if l > 0 {
-                let slope = self.activation.derivative(&pre[l - 1]);
+                let slope = self.activation.derivative_from_output(&inputs[l]);
                 delta = delta.matmul(self.layers[l].w.clone().transpose()) * slope;
             }
         }
-        gram
     }
 
     /// A copy whose parameters are autodiff leaves, for one gradient computation.
@@ -377,7 +376,9 @@ mod tests {
             let rows = 4;
             let x: Vec<f32> = (0..rows * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
             let grads: Vec<Vec<f32>> = x.chunks(3).map(|r| sample_gradient(&net, r)).collect();
-            let gram = to_vec(net.per_sample_gram(from_rows(&x, rows, 3, &device)));
+            let gram = net
+                .per_sample_gram(from_rows(&x, rows, 3, &device))
+                .to_row_major_f32();
             for b in 0..rows {
                 for c in 0..rows {
                     let dot: f32 = grads[b].iter().zip(&grads[c]).map(|(p, q)| p * q).sum();

@@ -10,6 +10,7 @@
 
 pub mod ac;
 mod adam;
+pub mod gram;
 pub mod implicit;
 mod mlp;
 mod policy;

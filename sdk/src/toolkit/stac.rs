@@ -15,6 +15,7 @@
 //!    gamma^(t-k) grad log pi(a_t|s_t) G_t`, as per-transition coefficients of `log pi`
 //!    ([`cross_term_coefficients`], one pass with a discounted cumulative sum).
 
+use super::gram::Gram;
 use super::implicit::{conjugate_gradient, extreme_eigenvalues};
 use super::mlp::Mlp;
 use super::tensor::{Tensor, from_vec, to_vec};
@@ -52,7 +53,9 @@ pub struct StacConfig {
     /// Conjugate-gradient stopping rule of the full Hessian: relative residual and steps.
     pub cg_tolerance: f64,
     pub cg_max_iterations: usize,
-    /// Log the critic Hessian's extreme eigenvalues every this many updates (0: never).
+    /// Log the critic Hessian's extreme eigenvalues, the implicit term's norm and its cosine
+    /// with the plain gradient every this many updates (0: never). Other updates take one
+    /// backward pass for the sum of both terms instead of one each.
     pub diagnostics_every: u64,
 }
 
@@ -126,6 +129,12 @@ impl StacConfig {
         Ok((base, cfg))
     }
 
+    /// Whether update `t` logs the diagnostics (Hessian spectrum, the implicit term's norm and
+    /// cosine with the plain gradient).
+    pub fn diagnostics_due(&self, t: u64) -> bool {
+        self.diagnostics_every > 0 && t.is_multiple_of(self.diagnostics_every)
+    }
+
     /// The regularisation at update `t`.
     pub fn lambda_at(&self, t: u64) -> f64 {
         if self.lambda_decay_updates > 0.0 {
@@ -150,27 +159,28 @@ pub struct StacBatch<'a> {
 }
 
 /// STAC's per-transition coefficients of `log pi(a_t|s_t)` whose gradient is the implicit term,
-/// with the solve's diagnostics (`stac/...` metrics). `update` is the number of updates so far.
+/// with the solve's diagnostics (`stac/...` metrics). `update` is the number of updates so far;
+/// `k` is the Gram matrix's workspace, kept by the caller across updates.
 pub fn implicit_coefficients(
     cfg: &StacConfig,
     critic: &Mlp,
     batch: &StacBatch<'_>,
     update: u64,
+    k: &mut Gram,
 ) -> PluginResult<(Vec<f32>, Metrics)> {
     let n = batch.ret.len();
     let mut metrics = Metrics::new();
-    let spectrum_wanted = cfg.max_condition > 0.0
-        || (cfg.diagnostics_every > 0 && update.is_multiple_of(cfg.diagnostics_every));
+    let spectrum_wanted = cfg.max_condition > 0.0 || cfg.diagnostics_due(update);
     let c = match cfg.hessian {
         Hessian::GaussNewton => {
-            let k = Gram::new(critic, batch.obs);
+            critic.per_sample_gram_into(batch.obs.clone(), k);
             // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
             let apply = |x: &[f64]| Ok(k.times(x).iter().map(|v| 2.0 * v / n as f64).collect());
             let spectrum = spectrum_wanted
                 .then(|| extreme_eigenvalues(apply, n, 60))
                 .transpose()?;
             let lambda = regularisation(cfg, update, spectrum, &mut metrics);
-            let gn = gauss_newton_solve(&k, lambda)?;
+            let gn = gauss_newton_solve(k, lambda)?;
             metrics.push(("stac/ridge".into(), gn.ridge));
             metrics.push(("stac/solver_residual".into(), gn.residual));
             gn.c
@@ -258,65 +268,36 @@ pub(crate) struct GaussNewton {
     pub residual: f64,
 }
 
-/// `K = J J^T`, the Gram matrix of the per-sample critic gradients (N x N, row-major, f32 as
-/// computed; every use promotes to f64). Kept as one buffer: a STAC update at N = 1,000 otherwise
-/// spent a third of its time page-faulting fresh copies.
-pub(crate) struct Gram {
-    n: usize,
-    k: Vec<f32>,
-}
-
-impl Gram {
-    pub(crate) fn new(critic: &Mlp, obs: &Tensor<2>) -> Self {
-        Self {
-            n: obs.dims()[0],
-            k: to_vec(critic.per_sample_gram(obs.clone())),
-        }
-    }
-
-    /// `K x`.
-    pub(crate) fn times(&self, x: &[f64]) -> Vec<f64> {
-        self.k
-            .chunks_exact(self.n)
-            .map(|row| row.iter().zip(x).map(|(a, b)| f64::from(*a) * b).sum())
-            .collect()
-    }
-}
-
 /// `(2/N J^T J + lambda I) v = J^T y`, `y = 1/N` (so `J^T y = dJ/dw`), solved through the
 /// N x N side: `v = J^T z` with `(2/N K + lambda I) z = y`, `K = J J^T` (computed layer by
 /// layer, exact), and `c = J v = K z` — no product with the parameters is needed. At
-/// lambda = 0 with K invertible this gives `c = 1/2` exactly; an f32-singular K (near-duplicate
-/// states) gets the smallest ridge, relative to its mean diagonal, that makes it definite.
-/// Cholesky in f64 by faer.
-pub(crate) fn gauss_newton_solve(k: &Gram, lambda: f64) -> PluginResult<GaussNewton> {
-    let n = k.n;
+/// lambda = 0 with K invertible this gives `c = 1/2` exactly; a numerically singular K
+/// (near-duplicate states) gets the smallest ridge, relative to its mean diagonal, that makes
+/// it definite.
+pub(crate) fn gauss_newton_solve(k: &mut Gram, lambda: f64) -> PluginResult<GaussNewton> {
+    let n = k.n();
     let a = 2.0 / n as f64;
-    let scale = a * (0..n).map(|i| f64::from(k.k[i * n + i])).sum::<f64>() / n as f64;
-    let mut ridge = 0.0;
-    let chol = loop {
-        let shift = lambda + ridge * scale;
-        // faer is column-major: fill from K's row j (K is symmetric) to read contiguously.
-        let system = faer::Mat::<f64>::from_fn(n, n, |i, j| {
-            a * f64::from(k.k[j * n + i]) + if i == j { shift } else { 0.0 }
-        });
-        match system.llt(faer::Side::Lower) {
-            Ok(c) => break c,
-            Err(_) if ridge < 1e-2 => ridge = if ridge == 0.0 { 1e-12 } else { ridge * 100.0 },
-            Err(_) => {
+    let scale = a * k.mean_diagonal();
+    let y = vec![1.0 / n as f64; n];
+    // The first ridge, 1e-12 of the mean diagonal, is far below the error K carries from the
+    // network's f32 activations (~1e-7 relative); it spares the refactorisation that a
+    // numerically singular K (near-duplicate states, the usual case at N = 1,024) needs.
+    let mut ridge = 1e-12;
+    let z = loop {
+        match k.solve_shifted(a, lambda + ridge * scale, &y) {
+            Some(z) => break z,
+            None if ridge < 1e-2 => ridge *= 100.0,
+            None => {
                 return Err("the critic's Gauss-Newton matrix is singular: set lambda > 0".into());
             }
         }
     };
-    let y = 1.0 / n as f64;
-    let solved = faer::linalg::solvers::Solve::solve(&chol, faer::Mat::<f64>::full(n, 1, y));
-    let z: Vec<f64> = (0..n).map(|i| solved[(i, 0)]).collect();
     let c = k.times(&z);
     let residual = (0..n)
-        .map(|i| (a * c[i] + lambda * z[i] - y).powi(2))
+        .map(|i| (a * c[i] + lambda * z[i] - y[i]).powi(2))
         .sum::<f64>()
         .sqrt()
-        / (y * (n as f64).sqrt());
+        / (y[0] * (n as f64).sqrt());
     Ok(GaussNewton {
         z,
         c,
@@ -676,8 +657,8 @@ mod tests {
         let n = 10;
         let (critic, obs, _) = critic_and_batch(n, 8);
         for lambda in [0.0, 0.3] {
-            let gn = gauss_newton_solve(&Gram::new(&critic, &obs), lambda).unwrap();
-            assert_eq!(gn.ridge, 0.0);
+            let gn = gauss_newton_solve(&mut critic.per_sample_gram(obs.clone()), lambda).unwrap();
+            assert_eq!(gn.ridge, 1e-12, "the floor ridge suffices");
             let v = critic_vjp(&critic, &obs, &gn.z);
             let jv = critic_jvp(&critic, &obs, &v);
             assert!(rel(&gn.c, &jv) < 1e-4, "c = K z vs J v");

@@ -44,3 +44,17 @@ pub fn normal_noise(rng: &mut impl Rng, rows: usize, cols: usize, device: &Devic
         .collect();
     from_vec(v, rows, cols, device)
 }
+
+/// A 2-D tensor as an f64 faer matrix (for the linear algebra of implicit gradients), with a
+/// trailing column of ones if `ones_column`.
+pub(crate) fn to_faer(t: &Tensor<2>, ones_column: bool) -> faer::Mat<f64> {
+    let [rows, cols] = t.dims();
+    let v = to_vec(t.clone());
+    faer::Mat::from_fn(rows, cols + usize::from(ones_column), |i, j| {
+        if j < cols {
+            f64::from(v[i * cols + j])
+        } else {
+            1.0
+        }
+    })
+}

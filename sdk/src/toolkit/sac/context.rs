@@ -200,8 +200,10 @@ impl SacContext for StepContext<'_> {
     fn critic_gram(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
         let (o, a, _) = self.rows(obs, act)?;
         let x = Tensor::cat(vec![o, a], 1);
-        let mut out = to_vec(self.core.critics[0].per_sample_gram(x.clone()));
-        out.extend(to_vec(self.core.critics[1].per_sample_gram(x)));
+        let mut out = self.core.critics[0]
+            .per_sample_gram(x.clone())
+            .to_row_major_f32();
+        out.extend(self.core.critics[1].per_sample_gram(x).to_row_major_f32());
         Ok(out)
     }
 
