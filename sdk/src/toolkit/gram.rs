@@ -10,51 +10,84 @@
 //! pre-activations, so the per-sample gradients themselves are never formed (see
 //! `Mlp::per_sample_gram`).
 
-use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::linalg::zip::Diag;
-use faer::reborrow::IntoConst;
 use faer::{Accum, MatMut, MatRef, Par, unzip, zip};
 
+/// One layer's factors for [`Gram::compute`]: `x`, the layer's inputs with a trailing column of
+/// ones (the bias), and `d`, the per-sample derivatives of the output with respect to the layer's
+/// pre-activations (`None`: all ones, the output layer of a scalar network). Both have n rows.
+pub type LayerFactors<'a> = (MatRef<'a, f64>, Option<MatRef<'a, f64>>);
+
 /// A symmetric `n x n` Gram matrix (f64, lower triangle stored, column-major) with the
-/// buffers its construction and solve need. Reusable: [`Gram::reset`] keeps the buffers (a
+/// buffers its construction and solve need. Reusable: [`Gram::compute`] keeps the buffers (a
 /// STAC update at N = 1,024 otherwise spent a quarter of its time zero-filling and
 /// page-faulting fresh 8 MB matrices).
 #[derive(Default)]
 pub struct Gram {
     n: usize,
-    /// Layers added since the last reset (the first overwrites instead of accumulating).
-    layers: usize,
     lower: Vec<f64>,
-    /// Panels of the two products of [`Gram::add_layer`]. f64 although the activations they
-    /// come from are f32: f32 products put eigenvalues of ~-1e-8 ||K|| into the (near-singular)
-    /// K and cost the Cholesky solve a ridge 10^8 times larger (measured at N = 1,024).
+    /// One panel of each layer's two products. f64 although the activations they come from are
+    /// f32: f32 products put eigenvalues of ~-1e-8 ||K|| into the (near-singular) K and cost the
+    /// Cholesky solve a ridge 10^8 times larger (measured at N = 1,024).
     products: [Vec<f64>; 2],
     /// The Cholesky factor of [`Gram::solve_shifted`].
     factor: Vec<f64>,
 }
 
 impl Gram {
-    /// The zero matrix, to accumulate layers into.
-    pub fn zeros(n: usize) -> Self {
-        let mut gram = Self::default();
-        gram.reset(n);
-        gram
-    }
-
-    /// Makes this the zero `n x n` matrix, keeping the buffers.
-    pub fn reset(&mut self, n: usize) {
+    /// `K = sum_l (X_l X_l^T) o (D_l D_l^T)` (elementwise products) over the layers'
+    /// [`LayerFactors`]: a layer's per-sample gradient is the outer product `x_b d_b^T`, so
+    /// its share of `grad f(x_b) . grad f(x_c)` is `(x_b . x_c) (d_b . d_c)`. Computed by panels
+    /// of [`PANEL`] columns, all layers at once, so each panel of K and of the products stays in
+    /// cache and K is written once.
+    pub fn compute(&mut self, layers: &[LayerFactors<'_>]) {
+        let n = layers.first().map_or(0, |(x, _)| x.nrows());
         self.n = n;
-        self.layers = 0;
-        // Stale entries stay: the first layer overwrites the triangle, and until then every
-        // read sees zero (`layers == 0`).
         self.lower.resize(n * n, 0.0);
+        let [xx, dd] = &mut self.products;
+        for j0 in (0..n).step_by(PANEL) {
+            let (rows, width) = (n - j0, PANEL.min(n - j0));
+            for (l, (x, d)) in layers.iter().enumerate() {
+                let xx = panel_gram(xx, *x, j0, width);
+                let dd = d.map(|d| panel_gram(dd, d, j0, width));
+                for c in 0..width {
+                    let j = j0 + c;
+                    let column = &mut self.lower[j * n + j..(j + 1) * n];
+                    let a = &xx[c * rows + c..(c + 1) * rows];
+                    match (l == 0, dd) {
+                        (true, None) => column.copy_from_slice(a),
+                        (false, None) => column.iter_mut().zip(a).for_each(|(k, a)| *k += a),
+                        (true, Some(dd)) => {
+                            let b = &dd[c * rows + c..(c + 1) * rows];
+                            column
+                                .iter_mut()
+                                .zip(a)
+                                .zip(b)
+                                .for_each(|((k, a), b)| *k = a * b)
+                        }
+                        (false, Some(dd)) => {
+                            let b = &dd[c * rows + c..(c + 1) * rows];
+                            column
+                                .iter_mut()
+                                .zip(a)
+                                .zip(b)
+                                .for_each(|((k, a), b)| *k += a * b)
+                        }
+                    }
+                }
+            }
+        }
+        clean_vector_state();
     }
 
     /// From a full row-major `n x n` matrix (only its lower triangle is read).
     pub fn from_row_major(n: usize, k: &[f64]) -> Self {
         assert_eq!(k.len(), n * n, "a Gram matrix of n = {n} has n^2 entries");
-        let mut gram = Self::zeros(n);
-        gram.layers = 1;
+        let mut gram = Self {
+            n,
+            lower: vec![0.0; n * n],
+            ..Self::default()
+        };
         for j in 0..n {
             for i in j..n {
                 gram.lower[j * n + i] = k[i * n + j];
@@ -67,56 +100,8 @@ impl Gram {
         self.n
     }
 
-    /// Adds one layer's term `(X X^T) o (D D^T)` (elementwise) for a layer whose per-sample
-    /// gradient is the outer product `x_b d_b^T`: `x` its input with a trailing 1 (the bias),
-    /// `d` the output's derivative with respect to its pre-activations. `d = None` stands for
-    /// ones (the output layer of a scalar network), whose term is `X X^T`, accumulated in place.
-    pub fn add_layer(&mut self, x: MatRef<'_, f64>, d: Option<MatRef<'_, f64>>) {
-        let n = self.n;
-        let first = self.layers == 0;
-        self.layers += 1;
-        let k = MatMut::from_column_major_slice_mut(&mut self.lower, n, n);
-        match d {
-            None => {
-                let accum = if first { Accum::Replace } else { Accum::Add };
-                lower_gram(k, accum, x);
-            }
-            Some(d) => {
-                // By panels of PANEL columns, so both products stay in cache until combined.
-                let [xx, dd] = &mut self.products;
-                for j0 in (0..n).step_by(PANEL) {
-                    let (rows, width) = (n - j0, PANEL.min(n - j0));
-                    let xx = panel_gram(xx, x, j0, width);
-                    let dd = panel_gram(dd, d, j0, width);
-                    for c in 0..width {
-                        let j = j0 + c;
-                        let column = &mut self.lower[j * n + j..(j + 1) * n];
-                        let (a, b) = (&xx[c * rows + c..(c + 1) * rows], &dd[c * rows + c..]);
-                        if first {
-                            column
-                                .iter_mut()
-                                .zip(a)
-                                .zip(b)
-                                .for_each(|((k, a), b)| *k = a * b);
-                        } else {
-                            column
-                                .iter_mut()
-                                .zip(a)
-                                .zip(b)
-                                .for_each(|((k, a), b)| *k += a * b);
-                        }
-                    }
-                }
-            }
-        }
-        clean_vector_state();
-    }
-
     /// `K[i, j]`.
     pub fn get(&self, i: usize, j: usize) -> f64 {
-        if self.layers == 0 {
-            return 0.0;
-        }
         let (i, j) = if i >= j { (i, j) } else { (j, i) };
         self.lower[j * self.n + i]
     }
@@ -141,9 +126,6 @@ impl Gram {
         let n = self.n;
         assert_eq!(x.len(), n, "K x needs {n} entries");
         let mut y = vec![0.0; n];
-        if self.layers == 0 {
-            return y;
-        }
         for j in 0..n {
             let col = &self.lower[j * n + j + 1..(j + 1) * n];
             let (xj, x_below) = (x[j], &x[j + 1..]);
@@ -178,7 +160,6 @@ impl Gram {
         use faer::linalg::cholesky::llt::{factor, solve};
         let n = self.n;
         assert_eq!(y.len(), n, "the right-hand side needs {n} entries");
-        let a = if self.layers == 0 { 0.0 } else { a };
         self.factor.resize(n * n, 0.0);
         let mut l = MatMut::from_column_major_slice_mut(&mut self.factor, n, n);
         let k = MatRef::from_column_major_slice(&self.lower, n, n);
@@ -231,27 +212,11 @@ fn panel_gram<'a>(
     &buffer[..rows * width]
 }
 
-/// The lower triangle of `m m^T` (`n x n`) written or added (`accum`) into `out`.
-fn lower_gram<'a>(mut out: MatMut<'a, f64>, accum: Accum, m: MatRef<'_, f64>) -> MatRef<'a, f64> {
-    matmul(
-        out.as_mut(),
-        BlockStructure::TriangularLower,
-        accum,
-        m,
-        BlockStructure::Rectangular,
-        m.transpose(),
-        BlockStructure::Rectangular,
-        1.0,
-        Par::Seq,
-    );
-    out.into_const()
-}
-
 /// faer's AVX-512 kernels (hand-written assembly) can return with the upper halves of the
 /// vector registers dirty; until the next `vzeroupper`, every legacy-SSE instruction afterwards
 /// (burn's elementwise loops, libm's `expf`) pays a state-transition penalty: measured 40x on
 /// the critic's sigmoid right after a Gram product. Called after each faer call.
-fn clean_vector_state() {
+pub(crate) fn clean_vector_state() {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: the CPU supports AVX (checked above), the only requirement of `vzeroupper`.
@@ -275,23 +240,26 @@ mod tests {
         Mat::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0))
     }
 
-    /// Against dense algebra (nalgebra) on explicit entries, including a reused Gram (the
-    /// per-sample gradients themselves are checked in `mlp`'s tests).
+    /// Against dense algebra (nalgebra) on explicit entries, reusing one Gram for two sizes
+    /// (several panels and a partial one, then fewer rows) and both layer orders (the per-sample
+    /// gradients themselves are checked in `mlp`'s tests).
     #[test]
     fn layers_products_and_the_shifted_solve_match_dense_algebra() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut gram = Gram::zeros(5);
-        gram.add_layer(random(5, 2, &mut rng).as_ref(), None); // stale content to overwrite
-        for n in [37, 20] {
+        let mut gram = Gram::default();
+        for n in [150, 20] {
             let (x0, d0, x1) = (
                 random(n, 3, &mut rng),
                 random(n, 5, &mut rng),
                 random(n, 5, &mut rng),
             );
-            gram.reset(n);
-            assert_eq!(gram.mean_diagonal(), 0.0);
-            gram.add_layer(x0.as_ref(), Some(d0.as_ref()));
-            gram.add_layer(x1.as_ref(), None);
+            let (with_d, without_d) = ((x0.as_ref(), Some(d0.as_ref())), (x1.as_ref(), None));
+            if n == 150 {
+                gram.compute(&[without_d, with_d]);
+            } else {
+                gram.compute(&[with_d, without_d]);
+            }
+            assert_eq!(gram.n(), n);
             let dot = |m: &Mat<f64>, i: usize, j: usize| {
                 (0..m.ncols()).map(|c| m[(i, c)] * m[(j, c)]).sum::<f64>()
             };
@@ -300,7 +268,7 @@ mod tests {
             });
             for i in 0..n {
                 for j in 0..n {
-                    assert!((gram.get(i, j) - dense[(i, j)]).abs() < 1e-5);
+                    assert!((gram.get(i, j) - dense[(i, j)]).abs() < 1e-12);
                 }
             }
             let row_major: Vec<f64> = gram.to_row_major_f32().iter().map(|&v| v.into()).collect();
@@ -309,12 +277,12 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
             let kx = gram.times(&x);
             let want = &dense * nalgebra::DVector::from_column_slice(&x);
-            assert!((0..n).all(|i| (kx[i] - want[i]).abs() < 1e-4));
+            assert!((0..n).all(|i| (kx[i] - want[i]).abs() < 1e-10));
             let (a, shift) = (0.3, 0.05);
             let z = gram.solve_shifted(a, shift, &x).unwrap();
             let system = &dense * a + nalgebra::DMatrix::identity(n, n) * shift;
             let r = &system * nalgebra::DVector::from_column_slice(&z);
-            assert!((0..n).all(|i| (r[i] - x[i]).abs() < 1e-4));
+            assert!((0..n).all(|i| (r[i] - x[i]).abs() < 1e-9));
             // Indefinite: refused, not a garbage answer.
             assert!(gram.solve_shifted(-1.0, 0.0, &x).is_none());
         }

@@ -2,9 +2,10 @@
 
 use super::adam::Adam;
 use super::gram::Gram;
-use super::tensor::{Device, Tensor, from_rows, from_vec, to_faer, to_vec};
+use super::tensor::{Device, Tensor, from_rows, from_vec, to_f64_rows, to_vec};
 use burn::tensor::Gradients;
 use burn::tensor::activation::{relu, sigmoid};
+use faer::MatRef;
 use rand::Rng;
 
 /// One affine layer: `x W + b` with `W: in x out`, `b: 1 x out`.
@@ -174,22 +175,27 @@ impl Mlp {
             let z = inputs[inputs.len() - 1].clone().matmul(layer.w.clone()) + layer.b.clone();
             inputs.push(self.activation.apply(z));
         }
-        gram.reset(rows);
         // Layer l's per-sample gradient is the outer product of its input (with a 1 for the
         // bias) and D_l, the output's derivative with respect to its pre-activations: 1 at the
         // output layer, D_l = (D_{l+1} W_{l+1}^T) o f'(z_l) below.
+        let mut factors = Vec::new();
         let mut delta = Tensor::<2>::ones([rows, 1], &self.device());
         for l in (0..=last).rev() {
-            let d = (l < last).then(|| to_faer(&delta, false));
-            gram.add_layer(
-                to_faer(&inputs[l], true).as_ref(),
-                d.as_ref().map(|d| d.as_ref()),
-            );
+            let d = (l < last).then(|| to_f64_rows(&delta, false));
+            factors.push((to_f64_rows(&inputs[l], true), d));
             if l > 0 {
                 let slope = self.activation.derivative_from_output(&inputs[l]);
                 delta = delta.matmul(self.layers[l].w.clone().transpose()) * slope;
             }
         }
+        fn view((data, cols): &(Vec<f64>, usize)) -> MatRef<'_, f64> {
+            MatRef::from_row_major_slice(data, data.len() / cols, *cols)
+        }
+        let layers: Vec<_> = factors
+            .iter()
+            .map(|(x, d)| (view(x), d.as_ref().map(view)))
+            .collect();
+        gram.compute(&layers);
     }
 
     /// A copy whose parameters are autodiff leaves, for one gradient computation.

@@ -45,16 +45,18 @@ pub fn normal_noise(rng: &mut impl Rng, rows: usize, cols: usize, device: &Devic
     from_vec(v, rows, cols, device)
 }
 
-/// A 2-D tensor as an f64 faer matrix (for the linear algebra of implicit gradients), with a
-/// trailing column of ones if `ones_column`.
-pub(crate) fn to_faer(t: &Tensor<2>, ones_column: bool) -> faer::Mat<f64> {
+/// A 2-D tensor in f64, row-major, with a trailing column of ones if `ones_column` (for the
+/// f64 linear algebra of implicit gradients, which views it with `MatRef::from_row_major_slice`).
+/// Returns the data and its number of columns.
+pub(crate) fn to_f64_rows(t: &Tensor<2>, ones_column: bool) -> (Vec<f64>, usize) {
     let [rows, cols] = t.dims();
-    let v = to_vec(t.clone());
-    faer::Mat::from_fn(rows, cols + usize::from(ones_column), |i, j| {
-        if j < cols {
-            f64::from(v[i * cols + j])
-        } else {
-            1.0
+    let width = cols + usize::from(ones_column);
+    let mut out = Vec::with_capacity(rows * width);
+    for row in to_vec(t.clone()).chunks_exact(cols) {
+        out.extend(row.iter().map(|&v| f64::from(v)));
+        if ones_column {
+            out.push(1.0);
         }
-    })
+    }
+    (out, width)
 }
