@@ -614,6 +614,89 @@ mod tests {
         }
     }
 
+    /// The actor's GAE policy gradient (autodiff through the softmax, or the Gaussian and its
+    /// log-std) against central differences of `sum_t A_t log pi(a_t|s_t)` along three
+    /// directions, with `A` the GAE advantages of a rollout holding a termination.
+    #[test]
+    fn gae_policy_gradient_matches_finite_differences() {
+        for action in [
+            Space::Discrete { n: 3 },
+            Space::Box {
+                low: vec![-1.0],
+                high: vec![1.0],
+            },
+        ] {
+            let mut c = core(action);
+            // Weights of order one (the initial output layer is scaled down to 0.01).
+            let weights: Vec<f32> = (0..c.policy.param_count())
+                .map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0)
+                .collect();
+            let device = c.device.clone();
+            c.policy.set_flat(&weights, &device);
+            c.log_std = c.log_std.clone().sub_scalar(0.3);
+            let n = 6;
+            let obs: Vec<f32> = (0..2 * n)
+                .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
+                .collect();
+            let act = c.act(&obs, n, false).unwrap();
+            let reward: Vec<f32> = (0..n).map(|i| i as f32 * 0.3 - 0.5).collect();
+            let mut terminated = vec![0.0f32; n];
+            terminated[2] = 1.0;
+            let truncated = vec![0.0f32; n];
+            let b = Batch {
+                kind: BatchKind::Rollout,
+                len: n,
+                obs: &obs,
+                action: &act,
+                reward: &reward,
+                next_obs: &obs,
+                terminated: &terminated,
+                truncated: &truncated,
+            };
+            let v: Vec<f32> = (0..n).map(|i| 0.2 * i as f32 - 0.4).collect();
+            let v_next: Vec<f32> = (0..n).map(|i| 0.7 - 0.1 * i as f32).collect();
+            let (adv, _) = c.advantages(&b, &v, &v_next);
+            let obs_t = from_rows(&obs, n, 2, &c.device);
+            let (descent, _) = c.policy_gradient(&obs_t, &act, adv.clone()).unwrap();
+            let descent: Vec<f64> = descent
+                .into_iter()
+                .flat_map(to_vec)
+                .map(f64::from)
+                .collect();
+            let (theta, log_std) = (c.policy.to_flat(), to_vec(c.log_std.clone()));
+            let p = theta.len();
+            let objective_at = |dir: &[f64], eps: f64| -> f64 {
+                let shift = |x: &[f32], d: &[f64]| -> Vec<f32> {
+                    x.iter()
+                        .zip(d)
+                        .map(|(x, d)| (f64::from(*x) + eps * d) as f32)
+                        .collect()
+                };
+                let mut net = c.policy.clone();
+                net.set_flat(&shift(&theta, &dir[..p]), &c.device);
+                let ls = from_vec(shift(&log_std, &dir[p..]), 1, log_std.len(), &c.device);
+                let logp = to_vec(c.log_prob(&net, &ls, obs_t.clone(), &act));
+                logp.iter().zip(&adv).map(|(l, a)| f64::from(l * a)).sum()
+            };
+            for seed in 1..=3 {
+                let dir: Vec<f64> = (0..descent.len())
+                    .map(|i| ((i * 7919 * seed) % 13) as f64 / 6.0 - 1.0)
+                    .collect();
+                let eps = 1e-2;
+                let fd = (objective_at(&dir, eps) - objective_at(&dir, -eps)) / (2.0 * eps);
+                let autodiff = -descent.iter().zip(&dir).map(|(g, d)| g * d).sum::<f64>();
+                assert!(
+                    autodiff.abs() > 0.1,
+                    "{autodiff}: not a direction that tests much"
+                );
+                assert!(
+                    (fd - autodiff).abs() < 2e-3 * autodiff.abs().max(1.0),
+                    "direction {seed}: finite differences {fd} vs autodiff {autodiff}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn checkpoints_restore_exactly_and_bad_configs_are_refused() {
         for action in [
