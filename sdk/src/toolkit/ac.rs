@@ -353,20 +353,7 @@ impl AcCore {
             Some((coef, true)) => {
                 let (pg, logp) = self.policy_gradient(&obs, b.action, plain.clone())?;
                 let (implicit, _) = self.policy_gradient(&obs, b.action, coef)?;
-                let flat =
-                    |g: &[Tensor<2>]| -> Vec<f32> { g.iter().cloned().flat_map(to_vec).collect() };
-                let (p, q) = (flat(&pg), flat(&implicit));
-                let dot: f32 = p.iter().zip(&q).map(|(a, b)| a * b).sum();
-                let (np, nq) = (
-                    p.iter().map(|x| x * x).sum::<f32>().sqrt(),
-                    q.iter().map(|x| x * x).sum::<f32>().sqrt(),
-                );
-                extra_metrics.push(("stac/implicit_norm".into(), nq as f64));
-                extra_metrics.push(("stac/plain_norm".into(), np as f64));
-                extra_metrics.push((
-                    "stac/cosine_with_plain".into(),
-                    (dot / (np * nq).max(1e-30)) as f64,
-                ));
+                extra_metrics.extend(compare_terms(&pg, &implicit));
                 (
                     pg.into_iter().zip(implicit).map(|(a, b)| a + b).collect(),
                     logp,
@@ -547,6 +534,25 @@ impl crate::Agent for AcCore {
         self.counters = r.meta("counters")?;
         Ok(())
     }
+}
+
+/// STAC's diagnostics of the two actor terms: the implicit term's norm, the plain gradient's
+/// and their cosine.
+fn compare_terms(plain: &[Tensor<2>], implicit: &[Tensor<2>]) -> Metrics {
+    let flat = |g: &[Tensor<2>]| -> Vec<f64> {
+        g.iter().cloned().flat_map(to_vec).map(f64::from).collect()
+    };
+    let (p, q) = (flat(plain), flat(implicit));
+    let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let dot: f64 = p.iter().zip(&q).map(|(a, b)| a * b).sum();
+    vec![
+        ("stac/implicit_norm".into(), norm(&q)),
+        ("stac/plain_norm".into(), norm(&p)),
+        (
+            "stac/cosine_with_plain".into(),
+            dot / (norm(&p) * norm(&q)).max(1e-30),
+        ),
+    ]
 }
 
 #[cfg(test)]
