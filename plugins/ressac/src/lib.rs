@@ -180,8 +180,7 @@ impl Correction for Residual {
         let a = ctx.policy_actions()?.actions;
         let nets = self.nets(ctx)?;
         let x = pairs(b.obs, &a, n);
-        let w = nets.w.predict(&x, n)?;
-        let dx = nets.w.input_gradient(&x, n, &vec![1.0 / n as f32; n])?;
+        let (w, dx) = nets.w.input_gradient(&x, n, &vec![1.0 / n as f32; n])?;
         let width = dx.len() / n;
         let g: Vec<f32> = (0..n)
             .flat_map(|r| dx[r * width + od..(r + 1) * width].to_vec())

@@ -57,10 +57,15 @@ impl Adam {
             let device = p.device();
             let mut values = to_vec(p.clone());
             let g = to_vec(g);
-            for i in 0..values.len() {
-                m[i] = b1 * m[i] + c1 * g[i];
-                v[i] = b2 * v[i] + c2 * g[i] * g[i];
-                values[i] -= step * m[i] / (v[i].sqrt() / sqrt_bc2 + eps);
+            // Iterators, not indices: without bounds checks the loop vectorises.
+            for ((x, g), (m, v)) in values
+                .iter_mut()
+                .zip(&g)
+                .zip(m.iter_mut().zip(v.iter_mut()))
+            {
+                *m = b1 * *m + c1 * g;
+                *v = b2 * *v + c2 * g * g;
+                *x -= step * *m / (v.sqrt() / sqrt_bc2 + eps);
             }
             *p = from_vec(values, rows, cols, &device);
         }

@@ -288,14 +288,15 @@ impl Mlp {
         Ok(to_vec(self.forward(self.input_tensor(x, rows)?)))
     }
 
-    /// `d/dx sum_{r,o} weights[r,o] f(x)[r,o]`: the gradient with respect to the inputs,
-    /// `rows x in` (e.g. `dW/da` for an action-space correction).
+    /// The outputs `f(x)` (`rows x out`) and `d/dx sum_{r,o} weights[r,o] f(x)[r,o]`, the
+    /// gradient with respect to the inputs, `rows x in` (e.g. `dW/da` for an action-space
+    /// correction), from one forward pass.
     pub fn input_gradient(
         &self,
         x: &[f32],
         rows: usize,
         weights: &[f32],
-    ) -> Result<Vec<f32>, String> {
+    ) -> Result<(Vec<f32>, Vec<f32>), String> {
         let out = *self.sizes.last().expect("sizes");
         if weights.len() != rows * out {
             return Err(format!(
@@ -305,9 +306,10 @@ impl Mlp {
         }
         let x = self.input_tensor(x, rows)?.autodiff().require_grad();
         let w = from_rows(weights, rows, out, &self.device());
-        let grads = (self.forward(x.clone()) * w).sum().backward();
+        let y = self.forward(x.clone());
+        let grads = (y.clone() * w).sum().backward();
         let g = x.grad(&grads).ok_or("no gradient reached the MLP input")?;
-        Ok(to_vec(g))
+        Ok((to_vec(y.inner()), to_vec(g)))
     }
 
     /// One Adam step on `1/2 mean (f(x) - targets)^2`; returns the loss before the step.

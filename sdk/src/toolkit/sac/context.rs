@@ -8,6 +8,7 @@ use crate::toolkit::Mlp;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::tensor::{Tensor, from_rows, from_vec, to_vec};
 use burn::tensor::Gradients;
+use std::cell::OnceCell;
 
 /// A minibatch on the device, actions rescaled to the actor's `[-1, 1]`.
 #[derive(Clone)]
@@ -66,6 +67,9 @@ pub(super) struct StepContext<'a> {
     t: BatchTensors,
     eps: Tensor<2>,
     eps_next: Tensor<2>,
+    /// `(a', log pi(a'|s'))` from the current actor, computed once: both `next_actions` and
+    /// `td_target` need it (Res-SAC's W step asks for both).
+    next: OnceCell<(Tensor<2>, Tensor<2>)>,
 }
 
 impl<'a> StepContext<'a> {
@@ -82,7 +86,14 @@ impl<'a> StepContext<'a> {
             t,
             eps,
             eps_next,
+            next: OnceCell::new(),
         }
+    }
+
+    fn next_sample(&self) -> (Tensor<2>, Tensor<2>) {
+        self.next
+            .get_or_init(|| self.sample(&self.t.next_obs, &self.eps_next))
+            .clone()
     }
 
     fn rows(&self, obs: &[f32], act: &[f32]) -> PluginResult<(Tensor<2>, Tensor<2>, usize)> {
@@ -99,13 +110,17 @@ impl<'a> StepContext<'a> {
         Ok((from_rows(obs, n, od, d), from_rows(act, n, ad, d), n))
     }
 
-    fn sampled(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> Sampled {
-        let (a, logp) = SquashedGaussian::sample(
+    /// `(a~, log pi(a~|s))` from the current actor at `obs` with noise `eps`.
+    fn sample(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        SquashedGaussian::sample(
             &self.core.actor.net,
             self.core.act_dim,
             obs.clone(),
             eps.clone(),
-        );
+        )
+    }
+
+    fn to_sampled((a, logp): (Tensor<2>, Tensor<2>)) -> Sampled {
         Sampled {
             actions: to_vec(a),
             log_prob: to_vec(logp),
@@ -149,19 +164,17 @@ impl SacContext for StepContext<'_> {
     }
 
     fn policy_actions(&self) -> PluginResult<Sampled> {
-        Ok(self.sampled(&self.t.obs, &self.eps))
+        Ok(Self::to_sampled(self.sample(&self.t.obs, &self.eps)))
     }
 
     fn next_actions(&self) -> PluginResult<Sampled> {
-        Ok(self.sampled(&self.t.next_obs, &self.eps_next))
+        Ok(Self::to_sampled(self.next_sample()))
     }
 
     fn td_target(&self) -> PluginResult<Vec<f32>> {
-        Ok(to_vec(self.core.soft_target(
-            &self.core.actor.net,
-            &self.t,
-            self.eps_next.clone(),
-        )))
+        Ok(to_vec(
+            self.core.soft_target_at(&self.t, self.next_sample()),
+        ))
     }
 
     fn critic_values(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
@@ -209,7 +222,7 @@ impl SacContext for StepContext<'_> {
 
     fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
         let tracked = self.core.actor.net.tracked();
-        let (objective, _) = self
+        let (objective, ..) = self
             .core
             .actor_objective(&tracked, &self.t, self.eps.clone());
         Ok(Self::flat_grads(&tracked, &objective.backward()))

@@ -5,7 +5,7 @@ use super::config::SacConfig;
 use super::context::{BatchTensors, StepContext};
 use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
 use crate::batch::{Batch, UpdateStep};
-use crate::correction::{Correction, CorrectionTerm, SacContext};
+use crate::correction::{Correction, CorrectionTerm};
 use crate::spec::Space;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::state::{StateReader, StateWriter};
@@ -138,8 +138,16 @@ impl SacCore {
         t: &BatchTensors,
         eps_next: Tensor<2>,
     ) -> Tensor<2> {
-        let (next_a, next_logp) =
-            SquashedGaussian::sample(actor, self.act_dim, t.next_obs.clone(), eps_next);
+        let next = SquashedGaussian::sample(actor, self.act_dim, t.next_obs.clone(), eps_next);
+        self.soft_target_at(t, next)
+    }
+
+    /// [`SacCore::soft_target`] at a given sample `(a', log pi(a'|s'))`.
+    pub(super) fn soft_target_at(
+        &self,
+        t: &BatchTensors,
+        (next_a, next_logp): (Tensor<2>, Tensor<2>),
+    ) -> Tensor<2> {
         let q1 = Self::q(&self.targets[0], t.next_obs.clone(), next_a.clone());
         let q2 = Self::q(&self.targets[1], t.next_obs.clone(), next_a);
         let soft_v = q1.min_pair(q2) - next_logp.mul_scalar(self.alpha());
@@ -182,17 +190,17 @@ impl SacCore {
     }
 
     /// `J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]` (ALGORITHMS.md section 3) through
-    /// `actor` (plain or tracked) with noise `eps`; also returns `log pi(a~|s)`.
+    /// `actor` (plain or tracked) with noise `eps`; also returns `log pi(a~|s)` and `a~`.
     pub(super) fn actor_objective(
         &self,
         actor: &Mlp,
         t: &BatchTensors,
         eps: Tensor<2>,
-    ) -> (Tensor<1>, Tensor<2>) {
+    ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
         let (a, logp) = SquashedGaussian::sample(actor, self.act_dim, t.obs.clone(), eps);
         let q1 = Self::q(&self.critics[0], t.obs.clone(), a.clone());
-        let q = q1.min_pair(Self::q(&self.critics[1], t.obs.clone(), a));
-        ((q - logp.clone().mul_scalar(self.alpha())).mean(), logp)
+        let q = q1.min_pair(Self::q(&self.critics[1], t.obs.clone(), a.clone()));
+        ((q - logp.clone().mul_scalar(self.alpha())).mean(), logp, a)
     }
 
     /// Correction step: the estimator trains its own networks on this batch.
@@ -213,47 +221,61 @@ impl SacCore {
         let t = BatchTensors::new(self, batch)?;
         let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
         let mut metrics = Vec::new();
-        // The correction's term as a direction in the actor's parameter space. An action
-        // gradient g is mapped through the actor's reparameterisation (sum_b g_b . da~_b/dtheta)
-        // with the same noise as this step, so both kinds of term share one code path.
-        let correction_direction = match self.correction.take() {
-            None => None,
+        let term = match self.correction.take() {
+            None => CorrectionTerm::Zero,
             Some(mut correction) => {
                 let ctx = StepContext::new(self, batch, t.clone(), eps.clone(), eps_next);
-                let result = correction.actor_term(&ctx).and_then(|(term, m)| {
-                    let direction = match term {
-                        CorrectionTerm::Zero => None,
-                        CorrectionTerm::ActionGrad(g) => Some(ctx.actor_vjp(&g)?),
-                        CorrectionTerm::ParamGrad(p) => Some(p),
-                    };
-                    Ok((direction, m))
-                });
+                let result = correction.actor_term(&ctx);
                 self.correction = Some(correction);
-                let (direction, m) = result?;
+                let (term, m) = result?;
                 metrics.extend(prefixed("correction/", m));
-                match direction {
-                    Some(p) if p.len() != self.actor.net.param_count() => {
-                        return Err(format!(
-                            "correction returned a parameter direction of {} values, expected {}",
-                            p.len(),
-                            self.actor.net.param_count()
-                        ));
-                    }
-                    Some(p) => Some(self.actor.net.unflatten(&p, &self.device)),
-                    None => None,
-                }
+                term
+            }
+        };
+        let (n, ad, p) = (batch.len, self.act_dim, self.actor.net.param_count());
+        let (action_grad, param_direction) = match term {
+            CorrectionTerm::Zero => (None, None),
+            // An all-zero action gradient would change nothing but, in the fused backward pass
+            // below, the order of its floating-point sums: skipped, so that a correction
+            // scaled to zero leaves SAC bit-identical.
+            CorrectionTerm::ActionGrad(g) if g.len() == n * ad => (
+                g.iter()
+                    .any(|x| *x != 0.0)
+                    .then(|| from_rows(&g, n, ad, &self.device)),
+                None,
+            ),
+            CorrectionTerm::ParamGrad(d) if d.len() == p => {
+                (None, Some(self.actor.net.unflatten(&d, &self.device)))
+            }
+            CorrectionTerm::ActionGrad(g) => {
+                return Err(format!(
+                    "correction returned an action gradient of {} values, expected {n} x {ad}",
+                    g.len()
+                ));
+            }
+            CorrectionTerm::ParamGrad(d) => {
+                return Err(format!(
+                    "correction returned a parameter direction of {} values, expected {p}",
+                    d.len()
+                ));
             }
         };
         let tracked = self.actor.net.tracked();
-        let (objective, logp) = self.actor_objective(&tracked, &t, eps);
-        let loss = objective.neg();
-        let loss_value = to_vec(loss.clone().inner())[0];
+        let (objective, logp, action) = self.actor_objective(&tracked, &t, eps);
+        let loss_value = -to_vec(objective.clone().inner())[0];
         check_finite("actor loss", loss_value, self.counters.actor)?;
-        let grads = loss.backward();
+        // An action gradient g joins J_pi in the same backward pass: the gradient of
+        // sum_b g_b . a~_b(theta) is g mapped through the reparameterisation with this step's
+        // noise (what `actor_vjp` computes on its own).
+        let ascent = match action_grad {
+            Some(g) => objective + (action * g).sum(),
+            None => objective,
+        };
+        let grads = ascent.neg().backward();
         let mut g = tracked.grads(&grads);
-        if let Some(p) = correction_direction {
+        if let Some(d) = param_direction {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
-            g = g.into_iter().zip(p).map(|(g, p)| g - p).collect();
+            g = g.into_iter().zip(d).map(|(g, d)| g - d).collect();
         }
         self.actor_opt.step(self.actor.net.params_mut(), g);
 

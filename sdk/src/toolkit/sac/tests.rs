@@ -294,6 +294,22 @@ fn action_and_parameter_terms_give_the_same_actor_step() {
 }
 
 #[test]
+fn an_action_gradient_of_the_wrong_length_is_refused() {
+    let data = Data::random(34);
+    let mut c = core(35);
+    c.set_correction(Box::new(FixedTerm {
+        g: vec![1.0; 3],
+        as_param: false,
+    }))
+    .unwrap();
+    let err = c.update(&data.batch(), UpdateStep::Actor).unwrap_err();
+    assert!(
+        err.contains("action gradient of 3 values") && err.contains("expected"),
+        "{err}"
+    );
+}
+
+#[test]
 fn save_and_load_continue_bit_exactly() {
     let data = Data::random(41);
     let mut a = core(42);
