@@ -190,7 +190,7 @@ fn cli_entries(args: &TrainArgs) -> Result<Vec<Entry>, String> {
 fn inspect(spec: &str) -> Result<(), String> {
     let (lib, _) = plugins::split_spec(spec);
     let plugin =
-        acgap_sdk::plugin::Plugin::open(&plugins::resolve(lib)).map_err(|e| e.to_string())?;
+        acgap_sdk::plugin::Plugin::open(&plugins::resolve(lib)?).map_err(|e| e.to_string())?;
     let b = &plugin.info.build;
     println!("plugin      {}", plugin.path.display());
     println!("crate       {} {}", b.crate_name, b.crate_version);

@@ -8,12 +8,14 @@ use acgap_sdk::seeds;
 use acgap_sdk::{AgentInit, CorrectionInit};
 use std::path::{Path, PathBuf};
 
-/// Folders searched for `lib<name>.so`: `$ACGAP_PLUGIN_PATH` (colon-separated), then the
-/// folder of the `host` executable (cargo puts plugins there), then `./target/release`.
+/// Folders searched for a bare plugin name or file name, in order: the working directory,
+/// `$ACGAP_PLUGIN_PATH` (colon-separated), the folder of the `host` executable (cargo puts
+/// the plugins there), then `./target/release`.
 fn search_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var("ACGAP_PLUGIN_PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut dirs = vec![PathBuf::from(".")];
+    if let Ok(p) = std::env::var("ACGAP_PLUGIN_PATH") {
+        dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+    }
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
@@ -24,24 +26,55 @@ fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// `sac` -> the first `libsac.so` in the search folders; anything with a `/` or
-/// an extension is taken as a path.
-pub fn resolve(name_or_path: &str) -> PathBuf {
-    let p = Path::new(name_or_path);
-    if name_or_path.contains('/') || p.extension().is_some() {
-        return p.to_path_buf();
+/// A plugin argument with a `/` is a path; anything else is looked up in the search folders.
+fn is_path(lib: &str) -> bool {
+    lib.contains('/')
+}
+
+/// The file a bare argument names: `sac` -> `libsac.so`; a file name (`libsac.so`) stays.
+fn file_name(lib: &str) -> String {
+    if Path::new(lib).extension().is_some() {
+        lib.to_string()
+    } else {
+        format!(
+            "{}{}{}",
+            std::env::consts::DLL_PREFIX,
+            lib.replace('-', "_"),
+            std::env::consts::DLL_SUFFIX
+        )
     }
-    let file = format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        name_or_path.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    );
+}
+
+/// The library a plugin argument names: a path as given, or the first search folder that
+/// holds the file. `Err` lists where a bare argument was looked for.
+pub fn resolve(lib: &str) -> Result<PathBuf, String> {
+    if is_path(lib) {
+        return Ok(PathBuf::from(lib));
+    }
+    let file = file_name(lib);
     search_dirs()
-        .into_iter()
+        .iter()
         .map(|d| d.join(&file))
         .find(|c| c.is_file())
-        .unwrap_or_else(|| PathBuf::from(file))
+        .ok_or_else(|| not_found(&format!("no plugin file `{file}`")))
+}
+
+/// "`what` (searched ...). What to do." for a plugin argument found nowhere.
+fn not_found(what: &str) -> String {
+    let looked: Vec<String> = search_dirs().iter().map(|d| describe_dir(d)).collect();
+    format!(
+        "{what} (searched {}). Build the plugins with `cargo build --release`, set ACGAP_PLUGIN_PATH, or pass a path.",
+        looked.join(", ")
+    )
+}
+
+/// A search folder as the user should read it: the working directory and relative folders
+/// with their absolute form.
+fn describe_dir(d: &Path) -> String {
+    match std::path::absolute(d) {
+        Ok(abs) if abs != d => format!("{} ({})", d.display(), abs.display()),
+        _ => d.display().to_string(),
+    }
 }
 
 /// A plugin spec `path-or-name[@component]`.
@@ -78,33 +111,31 @@ fn find_by_component(name: &str, kind: ComponentKind) -> Option<Plugin> {
 }
 
 /// Open a plugin and pick the component: the named one, else the only one of that kind.
-/// A bare name that is no library's file name may name a component instead.
+/// A bare name that is no library's file name may name a component instead
+/// (`--correction residual` finds the correction inside `libressac.so`).
 pub fn open_component(spec: &str, kind: ComponentKind) -> Result<(Plugin, String), String> {
     let (lib, comp) = split_spec(spec);
-    let path = resolve(lib);
-    if !path.is_file()
-        && comp.is_none()
-        && !lib.contains('/')
-        && let Some(plugin) = find_by_component(lib, kind)
-    {
-        return Ok((plugin, lib.to_string()));
-    }
-    if !path.is_file() && !lib.contains('/') && Path::new(lib).extension().is_none() {
-        let dirs: Vec<String> = search_dirs()
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect();
-        let what = if kind == ComponentKind::Agent {
-            "an agent"
-        } else {
-            "a correction"
-        };
-        return Err(format!(
-            "no plugin file `{}` and no plugin provides {what} named `{lib}` (searched {}). Build the plugins with `cargo build --release`, set ACGAP_PLUGIN_PATH, or pass a path.",
-            path.display(),
-            dirs.join(", ")
-        ));
-    }
+    let path = match resolve(lib) {
+        Ok(path) => path,
+        Err(message) => {
+            let bare_name = comp.is_none() && Path::new(lib).extension().is_none();
+            if bare_name && let Some(plugin) = find_by_component(lib, kind) {
+                return Ok((plugin, lib.to_string()));
+            }
+            let what = match kind {
+                ComponentKind::Agent => "an agent",
+                ComponentKind::Correction => "a correction",
+            };
+            return Err(if bare_name {
+                not_found(&format!(
+                    "no plugin file `{}` and no plugin provides {what} named `{lib}`",
+                    file_name(lib)
+                ))
+            } else {
+                message
+            });
+        }
+    };
     let plugin = Plugin::open(&path).map_err(|e| e.to_string())?;
     let names = match kind {
         ComponentKind::Agent => plugin.agent_names(),

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub enum LoadError {
     NotFound(PathBuf),
+    /// The path exists (or is a symlink) but is no regular file: a directory, a symlink loop, ...
+    NotAFile(PathBuf, String),
     NotALibrary(PathBuf, String),
     NotAPlugin(PathBuf, String),
     IncompatibleSdk(PathBuf, String),
@@ -35,6 +37,11 @@ impl std::fmt::Display for LoadError {
             LoadError::NotFound(p) => write!(
                 f,
                 "plugin file `{}` does not exist. Build the plugins with `cargo build --release` or pass the path of a `lib<name>.so`.",
+                p.display()
+            ),
+            LoadError::NotAFile(p, e) => write!(
+                f,
+                "plugin path `{}` is not a file ({e}). Pass the path of a `lib<name>.so`.",
                 p.display()
             ),
             LoadError::NotALibrary(p, e) => write!(
@@ -102,11 +109,11 @@ pub struct Plugin {
 }
 
 impl Plugin {
+    /// Open the library at `path`. The loader is handed the canonical absolute path, so a
+    /// bare file name is never looked up on the system's library path, and `Plugin::path` is
+    /// the file that was really loaded.
     pub fn open(path: &Path) -> Result<Plugin, LoadError> {
-        let path = path.to_path_buf();
-        if !path.is_file() {
-            return Err(LoadError::NotFound(path));
-        }
+        let path = canonical_file(path)?;
         // A first open with libloading gives the OS's own reason when the file is no library.
         // SAFETY: loading runs the library's initialisers; acgap plugins have none besides Rust statics.
         unsafe { libloading::Library::new(&path) }
@@ -204,6 +211,28 @@ impl Plugin {
                 message: e.into_string(),
             })
     }
+}
+
+/// The canonical absolute path of a regular file, or why there is none.
+fn canonical_file(path: &Path) -> Result<PathBuf, LoadError> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Err(LoadError::NotFound(path.to_path_buf()));
+    }
+    let canonical = std::fs::canonicalize(path)
+        .map_err(|e| LoadError::NotAFile(path.to_path_buf(), e.to_string()))?;
+    if canonical.is_dir() {
+        return Err(LoadError::NotAFile(
+            path.to_path_buf(),
+            "it is a directory".into(),
+        ));
+    }
+    if !canonical.is_file() {
+        return Err(LoadError::NotAFile(
+            path.to_path_buf(),
+            "not a regular file".into(),
+        ));
+    }
+    Ok(canonical)
 }
 
 fn first_line(s: &str) -> String {
