@@ -38,6 +38,8 @@ impl CartPole {
 }
 
 impl Dynamics for CartPole {
+    crate::serde_state!();
+
     fn spec(&self) -> EnvSpec {
         let high = vec![
             (X_THRESHOLD * 2.0) as f32,

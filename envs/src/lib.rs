@@ -14,6 +14,7 @@
 
 mod cartpole;
 mod mountain_car;
+pub mod mujoco;
 mod options;
 mod pendulum;
 mod tabular;
@@ -50,6 +51,11 @@ pub trait Env: Send {
     fn snapshot(&self) -> serde_json::Value;
     /// Restore a state produced by [`Env::snapshot`] of the same environment.
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String>;
+    /// Why the last step cannot be trusted (the simulation blew up), if it cannot. The host
+    /// checks it after every step and marks the run `diverged`.
+    fn fault(&self) -> Option<String> {
+        None
+    }
     /// An independent copy in the same state.
     fn clone_env(&self) -> Box<dyn Env>;
 }
@@ -84,6 +90,22 @@ pub const ENV_IDS: &[(&str, &str)] = &[
         "random-mdp",
         "Garnet random MDP (tabular, exact model); options states, actions, branching, seed, gamma, steps",
     ),
+    (
+        "halfcheetah",
+        "HalfCheetah-v5 (MuJoCo): run forward, 1000 steps, 6 torques; option xml=FILE",
+    ),
+    (
+        "hopper",
+        "Hopper-v5 (MuJoCo): hop forward, ends when unhealthy, 1000 steps, 3 torques; option xml=FILE",
+    ),
+    (
+        "walker2d",
+        "Walker2d-v5 (MuJoCo): walk forward, ends when unhealthy, 1000 steps, 6 torques; option xml=FILE",
+    ),
+    (
+        "reacher",
+        "Reacher-v5 (MuJoCo): reach a random target, 50 steps, 2 torques; option xml=FILE",
+    ),
 ];
 
 /// A bad environment id or option.
@@ -91,6 +113,8 @@ pub const ENV_IDS: &[(&str, &str)] = &[
 pub enum EnvError {
     Unknown(String),
     Options { id: String, message: String },
+    /// The task exists but cannot run here (MuJoCo not set up, model file unreadable).
+    Unavailable { id: String, message: String },
 }
 
 impl std::fmt::Display for EnvError {
@@ -104,7 +128,9 @@ impl std::fmt::Display for EnvError {
                     known.join(", ")
                 )
             }
-            EnvError::Options { id, message } => write!(f, "environment `{id}`: {message}"),
+            EnvError::Options { id, message } | EnvError::Unavailable { id, message } => {
+                write!(f, "environment `{id}`: {message}")
+            }
         }
     }
 }
@@ -171,7 +197,10 @@ pub fn make(id: &str, seed: u64) -> Result<Box<dyn Env>, EnvError> {
             let steps = get("steps", 300.0)? as usize;
             Box::new(TabularEnv::new(id, model, steps, seed))
         }
-        other => return Err(EnvError::Unknown(other.to_string())),
+        other => match mujoco::Task::from_id(other) {
+            Some(task) => mujoco::make(task, id, &mut opts, seed)?,
+            None => return Err(EnvError::Unknown(other.to_string())),
+        },
     };
     opts.finish().map_err(bad)?;
     Ok(env)
@@ -192,7 +221,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_episode_and_snapshot_restores_exactly() {
+        let with_mujoco = mujoco::available_for_tests("snapshot test of the MuJoCo tasks");
         for (id, _) in ENV_IDS {
+            if mujoco::Task::from_id(id).is_some() && !with_mujoco {
+                continue;
+            }
             let mut a = make(id, 7).unwrap();
             let mut b = make(id, 7).unwrap();
             assert_eq!(a.reset(), b.reset(), "{id}");

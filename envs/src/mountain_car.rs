@@ -18,6 +18,8 @@ pub struct MountainCarContinuous {
 }
 
 impl Dynamics for MountainCarContinuous {
+    crate::serde_state!();
+
     fn spec(&self) -> EnvSpec {
         EnvSpec {
             id: "mountaincar-continuous".into(),

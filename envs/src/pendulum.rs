@@ -45,6 +45,8 @@ fn angle_normalize(x: f64) -> f64 {
 }
 
 impl Dynamics for Pendulum {
+    crate::serde_state!();
+
     fn spec(&self) -> EnvSpec {
         let id = match self.version {
             PendulumVersion::V0 => "pendulum-v0",

@@ -3,10 +3,9 @@
 use crate::{Env, EnvSpec, Step};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Serialize, de::DeserializeOwned};
 
 /// The physics of a task, without episode bookkeeping.
-pub trait Dynamics: Clone + Send + Serialize + DeserializeOwned + 'static {
+pub trait Dynamics: Clone + Send + 'static {
     /// Spaces and time limit.
     fn spec(&self) -> EnvSpec;
     /// Draw an initial state.
@@ -15,21 +14,42 @@ pub trait Dynamics: Clone + Send + Serialize + DeserializeOwned + 'static {
     fn step(&mut self, action: &[f32]) -> (f64, bool);
     /// The observation of the current state.
     fn observe(&self) -> Vec<f32>;
+    /// The complete physics state, for snapshots (`serde_state!` for serde types).
+    fn save(&self) -> serde_json::Value;
+    /// Restore a state written by [`Dynamics::save`].
+    fn load(&mut self, state: &serde_json::Value) -> Result<(), String>;
+    /// Why the last step cannot be trusted (the simulation blew up), if it cannot.
+    fn fault(&self) -> Option<String> {
+        None
+    }
+}
+
+/// [`Dynamics::save`] and [`Dynamics::load`] for dynamics whose state is their serde form.
+#[macro_export]
+macro_rules! serde_state {
+    () => {
+        fn save(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("plain data serialises")
+        }
+        fn load(&mut self, state: &serde_json::Value) -> Result<(), String> {
+            *self = serde_json::from_value(state.clone()).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    };
 }
 
 /// A [`Dynamics`] with its own RNG and Gymnasium's `TimeLimit` semantics.
-#[derive(Clone, Serialize, serde::Deserialize)]
+#[derive(Clone)]
 pub struct TimeLimited<D> {
     dynamics: D,
     rng: ChaCha8Rng,
     steps: usize,
-    #[serde(skip)]
-    spec: Option<EnvSpec>,
+    spec: EnvSpec,
 }
 
 impl<D: Dynamics> TimeLimited<D> {
     pub fn new(dynamics: D, seed: u64) -> Self {
-        let spec = Some(dynamics.spec());
+        let spec = dynamics.spec();
         Self {
             dynamics,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -46,7 +66,7 @@ impl<D: Dynamics> TimeLimited<D> {
 
 impl<D: Dynamics> Env for TimeLimited<D> {
     fn spec(&self) -> &EnvSpec {
-        self.spec.as_ref().expect("spec is set at construction")
+        &self.spec
     }
 
     fn reset(&mut self) -> Vec<f32> {
@@ -72,7 +92,12 @@ impl<D: Dynamics> Env for TimeLimited<D> {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({ "env": self.spec().id, "state": self })
+        let state = serde_json::json!({
+            "dynamics": self.dynamics.save(),
+            "rng": self.rng,
+            "steps": self.steps,
+        });
+        serde_json::json!({ "env": self.spec().id, "state": state })
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String> {
@@ -84,11 +109,17 @@ impl<D: Dynamics> Env for TimeLimited<D> {
             ));
         }
         let state = snapshot.get("state").ok_or("snapshot has no `state`")?;
-        let restored: Self = serde_json::from_value(state.clone()).map_err(|e| e.to_string())?;
-        self.dynamics = restored.dynamics;
-        self.rng = restored.rng;
-        self.steps = restored.steps;
+        let field = |k: &str| state.get(k).ok_or(format!("snapshot has no `state.{k}`"));
+        let rng = serde_json::from_value(field("rng")?.clone()).map_err(|e| e.to_string())?;
+        let steps = serde_json::from_value(field("steps")?.clone()).map_err(|e| e.to_string())?;
+        self.dynamics.load(field("dynamics")?)?;
+        self.rng = rng;
+        self.steps = steps;
         Ok(())
+    }
+
+    fn fault(&self) -> Option<String> {
+        self.dynamics.fault()
     }
 
     fn clone_env(&self) -> Box<dyn Env> {
