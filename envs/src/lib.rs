@@ -112,9 +112,15 @@ pub const ENV_IDS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub enum EnvError {
     Unknown(String),
-    Options { id: String, message: String },
+    Options {
+        id: String,
+        message: String,
+    },
     /// The task exists but cannot run here (MuJoCo not set up, model file unreadable).
-    Unavailable { id: String, message: String },
+    Unavailable {
+        id: String,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for EnvError {

@@ -337,7 +337,8 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     eprintln!("measuring the single-thread SGEMM peak ...");
     let peak = sgemm_peak(1024);
     let plugin = Plugin::open(&crate::plugins::resolve("sac")?).map_err(|e| e.to_string())?;
-    let open = |name: &str| Plugin::open(&crate::plugins::resolve(name)?).map_err(|e| e.to_string());
+    let open =
+        |name: &str| Plugin::open(&crate::plugins::resolve(name)?).map_err(|e| e.to_string());
     let mut sac = Vec::new();
     for (name, hidden, batch) in [
         ("paper (2x128, batch 128)", 128, 128),

@@ -38,6 +38,18 @@ fn main() -> ExitCode {
             for (id, about) in acgap_envs::ENV_IDS {
                 println!("{id:26} {about}");
             }
+            let mujoco = acgap_envs::mujoco::availability();
+            println!(
+                "\nMuJoCo tasks (halfcheetah, hopper, walker2d, reacher): {}",
+                match &mujoco {
+                    Ok(()) => format!(
+                        "available (MuJoCo {}, Gymnasium {} models)",
+                        acgap_envs::mujoco::MUJOCO_VERSION,
+                        acgap_envs::mujoco::GYMNASIUM_VERSION
+                    ),
+                    Err(why) => format!("not available. {why}"),
+                }
+            );
             Ok(())
         }
         Some(Command::Plot { runs, out, title }) => {

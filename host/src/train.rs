@@ -489,6 +489,9 @@ impl Trainer {
             }
         };
         let s = env.step(action);
+        if let Some(why) = env.fault() {
+            return Err(env_fault(why, self.state.step));
+        }
         into.push(
             slot_obs,
             action,
@@ -592,6 +595,9 @@ impl Trainer {
                     .map_err(|e| self.plugin_failure("act (evaluation)", e))?;
                 self.check_action(&a)?;
                 let s = self.eval_env.step(&a);
+                if let Some(why) = self.eval_env.fault() {
+                    return Err(env_fault(why, self.state.step));
+                }
                 ret += s.reward;
                 if s.terminated || s.truncated {
                     break;
@@ -686,6 +692,14 @@ impl Trainer {
         };
         // A status that cannot be written must not hide the run's own outcome.
         let _ = write_json(&self.dir.join("status.json"), &status);
+    }
+}
+
+/// The simulator could not continue (MuJoCo's physics blew up): the run diverged.
+fn env_fault(why: String, step: usize) -> RunFailure {
+    RunFailure {
+        state: "diverged",
+        message: format!("diverged: {why} at step {step}"),
     }
 }
 

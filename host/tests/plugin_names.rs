@@ -43,8 +43,16 @@ fn assert_trained(out: &Output, runs: &Path, file: &str, key: &str) {
     assert_eq!(status(&dir)["state"], "finished");
     let run: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
     let loaded = Path::new(run[key].as_str().expect("a recorded plugin path"));
-    assert!(loaded.is_absolute(), "{key} {} is relative", loaded.display());
-    assert_eq!(loaded, loaded.canonicalize().unwrap(), "{key} not canonical");
+    assert!(
+        loaded.is_absolute(),
+        "{key} {} is relative",
+        loaded.display()
+    );
+    assert_eq!(
+        loaded,
+        loaded.canonicalize().unwrap(),
+        "{key} not canonical"
+    );
     assert!(loaded.ends_with(file), "{key} {}", loaded.display());
 }
 
@@ -208,5 +216,8 @@ fn a_directory_or_a_symlink_loop_is_not_a_missing_file() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("not a file") && err.contains("symbolic links"), "{err}");
+    assert!(
+        err.contains("not a file") && err.contains("symbolic links"),
+        "{err}"
+    );
 }

@@ -29,27 +29,6 @@ fn short_sac(steps: &str, extra: &[&str]) -> Vec<String> {
     a
 }
 
-fn run_ok(args: &[String]) -> Run {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = host(&refs);
-    assert!(r.out.status.success(), "host failed:\n{}", r.stderr());
-    r
-}
-
-/// `metrics.jsonl` without wall-clock fields, which legitimately differ between runs.
-fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
-    read(&dir.join("metrics.jsonl"))
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut()
-                .unwrap()
-                .retain(|k, _| !k.starts_with("time/"));
-            v
-        })
-        .collect()
-}
-
 #[test]
 fn correction_from_its_own_library_is_applied() {
     let plain = run_ok(&short_sac("600", &[]));

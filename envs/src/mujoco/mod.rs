@@ -36,7 +36,12 @@ pub enum Task {
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [Task::HalfCheetah, Task::Hopper, Task::Walker2d, Task::Reacher];
+    pub const ALL: [Task; 4] = [
+        Task::HalfCheetah,
+        Task::Hopper,
+        Task::Walker2d,
+        Task::Reacher,
+    ];
 
     /// acgap's id and Gymnasium's.
     pub fn ids(self) -> (&'static str, &'static str) {

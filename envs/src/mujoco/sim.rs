@@ -131,15 +131,19 @@ impl Sim {
         let c_path = CString::new(xml.to_string_lossy().as_bytes())
             .map_err(|_| format!("model path `{}` contains a NUL byte", xml.display()))?;
         if !xml.is_file() {
-            return Err(format!("MuJoCo model file `{}` does not exist", xml.display()));
+            return Err(format!(
+                "MuJoCo model file `{}` does not exist",
+                xml.display()
+            ));
         }
         let mut err = vec![0u8; 1000];
         // SAFETY: NUL-terminated path; `err` has the stated room.
         let ptr = unsafe { (adaptor.api.load)(c_path.as_ptr(), err.as_mut_ptr().cast(), 1000) };
         if ptr.is_null() {
-            let msg = String::from_utf8_lossy(&err[..err.iter().position(|&b| b == 0).unwrap_or(0)])
-                .trim()
-                .to_string();
+            let msg =
+                String::from_utf8_lossy(&err[..err.iter().position(|&b| b == 0).unwrap_or(0)])
+                    .trim()
+                    .to_string();
             return Err(format!(
                 "MuJoCo cannot load `{}`: {}",
                 xml.display(),
@@ -234,7 +238,10 @@ impl Clone for Sim {
     fn clone(&self) -> Self {
         // SAFETY: live simulation.
         let ptr = unsafe { (self.api.clone)(self.ptr) };
-        assert!(!ptr.is_null(), "MuJoCo could not allocate a copy of the simulation");
+        assert!(
+            !ptr.is_null(),
+            "MuJoCo could not allocate a copy of the simulation"
+        );
         Sim {
             ptr,
             api: self.api,

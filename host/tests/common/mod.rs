@@ -216,6 +216,27 @@ pub fn resume_ok(dir: &Path) -> String {
     err
 }
 
+pub fn run_ok(args: &[String]) -> Run {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = host(&refs);
+    assert!(r.out.status.success(), "host failed:\n{}", r.stderr());
+    r
+}
+
+/// `metrics.jsonl` without wall-clock fields, which legitimately differ between runs.
+pub fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
+    read(&dir.join("metrics.jsonl"))
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut()
+                .unwrap()
+                .retain(|k, _| !k.starts_with("time/"));
+            v
+        })
+        .collect()
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
