@@ -89,6 +89,9 @@ pub enum Command {
         /// Shorter timings, no memory run.
         #[arg(long)]
         quick: bool,
+        /// Only the MuJoCo env rates (native vs Gymnasium's loop).
+        #[arg(long)]
+        mujoco: bool,
         /// Also write the figures as JSON here.
         #[arg(long)]
         json: Option<std::path::PathBuf>,

@@ -75,7 +75,12 @@ fn main() -> ExitCode {
             &runs,
         )
         .map(|dir| println!("wrote {}/dp.csv, dp_J.png, dp_Jq.png", dir.display())),
-        Some(Command::Bench { quick, json }) => bench::run(quick).and_then(|report| {
+        Some(Command::Bench {
+            quick,
+            mujoco: true,
+            json,
+        }) => bench::mujoco_only(quick, json.as_deref()),
+        Some(Command::Bench { quick, json, .. }) => bench::run(quick).and_then(|report| {
             bench::print(&report);
             match json {
                 Some(path) => run_dir::write_json(&path, &report),

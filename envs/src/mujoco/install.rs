@@ -21,6 +21,9 @@ pub struct Install {
     pub adaptor: PathBuf,
     /// Gymnasium's `envs/mujoco/assets` folder (the MJCF files are loaded from there).
     pub assets: PathBuf,
+    /// The Python with the pinned `mujoco` and `gymnasium` (parity recording, benchmarks).
+    #[serde(default)]
+    pub python: Option<PathBuf>,
 }
 
 /// `$ACGAP_MUJOCO_HOME`, else `$XDG_DATA_HOME/acgap/mujoco`, else `~/.local/share/acgap/mujoco`.

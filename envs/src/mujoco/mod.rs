@@ -101,6 +101,16 @@ pub fn availability() -> Result<(), String> {
     sim::adaptor().map(|_| ())
 }
 
+/// The Python that `scripts/setup-mujoco` installed with Gymnasium, if any.
+pub fn python() -> Option<PathBuf> {
+    sim::adaptor()
+        .ok()?
+        .install
+        .python
+        .clone()
+        .filter(|p| p.is_file())
+}
+
 /// Gymnasium's model file of a task, in the installed `gymnasium` package.
 pub fn model_file(task: Task) -> Result<PathBuf, String> {
     Ok(sim::adaptor()?.install.assets.join(task.xml()))
@@ -217,6 +227,11 @@ impl Mujoco {
         self.sim.reset_to(qpos, qvel);
         self.fault = None;
         self.read_state();
+    }
+
+    /// The simulation and the frame skip, for benchmarks of the physics alone.
+    pub fn sim_mut(&mut self) -> (&mut Sim, usize) {
+        (&mut self.sim, self.task.frame_skip())
     }
 
     fn read_state(&mut self) {

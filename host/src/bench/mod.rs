@@ -8,7 +8,10 @@
 //! - env steps/s of a whole training run with one update per step (Pendulum);
 //! - peak memory (VmHWM) of a 20k-step Pendulum run with a 1M-transition buffer;
 //! - session scaling: total env steps/s of a 4-run SAC session with `--jobs N` (N = the
-//!   cores) against `--jobs 1`, measured in the same run.
+//!   cores) against `--jobs 1`, measured in the same run;
+//! - MuJoCo env steps/s per task against Gymnasium's own loop (`mujoco.rs`).
+
+mod mujoco;
 
 use crate::cli::Cli;
 use acgap_sdk::plugin::Plugin;
@@ -50,6 +53,8 @@ pub struct BenchReport {
     tabular: Tabular,
     /// AgC and STAC on CartPole, whole runs (rollouts of 1,024 steps).
     on_policy_cartpole: Vec<OnPolicyRow>,
+    /// `None` without MuJoCo set up.
+    mujoco: Option<Vec<mujoco::MujocoRow>>,
 }
 
 #[derive(Serialize)]
@@ -469,7 +474,9 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     let one = session_throughput(1, runs, per_run, &tmp.join("jobs-1"))?;
     let many = session_throughput(jobs, runs, per_run, &tmp.join("jobs-n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
+    let mujoco = mujoco::measure(quick);
     Ok(BenchReport {
+        mujoco,
         on_policy_cartpole,
         tabular,
         session_scaling: Scaling {
@@ -547,4 +554,18 @@ pub fn print(r: &BenchReport) {
         s.jobs,
         s.speedup
     );
+    if let Some(rows) = &r.mujoco {
+        mujoco::print(rows);
+    }
+}
+
+/// `host bench --mujoco`: only the MuJoCo env rates.
+pub fn mujoco_only(quick: bool, json: Option<&std::path::Path>) -> Result<(), String> {
+    let rows =
+        mujoco::measure(quick).ok_or("MuJoCo is not available (see `host envs`)".to_string())?;
+    mujoco::print(&rows);
+    match json {
+        Some(path) => crate::run_dir::write_json(path, &rows),
+        None => Ok(()),
+    }
 }
