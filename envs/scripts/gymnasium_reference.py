@@ -15,7 +15,9 @@ import numpy as np
 EPISODES = {
     "pendulum": ("Pendulum-v1", 3, 200),
     "cartpole": ("CartPole-v1", 3, 500),
-    "mountaincar-continuous": ("MountainCarContinuous-v0", 2, 999),
+    # Full episodes from six initial states: three pushed to the goal, three random to the time
+    # limit (so float32 drift over hundreds of steps is caught; the test also runs these free).
+    "mountaincar-continuous": ("MountainCarContinuous-v0", 6, 999),
 }
 
 
@@ -36,10 +38,14 @@ def main():
                 elif acgap_id == "pendulum":
                     act = [float(x) for x in rng.uniform(-2.5, 2.5, size=1).astype(np.float32)]
                     action = np.array(act, dtype=np.float32)
-                else:
-                    # Push with the velocity so that the car reaches the goal in some episodes.
+                elif ep < 3:
+                    # Push with the velocity so that the car reaches the goal.
                     push = 1.0 if obs[1] >= 0 else -1.0
                     act = [float(np.float32(push * rng.uniform(0.5, 1.2)))]
+                    action = np.array(act, dtype=np.float32)
+                else:
+                    # Random pushes, some beyond the action bounds (clipped), to the time limit.
+                    act = [float(np.float32(rng.uniform(-1.2, 1.2)))]
                     action = np.array(act, dtype=np.float32)
                 obs, reward, terminated, truncated, _ = env.step(action)
                 steps.append({

@@ -39,14 +39,19 @@ impl Reference {
         }
     }
 
-    fn set_state(&mut self, s: &[f64]) {
+    /// Gymnasium's state `s`: as `reset` left it (`after_step` false), or after a step.
+    fn set_state(&mut self, s: &[f64], after_step: bool) {
         match self {
             Reference::Pendulum(e) => {
                 let d = e.dynamics_mut();
                 (d.th, d.thdot) = (s[0], s[1]);
             }
             Reference::CartPole(e) => e.dynamics_mut().state.copy_from_slice(s),
-            Reference::MountainCar(e) => e.dynamics_mut().state.copy_from_slice(s),
+            Reference::MountainCar(e) => {
+                let d = e.dynamics_mut();
+                d.state.copy_from_slice(s);
+                d.float32 = after_step;
+            }
         }
     }
 }
@@ -69,7 +74,7 @@ fn trajectories_match_gymnasium() {
         let mut r = Reference::new(id);
         let mut state = floats(&ep["initial_state"]);
         for (t, s) in ep["steps"].as_array().unwrap().iter().enumerate() {
-            r.set_state(&state);
+            r.set_state(&state, t > 0);
             let action: Vec<f32> = floats(&s["action"]).iter().map(|&a| a as f32).collect();
             let step = r.env().step(&action);
             let want = floats(&s["obs"]);
@@ -100,6 +105,36 @@ fn trajectories_match_gymnasium() {
     }
     assert!(checked > 2000, "reference data covers {checked} steps");
     eprintln!("{checked} steps match Gymnasium; worst relative obs error {worst:.2e}");
+}
+
+/// MountainCarContinuous run free through whole episodes (never reset to Gymnasium's state):
+/// its arithmetic follows NumPy 2's float32 promotion exactly, so observations and rewards
+/// agree exactly, and any drift over hundreds of steps would show.
+#[test]
+fn mountain_car_runs_free_through_whole_episodes_exactly() {
+    let data: Value = serde_json::from_str(include_str!("data/gymnasium_reference.json")).unwrap();
+    let mut steps = 0;
+    let mut episodes = 0;
+    for ep in data["episodes"].as_array().unwrap() {
+        if ep["env"] != "mountaincar-continuous" {
+            continue;
+        }
+        let mut r = Reference::new("mountaincar-continuous");
+        r.set_state(&floats(&ep["initial_state"]), false);
+        for (t, s) in ep["steps"].as_array().unwrap().iter().enumerate() {
+            let action: Vec<f32> = floats(&s["action"]).iter().map(|&a| a as f32).collect();
+            let step = r.env().step(&action);
+            let want: Vec<f32> = floats(&s["obs"]).iter().map(|&x| x as f32).collect();
+            assert_eq!(step.obs, want, "step {t} of a free-running episode");
+            assert_eq!(step.reward, s["reward"].as_f64().unwrap(), "step {t}: reward");
+            assert_eq!(step.terminated, s["terminated"].as_bool().unwrap(), "step {t}");
+            assert_eq!(step.truncated, s["truncated"].as_bool().unwrap(), "step {t}");
+            steps += 1;
+        }
+        episodes += 1;
+    }
+    assert!(episodes >= 6 && steps >= 3000, "{episodes} episodes, {steps} steps");
+    eprintln!("{episodes} MountainCarContinuous episodes, {steps} steps, exact");
 }
 
 /// Pendulum-v0 (not in Gymnasium 1.4): one step by hand. v0 integrates the angle with

@@ -1,4 +1,4 @@
-//! MuJoCo tasks against recorded Gymnasium v5 trajectories (`scripts/record-mujoco-parity.py`,
+//! MuJoCo tasks against recorded Gymnasium v5 trajectories (`envs/scripts/mujoco_reference.py`,
 //! data in `data/mujoco_v5.json`): from each recorded initial state, the recorded actions give
 //! the recorded observations, rewards and flags. No Python at test time; without MuJoCo set up
 //! the test skips with a message (`.ci/run` sets ACGAP_REQUIRE_MUJOCO=1 so it cannot skip).

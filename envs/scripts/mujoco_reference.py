@@ -2,7 +2,7 @@
 """Record Gymnasium v5 MuJoCo trajectories for acgap's parity test (envs/tests/mujoco_parity.rs).
 
 Run with the Python that scripts/setup-mujoco installed (pinned mujoco and gymnasium):
-    ~/.local/share/acgap/mujoco/venv/bin/python scripts/record-mujoco-parity.py
+    ~/.local/share/acgap/mujoco/venv/bin/python envs/scripts/mujoco_reference.py
 It writes envs/tests/data/mujoco_v5.json. Each trajectory starts from a state Gymnasium's own
 reset drew (its qpos and qvel are recorded, so the test needs no NumPy RNG), then applies a
 recorded float32 action sequence through the env with its TimeLimit, and records every
