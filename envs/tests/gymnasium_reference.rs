@@ -126,14 +126,29 @@ fn mountain_car_runs_free_through_whole_episodes_exactly() {
             let step = r.env().step(&action);
             let want: Vec<f32> = floats(&s["obs"]).iter().map(|&x| x as f32).collect();
             assert_eq!(step.obs, want, "step {t} of a free-running episode");
-            assert_eq!(step.reward, s["reward"].as_f64().unwrap(), "step {t}: reward");
-            assert_eq!(step.terminated, s["terminated"].as_bool().unwrap(), "step {t}");
-            assert_eq!(step.truncated, s["truncated"].as_bool().unwrap(), "step {t}");
+            assert_eq!(
+                step.reward,
+                s["reward"].as_f64().unwrap(),
+                "step {t}: reward"
+            );
+            assert_eq!(
+                step.terminated,
+                s["terminated"].as_bool().unwrap(),
+                "step {t}"
+            );
+            assert_eq!(
+                step.truncated,
+                s["truncated"].as_bool().unwrap(),
+                "step {t}"
+            );
             steps += 1;
         }
         episodes += 1;
     }
-    assert!(episodes >= 6 && steps >= 3000, "{episodes} episodes, {steps} steps");
+    assert!(
+        episodes >= 6 && steps >= 3000,
+        "{episodes} episodes, {steps} steps"
+    );
     eprintln!("{episodes} MountainCarContinuous episodes, {steps} steps, exact");
 }
 

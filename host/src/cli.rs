@@ -58,6 +58,12 @@ pub enum Command {
         /// Session directory (default: `runs/sessions/<name>-<timestamp>/`).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Replace the file's training length (e.g. a paper's full budget).
+        #[arg(long, value_name = "N")]
+        steps: Option<usize>,
+        /// Replace the file's number of seeds.
+        #[arg(long, value_name = "N")]
+        seeds: Option<u64>,
         /// Do not draw progress bars.
         #[arg(long)]
         quiet: bool,

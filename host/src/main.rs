@@ -101,8 +101,13 @@ fn main() -> ExitCode {
             jobs,
             shard,
             out,
+            steps,
+            seeds,
             quiet,
-        }) => SessionSpec::read(&file).and_then(|spec| {
+        }) => SessionSpec::read(&file).and_then(|mut spec| {
+            spec.settings.steps = steps.unwrap_or(spec.settings.steps);
+            spec.seeds = seeds.unwrap_or(spec.seeds);
+            spec.check()?;
             let opts = session::Options::new(jobs, shard.as_deref(), quiet)?;
             session::start(&spec, out, std::path::Path::new("runs"), &opts).map(|_| ())
         }),
