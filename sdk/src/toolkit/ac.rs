@@ -331,6 +331,7 @@ impl AcCore {
                     values: &v,
                     starts: &starts,
                     gamma: self.cfg.gamma,
+                    plain: &plain,
                 };
                 let (coef, metrics) = implicit_coefficients(
                     &stac,

@@ -90,12 +90,34 @@ pub struct IterativeSolve {
 
 /// Conjugate gradient for a symmetric positive-definite `A` given as `apply(x) = A x` (e.g.
 /// exact Hessian-vector products plus `lambda x`), from `x = 0`, until the relative residual is
-/// below `tol` or `max_iter` steps.
+/// below `tol` or `max_iter` steps. A direction of non-positive curvature is an error.
 pub fn conjugate_gradient(
+    apply: impl FnMut(&[f64]) -> Result<Vec<f64>, String>,
+    b: &[f64],
+    tol: f64,
+    max_iter: usize,
+) -> Result<IterativeSolve, String> {
+    cg(apply, b, tol, max_iter, true)
+}
+
+/// Conjugate gradient as SciPy's `cg` runs it: the same iteration, but a direction of
+/// non-positive curvature is stepped along instead of refused (what STAC's authors' code
+/// does with an indefinite Hessian; see `stac::Term::AuthorsCode`).
+pub fn conjugate_gradient_unchecked(
+    apply: impl FnMut(&[f64]) -> Result<Vec<f64>, String>,
+    b: &[f64],
+    tol: f64,
+    max_iter: usize,
+) -> Result<IterativeSolve, String> {
+    cg(apply, b, tol, max_iter, false)
+}
+
+fn cg(
     mut apply: impl FnMut(&[f64]) -> Result<Vec<f64>, String>,
     b: &[f64],
     tol: f64,
     max_iter: usize,
+    definite_only: bool,
 ) -> Result<IterativeSolve, String> {
     let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
     let b_norm = dot(b, b).sqrt().max(1e-300);
@@ -107,10 +129,18 @@ pub fn conjugate_gradient(
     while iterations < max_iter && rr.sqrt() / b_norm > tol {
         let ap = apply(&p)?;
         let pap = dot(&p, &ap);
-        if pap <= 0.0 || !pap.is_finite() {
+        if definite_only && (pap <= 0.0 || !pap.is_finite()) {
             return Err(format!(
                 "conjugate gradient: the operator is not positive definite (p^T A p = {pap}); increase lambda"
             ));
+        }
+        if !pap.is_finite() {
+            return Err(format!(
+                "conjugate gradient: non-finite curvature p^T A p = {pap}"
+            ));
+        }
+        if pap == 0.0 {
+            break;
         }
         let alpha = rr / pap;
         for i in 0..x.len() {

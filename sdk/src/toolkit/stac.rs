@@ -16,7 +16,7 @@
 //!    ([`cross_term_coefficients`], one pass with a discounted cumulative sum).
 
 use super::gram::Gram;
-use super::implicit::{conjugate_gradient, extreme_eigenvalues};
+use super::implicit::{conjugate_gradient, conjugate_gradient_unchecked, extreme_eigenvalues};
 use super::mlp::Mlp;
 use super::tensor::{Tensor, from_vec, to_vec};
 use crate::{Metrics, PluginResult};
@@ -32,6 +32,22 @@ pub enum Hessian {
     Full,
 }
 
+/// Which implicit term STAC adds to the policy gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Term {
+    /// Zheng et al. (2022) eq. 19 with Prop. 1's cross term (docs/algorithms.md, STAC).
+    Exact,
+    /// As the authors' code computes it (`spinup/algos/pytorch/stac/stac.py`): its critic-side
+    /// surrogate `2 mean_t(log pi_t A_t) (G_0 - V_w(s_0))` differentiates to the term
+    /// `2 (grad_w V(s_0) . v) mean_t A_t grad log pi(a_t|s_t)`, with
+    /// `v = (d2L/dw2 + lambda I)^-1 mean_k grad_w V(s_k)` from at most 10 SciPy-style CG steps
+    /// on the full Hessian of `L = mean_k (V(s_k) - G_k)^2`. It is the plain policy gradient
+    /// times the scalar `2 grad_w V(s_0) . v` (s_0 = the rollout's first state): AC with an
+    /// adaptive step size.
+    AuthorsCode,
+}
+
 /// STAC's settings (the `stac` agent), on top of the actor-critic's [`super::ac::AcConfig`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -39,6 +55,8 @@ pub struct StacConfig {
     /// Regularisation of the critic Hessian; 0 (the paper's CartPole) takes the minimum-norm
     /// solution of the Gauss-Newton system.
     pub lambda: f64,
+    /// The exact term (default) or the authors' code's.
+    pub term: Term,
     /// Decay `lambda_t = lambda * exp(-t / lambda_decay_updates)` over updates t (0: constant);
     /// the paper's stated future work.
     pub lambda_decay_updates: f64,
@@ -63,6 +81,7 @@ impl Default for StacConfig {
     fn default() -> Self {
         Self {
             lambda: 0.0,
+            term: Term::Exact,
             lambda_decay_updates: 0.0,
             hessian: Hessian::GaussNewton,
             max_condition: 0.0,
@@ -76,8 +95,9 @@ impl Default for StacConfig {
 
 impl StacConfig {
     /// The keys this adds to an actor-critic config.
-    pub const KEYS: [&'static str; 8] = [
+    pub const KEYS: [&'static str; 9] = [
         "lambda",
+        "term",
         "lambda_decay_updates",
         "hessian",
         "max_condition",
@@ -156,6 +176,8 @@ pub struct StacBatch<'a> {
     /// `starts[t]`: transition t begins an episode within this rollout.
     pub starts: &'a [bool],
     pub gamma: f64,
+    /// The plain policy gradient's coefficients of `log pi(a_t|s_t)` (the authors' term scales them).
+    pub plain: &'a [f32],
 }
 
 /// STAC's per-transition coefficients of `log pi(a_t|s_t)` whose gradient is the implicit term,
@@ -168,6 +190,9 @@ pub fn implicit_coefficients(
     update: u64,
     k: &mut Gram,
 ) -> PluginResult<(Vec<f32>, Metrics)> {
+    if cfg.term == Term::AuthorsCode {
+        return authors_code_coefficients(cfg, critic, batch, update);
+    }
     let n = batch.ret.len();
     let mut metrics = Metrics::new();
     let spectrum_wanted = cfg.max_condition > 0.0 || cfg.diagnostics_due(update);
@@ -212,6 +237,37 @@ pub fn implicit_coefficients(
     };
     let coef = cross_term_coefficients(&c, &q, batch.starts, batch.gamma);
     Ok((coef.into_iter().map(|x| x as f32).collect(), metrics))
+}
+
+/// [`Term::AuthorsCode`]: the plain coefficients times `2 grad_w V(s_0) . v`.
+fn authors_code_coefficients(
+    cfg: &StacConfig,
+    critic: &Mlp,
+    batch: &StacBatch<'_>,
+    update: u64,
+) -> PluginResult<(Vec<f32>, Metrics)> {
+    let n = batch.ret.len();
+    let lambda = cfg.lambda_at(update);
+    let djdw = critic_vjp(critic, batch.obs, &vec![1.0 / n as f64; n]);
+    let apply = |x: &[f64]| {
+        let hx = critic_hvp(critic, batch.obs, batch.ret, x);
+        Ok(hx.iter().zip(x).map(|(h, xi)| h + lambda * xi).collect())
+    };
+    // SciPy's default tolerance (relative residual 1e-5) and the code's `maxiter=10`.
+    let solve = conjugate_gradient_unchecked(apply, &djdw, 1e-5, 10)?;
+    let scale = 2.0 * critic_jvp(critic, batch.obs, &solve.x)[0];
+    let metrics = vec![
+        ("stac/lambda".into(), lambda),
+        ("stac/authors_code_scale".into(), scale),
+        ("stac/solver_residual".into(), solve.relative_residual),
+        ("stac/cg_iterations".into(), solve.iterations as f64),
+    ];
+    let coef = batch
+        .plain
+        .iter()
+        .map(|p| (scale * *p as f64) as f32)
+        .collect();
+    Ok((coef, metrics))
 }
 
 /// This update's lambda: the configured (decaying) value, raised where `max_condition` asks to
@@ -736,6 +792,88 @@ mod tests {
 
     /// The full-Hessian CG solve agrees with a dense solve of the Hessian assembled column by
     /// column from the products.
+    /// [`Term::AuthorsCode`] on a hand-made batch: the coefficients are the plain ones times
+    /// `2 grad_w V(s_0) . v`, `v = (H + lambda I)^-1 mean_k grad_w V(s_k)` with the full Hessian
+    /// H of `mean_k (V(s_k) - G_k)^2`, solved densely here (9 critic parameters, so SciPy-style CG
+    /// converges within its 10 steps).
+    #[test]
+    fn authors_code_term_is_the_plain_gradient_times_the_documented_scalar() {
+        let n = 12;
+        let (critic, obs, ret) = critic_and_batch(n, 2);
+        let p = critic.param_count();
+        assert!(p <= 10, "{p} parameters");
+        let mut h = DMatrix::<f64>::zeros(p, p);
+        for j in 0..p {
+            let mut e = vec![0.0; p];
+            e[j] = 1.0;
+            h.set_column(j, &DVector::from_vec(critic_hvp(&critic, &obs, &ret, &e)));
+        }
+        let h = (&h + h.transpose()) * 0.5;
+        let lambda = 0.5 - h.clone().symmetric_eigen().eigenvalues.min().min(0.0);
+        let djdw = critic_vjp(&critic, &obs, &vec![1.0 / n as f64; n]);
+        let v = (h + DMatrix::<f64>::identity(p, p) * lambda)
+            .lu()
+            .solve(&DVector::from_column_slice(&djdw))
+            .unwrap();
+        let mut first = vec![0.0; n];
+        first[0] = 1.0;
+        let grad_v0 = critic_vjp(&critic, &obs, &first);
+        let scale = 2.0
+            * grad_v0
+                .iter()
+                .zip(v.iter())
+                .map(|(a, b)| a * b)
+                .sum::<f64>();
+        let plain: Vec<f32> = (0..n).map(|t| (t as f32 - 5.5) / 10.0).collect();
+        let (values, starts) = (vec![0.0; n], vec![false; n]);
+        let cfg = StacConfig {
+            lambda,
+            term: Term::AuthorsCode,
+            ..StacConfig::default()
+        };
+        let batch = StacBatch {
+            obs: &obs,
+            ret: &ret,
+            values: &values,
+            starts: &starts,
+            gamma: 0.99,
+            plain: &plain,
+        };
+        let (coef, metrics) =
+            implicit_coefficients(&cfg, &critic, &batch, 0, &mut Gram::default()).unwrap();
+        let want: Vec<f64> = plain.iter().map(|&x| scale * x as f64).collect();
+        let got: Vec<f64> = coef.iter().map(|&x| x as f64).collect();
+        assert!(rel(&got, &want) < 1e-3, "{got:?} vs {want:?}");
+        let logged = metrics
+            .iter()
+            .find(|(k, _)| k == "stac/authors_code_scale")
+            .unwrap()
+            .1;
+        assert!(
+            (logged - scale).abs() < 1e-3 * scale.abs().max(1e-3),
+            "{logged} vs {scale}"
+        );
+        // Not the exact term: Prop. 1's cross term is no multiple of the plain coefficients.
+        let exact = StacConfig {
+            lambda,
+            hessian: Hessian::Full,
+            ..StacConfig::default()
+        };
+        let (other, _) =
+            implicit_coefficients(&exact, &critic, &batch, 0, &mut Gram::default()).unwrap();
+        let ratio: Vec<f64> = other
+            .iter()
+            .zip(&plain)
+            .map(|(o, p)| *o as f64 / *p as f64)
+            .collect();
+        let spread = ratio.iter().cloned().fold(f64::MIN, f64::max)
+            - ratio.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread > 1e-3,
+            "exact term looks like a multiple of plain: {ratio:?}"
+        );
+    }
+
     #[test]
     fn full_hessian_cg_solve_matches_a_dense_solve() {
         let n = 12;
