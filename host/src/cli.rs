@@ -61,6 +61,9 @@ pub enum Command {
         /// Replace the file's training length (e.g. a paper's full budget).
         #[arg(long, value_name = "N")]
         steps: Option<usize>,
+        /// Replace the file's environment (e.g. another goal cell: `fourroom:goal=[1,1]`).
+        #[arg(long, value_name = "ID")]
+        env: Option<String>,
         /// Replace the file's number of seeds.
         #[arg(long, value_name = "N")]
         seeds: Option<u64>,

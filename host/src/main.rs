@@ -102,10 +102,12 @@ fn main() -> ExitCode {
             shard,
             out,
             steps,
+            env,
             seeds,
             quiet,
         }) => SessionSpec::read(&file).and_then(|mut spec| {
             spec.settings.steps = steps.unwrap_or(spec.settings.steps);
+            spec.settings.env = env.unwrap_or(spec.settings.env);
             spec.seeds = seeds.unwrap_or(spec.seeds);
             spec.check()?;
             let opts = session::Options::new(jobs, shard.as_deref(), quiet)?;

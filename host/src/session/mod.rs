@@ -5,6 +5,7 @@
 //! Layout: `<session>/session.json` (the resolved grid), `<session>/<label>/seed-<s>/`
 //! (ordinary run directories), `summary.md`, `summary.csv`, `curves.svg`, `curves.png`.
 
+mod exact_table;
 pub mod report;
 pub mod spec;
 pub mod stats;

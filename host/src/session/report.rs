@@ -335,6 +335,9 @@ pub fn markdown(report: &Report, session: &Session) -> String {
             );
         }
     }
+    if let Some(table) = super::exact_table::markdown(report, session) {
+        md.push_str(&table);
+    }
     let _ = writeln!(md, "\n![curves](curves.png)");
     if report.records.iter().any(|r| !r.exact_j.is_empty()) {
         let _ = writeln!(md, "\n![exact J](curves_exact_j.png)");

@@ -18,6 +18,12 @@
 //! Choices the spec leaves open (documented here): the last transition of a rollout has no
 //! next action taken, so its `q(s',a')` is the expectation `sum_a' pi(a'|s') q(s',a')`; a
 //! terminated transition does not bootstrap; the losses carry a 1/2 (Adam is scale-invariant).
+//!
+//! `sampling = "exact_d"` (a test of why our Fig. 1 ranking differs from the paper's, not the
+//! paper's method): the update's batch is `rollout_len` transitions drawn i.i.d. from the exact
+//! model, `s ~ d_theta` (the discounted state distribution of the current policy), `a ~ pi`,
+//! `r` the model's expected reward, `s' ~ P(.|s,a)`, each bootstrapping with the expectation
+//! over `a'`; the env rollout then only feeds Actor^o's start states.
 
 use acgap_exact::Adam;
 use acgap_sdk::{AgentEntry, AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
@@ -47,6 +53,16 @@ pub struct Config {
     pub gamma: Option<f64>,
     /// Steps per update (the paper: one 300-step episode).
     pub rollout_len: usize,
+    /// Where the update's transitions come from: the rollout (the paper) or i.i.d. from the
+    /// exact `d_theta` of the env's model.
+    pub sampling: Sampling,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    Rollout,
+    ExactD,
 }
 
 impl Default for Config {
@@ -58,6 +74,7 @@ impl Default for Config {
             eta: 0.5,
             gamma: None,
             rollout_len: 300,
+            sampling: Sampling::Rollout,
         }
     }
 }
@@ -94,6 +111,8 @@ struct State {
 pub struct TabularAc {
     variant: Variant,
     cfg: Config,
+    /// The env's exact model (`sampling = "exact_d"`).
+    model: Option<(acgap_sdk::spec::TabularModel, acgap_exact::Mdp)>,
     gamma: f64,
     states: usize,
     actions: usize,
@@ -138,8 +157,22 @@ impl TabularAc {
                 return Err(format!("{name} must be > 0, got {lr}"));
             }
         }
+        let model = match cfg.sampling {
+            Sampling::Rollout => None,
+            Sampling::ExactD => {
+                let m = init.env.tabular.clone().ok_or_else(|| {
+                    format!(
+                        "sampling = \"exact_d\" needs an env with an exact model; `{}` has none",
+                        init.env.id
+                    )
+                })?;
+                let mdp = acgap_exact::Mdp::new(&m)?;
+                Some((m, mdp))
+            }
+        };
         let n = states * actions;
         Ok(Self {
+            model,
             variant,
             gamma,
             states,
@@ -207,6 +240,50 @@ impl TabularAc {
     /// The three directions of one rollout, all from the current tables:
     /// (actor ascent direction, critic gradient, res-critic gradient, critic loss, w loss).
     pub fn directions(&mut self, b: &Batch<'_>) -> PluginResult<Directions> {
+        let rollout = self.transitions(b)?;
+        let trans = match self.cfg.sampling {
+            Sampling::Rollout => rollout,
+            Sampling::ExactD => self.sample_from_d(b.len),
+        };
+        Ok(self.directions_of(&trans))
+    }
+
+    /// `rollout_len` transitions i.i.d. from the exact model: `s ~ d_theta`, `a ~ pi(.|s)`, the
+    /// expected reward, `s' ~ P(.|s,a)`; each marked as an episode boundary, so its target
+    /// takes the expectation over `a'`.
+    fn sample_from_d(&mut self, n: usize) -> Vec<Transition> {
+        let (model, mdp) = self
+            .model
+            .as_ref()
+            .expect("exact_d sampling keeps the model");
+        let d_s = acgap_exact::Exact::new(mdp, &self.s.theta).d_s;
+        let draw = |rng: &mut ChaCha8Rng, weights: &mut dyn Iterator<Item = (usize, f64)>| {
+            let u: f64 = rng.random();
+            let mut acc = 0.0;
+            let mut last = 0;
+            for (i, w) in weights {
+                acc += w;
+                last = i;
+                if u < acc {
+                    return i;
+                }
+            }
+            last
+        };
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let s = draw(&mut self.s.rng, &mut d_s.iter().copied().enumerate());
+            let pi = self.policy(s);
+            let a = draw(&mut self.s.rng, &mut pi.iter().copied().enumerate());
+            let sa = s * self.actions + a;
+            let s2 = draw(&mut self.s.rng, &mut model.transitions[sa].iter().copied());
+            out.push((s, a, model.reward[sa], s2, false, true));
+        }
+        out
+    }
+
+    /// The rollout's transitions, checked, counting Actor^o's start states.
+    fn transitions(&mut self, b: &Batch<'_>) -> PluginResult<Vec<Transition>> {
         let (na, n) = (self.actions, b.len);
         let idx = |x: f32, what: &str, limit: usize| -> PluginResult<usize> {
             let i = x as usize;
@@ -234,6 +311,12 @@ impl TabularAc {
                 boundary,
             ));
         }
+        Ok(trans)
+    }
+
+    /// The directions of a batch of transitions.
+    fn directions_of(&self, trans: &[Transition]) -> Directions {
+        let (na, n) = (self.actions, trans.len());
         // q(s', a') and w(s', a'): the next action taken, or the policy's expectation.
         let next = |t: usize, table: &[f64]| -> f64 {
             let (_, _, _, s2, terminated, boundary) = trans[t];
@@ -274,7 +357,7 @@ impl TabularAc {
                 }
             }
             Variant::ActorG | Variant::Residual => {
-                for &(s, a, ..) in &trans {
+                for &(s, a, ..) in trans {
                     let value = q[s * na + a]
                         + if self.variant == Variant::Residual {
                             w[s * na + a]
@@ -292,11 +375,11 @@ impl TabularAc {
         }
         if self.variant == Variant::Stackelberg {
             let mut visits = vec![0usize; q.len()];
-            for &(s, a, ..) in &trans {
+            for &(s, a, ..) in trans {
                 visits[s * na + a] += 1;
             }
             let (bn, eta) = (n as f64, self.cfg.eta);
-            for &(s, a, _, s2, terminated, _) in &trans {
+            for &(s, a, _, s2, terminated, _) in trans {
                 if terminated {
                     continue;
                 }
@@ -306,15 +389,18 @@ impl TabularAc {
                 self.add_expectation_gradient(&mut g, q, s2, weight * self.gamma);
             }
         }
-        Ok(Directions {
+        Directions {
             actor: g,
             critic: gq,
             res_critic: gw,
             critic_loss: q_loss,
             res_critic_loss: w_loss,
-        })
+        }
     }
 }
+
+/// `(s, a, r, s', terminated, episode boundary)`.
+type Transition = (usize, usize, f64, usize, bool, bool);
 
 /// What one rollout asks of each table.
 pub struct Directions {

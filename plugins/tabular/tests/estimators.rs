@@ -202,3 +202,42 @@ fn the_critic_step_estimates_the_td_semi_gradient() {
         "critic",
     );
 }
+
+/// `sampling = "exact_d"`: whatever the rollout, the update's transitions come i.i.d. from
+/// d_theta and P, so AgC's and Res-AC's actor directions estimate Actor^g's exact direction
+/// (and the critic step the TD direction) without the episodes' correlations.
+#[test]
+fn exact_d_sampling_draws_the_batch_from_d_theta() {
+    let (mdp, model, theta, q, w) = setup();
+    let e = Exact::new(&mdp, &theta);
+    let (qv, wv) = (Vector::from_vec(q.clone()), Vector::from_vec(w.clone()));
+    for (variant, value) in [
+        (Variant::ActorG, qv.clone()),
+        (Variant::Residual, &qv + &wv),
+    ] {
+        let mut config = default_config(variant);
+        config["sampling"] = "exact_d".into();
+        let init = AgentInit {
+            config,
+            env: EnvSpec {
+                id: "test".into(),
+                observation: Space::Discrete { n: model.states },
+                action: Space::Discrete { n: model.actions },
+                max_episode_steps: None,
+                tabular: Some(model.clone()),
+            },
+            seed: 3,
+            device: "cpu".into(),
+        };
+        let mut a = TabularAc::new(variant, &init).unwrap();
+        a.set_tables(&theta, &q, &w);
+        // The batches `average` draws only feed the start-state counts here.
+        let (mean, se) = average(&model, &e.d, |b| a.directions(b).unwrap().actor);
+        assert_estimates(
+            &mean,
+            &se,
+            &e.actor_g(&value),
+            &format!("{variant:?}, exact_d"),
+        );
+    }
+}
