@@ -269,6 +269,13 @@ pub fn random_mdp(
             "random-mdp: need states >= 1, actions >= 1 and 1 <= branching <= states (got {states}, {actions}, {branching})"
         ));
     }
+    // The exact model is evaluated densely (the host's exact diagnostics): refuse sizes whose
+    // |S|A x |S| transition matrix cannot fit, before generating anything.
+    let (s, a) = (states as f64, actions as f64);
+    acgap_sdk::memory::check(
+        &format!("random-mdp with {states} states and {actions} actions (its dense exact model)"),
+        8.0 * (s * a * s + 4.0 * s * s),
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let transitions = (0..states * actions)
         .map(|_| {

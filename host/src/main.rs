@@ -7,6 +7,7 @@ mod bench;
 mod checkpoint;
 mod cli;
 mod dp;
+mod folder;
 mod gap;
 mod plot;
 mod plugins;
@@ -259,20 +260,21 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
         }
         None => {
             let spec = new_run_spec(args)?;
-            let plugin_name = spec.agent.clone();
-            let dir = args.runs.join(&spec.env).join(plugin_name).join(format!(
+            let base = args.runs.join(&spec.env).join(&spec.agent).join(format!(
                 "{}-{}",
                 spec.seed,
                 run_dir::timestamp()
             ));
+            let dir = folder::create_unique(&base)?;
             (spec, dir, false)
         }
     };
+    let lock = folder::Lock::acquire(&dir)?;
     let agent = plugins::build_agent(&spec)?;
     let mut trainer = if resuming {
-        Trainer::resume(spec, dir, agent)?
+        Trainer::resume(spec, dir, agent, lock)?
     } else {
-        Trainer::new(spec, dir, agent)?
+        Trainer::new(spec, dir, agent, lock)?
     };
     let progress = if args.quiet {
         ProgressBar::hidden()

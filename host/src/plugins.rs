@@ -236,6 +236,7 @@ fn resolve_config(
 /// The run spec of one plugin entry at one seed: plugin and correction opened, configs
 /// resolved and checked, settings copied.
 pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result<RunSpec, String> {
+    settings.check()?;
     acgap_envs::make(&settings.env, 0).map_err(|e| e.to_string())?;
     let (plugin, agent) = open_component(&entry.plugin, ComponentKind::Agent)?;
     let agent_config = resolve_config(&plugin, ComponentKind::Agent, &agent, &entry.set).map_err(
@@ -281,7 +282,7 @@ pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result
         seed,
         device: settings.device.clone(),
         eval_every: settings.eval_every,
-        eval_episodes: settings.eval_episodes.max(1),
+        eval_episodes: settings.eval_episodes,
         log_every: settings.log_every,
         checkpoint_every: settings.checkpoint_every,
         gap: GapSpec {

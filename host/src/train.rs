@@ -2,6 +2,7 @@
 //! evaluation, logging and checkpoints for one (plugin, env, seed) run.
 
 use crate::checkpoint::{self, HostState};
+use crate::folder::Lock;
 use crate::gap::GapState;
 use crate::replay::{Minibatch, ReplayBuffer};
 use crate::run_dir::{RunLogs, Status, write_json};
@@ -103,11 +104,18 @@ pub struct Trainer {
     act_dim: usize,
     /// The env's exact model, for `tabular.csv` (tabular envs only).
     exact: Option<acgap_exact::Mdp>,
+    /// The run folder's lock, held while this trainer may write into it.
+    _lock: Lock,
 }
 
 impl Trainer {
     /// A fresh run: seeds every stream from the master seed.
-    pub fn new(spec: RunSpec, dir: PathBuf, agent: Box<dyn Agent>) -> Result<Self, String> {
+    pub fn new(
+        spec: RunSpec,
+        dir: PathBuf,
+        agent: Box<dyn Agent>,
+        lock: Lock,
+    ) -> Result<Self, String> {
         let mut env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "env"))
             .map_err(|e| e.to_string())?;
         let eval_env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "eval_env"))
@@ -152,11 +160,16 @@ impl Trainer {
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
         write_json(&dir.join("run.json"), &spec)?;
         let logs = RunLogs::open(&dir, None, None)?;
-        Self::assemble(spec, dir, agent, env, eval_env, state, logs, None)
+        Self::assemble(spec, dir, agent, env, eval_env, state, logs, None, lock)
     }
 
     /// Continue from the checkpoint in `dir` (the agent has been built from `run.json`).
-    pub fn resume(spec: RunSpec, dir: PathBuf, mut agent: Box<dyn Agent>) -> Result<Self, String> {
+    pub fn resume(
+        spec: RunSpec,
+        dir: PathBuf,
+        mut agent: Box<dyn Agent>,
+        lock: Lock,
+    ) -> Result<Self, String> {
         let ckpt = checkpoint::load(&dir)?;
         agent
             .load(&ckpt.agent)
@@ -179,6 +192,7 @@ impl Trainer {
             ckpt.host,
             logs,
             Some(ckpt.replay),
+            lock,
         )
     }
 
@@ -192,6 +206,7 @@ impl Trainer {
         mut state: HostState,
         logs: RunLogs,
         replay: Option<ReplayBuffer>,
+        lock: Lock,
     ) -> Result<Self, String> {
         let env_spec = env.spec().clone();
         let training = agent.training();
@@ -207,6 +222,11 @@ impl Trainer {
                 return Err("the plugin reported an invalid training schedule".into());
             }
         };
+        let per_transition = 4.0 * (2 * env_spec.obs_dim() + env_spec.act_dim() + 3) as f64;
+        acgap_sdk::memory::check(
+            &format!("a replay buffer of {capacity} transitions"),
+            capacity as f64 * per_transition,
+        )?;
         let replay = replay
             .unwrap_or_else(|| ReplayBuffer::new(capacity, env_spec.obs_dim(), env_spec.act_dim()));
         // Envs 1.. for vectorised on-policy rollouts: fresh, or restored from the checkpoint.
@@ -232,12 +252,24 @@ impl Trainer {
             }
             extra_envs.push(e);
         }
+        if let Some(m) = &env_spec.tabular {
+            // Dense transition matrix, the LU factors of two |S| x |S| systems, per evaluation.
+            let (s, a) = (m.states as f64, m.actions as f64);
+            acgap_sdk::memory::check(
+                &format!(
+                    "exact evaluation of `{}` ({} states)",
+                    env_spec.id, m.states
+                ),
+                8.0 * (s * a * s + 4.0 * s * s),
+            )?;
+        }
         let exact = env_spec
             .tabular
             .as_ref()
             .map(acgap_exact::Mdp::new)
             .transpose()?;
         Ok(Self {
+            _lock: lock,
             exact,
             obs_dim: env_spec.obs_dim(),
             act_dim: env_spec.act_dim(),

@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod batch;
 pub mod correction;
+pub mod memory;
 pub mod plugin;
 pub mod seeds;
 pub mod spec;

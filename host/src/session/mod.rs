@@ -10,6 +10,7 @@ pub mod report;
 pub mod spec;
 pub mod stats;
 
+use crate::folder::Lock;
 use crate::run_dir::{Status, write_json};
 use crate::train::Trainer;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -60,15 +61,21 @@ pub fn start(
         );
     }
     let session = spec.plan()?;
-    let dir = out.unwrap_or_else(|| {
-        let name = spec
-            .name
-            .clone()
-            .unwrap_or_else(|| spec.settings.env.clone());
-        runs_root
-            .join("sessions")
-            .join(format!("{name}-{}", crate::run_dir::timestamp()))
-    });
+    let dir = match out {
+        Some(dir) => dir,
+        None => {
+            let name = spec.name.clone().unwrap_or_else(|| {
+                // An env id with options (`fourroom:goal=[1,1]`) as a plain folder name.
+                spec.settings.env.replace(['/', '\\'], "_")
+            });
+            crate::folder::check_name("session name", &name)?;
+            crate::folder::create_unique(
+                &runs_root
+                    .join("sessions")
+                    .join(format!("{name}-{}", crate::run_dir::timestamp())),
+            )?
+        }
+    };
     if !dir.join("session.json").is_file() {
         // Shards of one session may start at the same moment: another shard's half-written
         // `session.json` (a hidden temporary file) does not make the folder foreign.
@@ -177,6 +184,16 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
         mine.len() - pending.len(),
         opts.jobs.min(pending.len()).max(1)
     ));
+    // Every run this process will write is locked now, for the whole session: a second
+    // session or `--resume` on the same folder is refused before anything is written.
+    let mut locks = std::collections::HashMap::new();
+    for &i in &pending {
+        let run_dir = dir.join(&session.runs[i].dir);
+        std::fs::create_dir_all(&run_dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", run_dir.display()))?;
+        locks.insert(i, Lock::acquire(&run_dir)?);
+    }
+    let locks = Mutex::new(locks);
     let queue = Mutex::new(pending);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs {
@@ -191,7 +208,11 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
                         multi.insert_before(&overall, ProgressBar::new(run.spec.steps as u64));
                     bar.set_prefix(format!("{:>20} seed {:<3} ", run.label, run.seed));
                     let clock = Instant::now();
-                    let outcome = run_guarded(dir, run, &bar);
+                    let lock = locks
+                        .lock()
+                        .remove(&i)
+                        .expect("every pending run is locked");
+                    let outcome = run_guarded(dir, run, &bar, lock);
                     bar.finish_and_clear();
                     multi.remove(&bar);
                     overall.inc(1);
@@ -246,18 +267,19 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
 }
 
 /// One run; a panic in the host's own code fails only this run.
-fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar) -> Result<f64, String> {
+fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> Result<f64, String> {
     let run_dir = dir.join(&run.dir);
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_one(&run_dir, run, bar)))
-            .unwrap_or_else(|payload| {
-                let msg = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(no message)".into());
-                Err(format!("the host panicked while running this run: {msg}"))
-            });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_one(&run_dir, run, bar, lock)
+    }))
+    .unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        Err(format!("the host panicked while running this run: {msg}"))
+    });
     if let Err(e) = &result
         && !has_outcome(&run_dir)
     {
@@ -268,18 +290,28 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar) -> Result<f64, S
 }
 
 /// Start, or resume from its checkpoint, one run of the grid; its final eval return.
-fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar) -> Result<f64, String> {
+fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> Result<f64, String> {
     let resuming = crate::checkpoint::exists(run_dir);
-    if !resuming && run_dir.exists() {
-        // Killed before its first checkpoint: nothing to continue, start over cleanly.
-        std::fs::remove_dir_all(run_dir)
-            .map_err(|e| format!("cannot clear `{}`: {e}", run_dir.display()))?;
+    if !resuming {
+        // Killed before its first checkpoint: nothing to continue, start over cleanly
+        // (keeping the lock file this process holds).
+        for entry in std::fs::read_dir(run_dir).into_iter().flatten().flatten() {
+            if entry.file_name() != ".lock" {
+                let p = entry.path();
+                let gone = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+                gone.map_err(|e| format!("cannot clear `{}`: {e}", p.display()))?;
+            }
+        }
     }
     let agent = crate::plugins::build_agent(&run.spec)?;
     let mut trainer = if resuming {
-        Trainer::resume(run.spec.clone(), run_dir.to_path_buf(), agent)?
+        Trainer::resume(run.spec.clone(), run_dir.to_path_buf(), agent, lock)?
     } else {
-        Trainer::new(run.spec.clone(), run_dir.to_path_buf(), agent)?
+        Trainer::new(run.spec.clone(), run_dir.to_path_buf(), agent, lock)?
     };
     let outcome = trainer.run(bar);
     let title = format!("{} on {} (seed {})", run.label, run.spec.env, run.seed);

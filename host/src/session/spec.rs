@@ -7,6 +7,9 @@ use crate::train::RunSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The most runs one session plans (each is a folder and a row of the report).
+const MAX_RUNS: u64 = 100_000;
+
 /// One plugin of a session with its own overrides.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +93,18 @@ impl SessionSpec {
         if self.seeds == 0 {
             return Err("`seeds` must be at least 1".into());
         }
+        if let Some(name) = &self.name {
+            crate::folder::check_name("session name", name)?;
+        }
+        let runs = self.seeds.saturating_mul(self.plugins.len() as u64);
+        if runs > MAX_RUNS {
+            return Err(format!(
+                "{} seeds x {} plugins = {runs} runs; a session holds at most {MAX_RUNS} (split it with `--shard`, or into several sessions)",
+                self.seeds,
+                self.plugins.len()
+            ));
+        }
+        self.settings.check()?;
         Ok(())
     }
 
@@ -145,7 +160,9 @@ fn labels(entries: &[Entry], specs: &[RunSpec]) -> Result<Vec<String>, String> {
         } else {
             base[i].clone()
         };
-        out.push(sanitize(&label));
+        let label = sanitize(&label);
+        crate::folder::check_name("label", &label)?;
+        out.push(label);
     }
     for (i, l) in out.iter().enumerate() {
         if out[..i].contains(l) {
@@ -157,12 +174,13 @@ fn labels(entries: &[Entry], specs: &[RunSpec]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// A label is a folder name.
+/// A label is a folder name: path separators, whitespace and control characters become `_`
+/// (what remains empty, `.` or `..` is refused by `folder::check_name`).
 fn sanitize(label: &str) -> String {
     label
         .chars()
         .map(|c| {
-            if c == '/' || c.is_whitespace() || c.is_control() {
+            if c == '/' || c == '\\' || c.is_whitespace() || c.is_control() {
                 '_'
             } else {
                 c

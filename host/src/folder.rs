@@ -1,0 +1,134 @@
+//! Folders that one process owns: run and session folders are created exclusively (a name
+//! taken by another run gets a suffix, never shared), and every run folder is locked for as
+//! long as a process writes into it, so a second writer is refused, naming the holder.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Create `base`, or `base-2`, `base-3`, ... if it exists: the first name nobody else has.
+/// Two runs started in the same second with the same env, agent and seed get two folders.
+pub fn create_unique(base: &Path) -> Result<PathBuf, String> {
+    if let Some(parent) = base.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    }
+    for i in 1..10_000 {
+        let candidate = if i == 1 {
+            base.to_path_buf()
+        } else {
+            PathBuf::from(format!("{}-{i}", base.display()))
+        };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create `{}`: {e}", candidate.display())),
+        }
+    }
+    Err(format!(
+        "cannot find a free folder name like `{}`",
+        base.display()
+    ))
+}
+
+/// A label or session name used as a folder name: refused if it could leave its parent
+/// (empty, `.`, `..`, a path separator, a NUL) or is too long for a file name.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let bad = if name.is_empty() {
+        Some("it is empty")
+    } else if name == "." || name == ".." {
+        Some("it names the current or parent folder")
+    } else if name.contains('/') || name.contains('\\') {
+        Some("it contains a path separator")
+    } else if name.contains('\0') {
+        Some("it contains a NUL byte")
+    } else if name.len() > 200 {
+        Some("it is longer than 200 bytes")
+    } else {
+        None
+    };
+    match bad {
+        Some(why) => Err(format!(
+            "{what} `{}` cannot be used as a folder name: {why}",
+            name.escape_debug()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An advisory lock on a folder (`<dir>/.lock`, holding the owner's pid), released when
+/// dropped or when the process dies, however it dies.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    /// Lock `dir`, or say which process holds it.
+    pub fn acquire(dir: &Path) -> Result<Lock, String> {
+        let path = dir.join(".lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let pid = std::process::id().to_string();
+                let _ = file.set_len(0);
+                let _ = file.rewind();
+                let _ = file.write_all(pid.as_bytes());
+                Ok(Lock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                Err(format!(
+                    "`{}` is in use by another acgap process (pid {}); wait for it to finish or stop it first",
+                    dir.display(),
+                    if holder.trim().is_empty() {
+                        "unknown"
+                    } else {
+                        holder.trim()
+                    }
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(format!("cannot lock `{}`: {e}", path.display()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_their_folder_are_refused() {
+        for bad in ["", ".", "..", "a/b", "../x", "/abs", "a\\b", "x\0y"] {
+            assert!(check_name("label", bad).is_err(), "{bad:?}");
+        }
+        for good in ["SAC-1-0", "Res-SAC c=4", "a.b", "..x"] {
+            assert!(check_name("label", good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_suffix_and_a_lock_excludes_a_second_holder() {
+        let root = std::env::temp_dir().join(format!("acgap-folder-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let a = create_unique(&root.join("run")).unwrap();
+        let b = create_unique(&root.join("run")).unwrap();
+        assert_eq!(a, root.join("run"));
+        assert_eq!(b, root.join("run-2"));
+        let held = Lock::acquire(&a).unwrap();
+        let err = Lock::acquire(&a).unwrap_err();
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+        drop(held);
+        Lock::acquire(&a).unwrap();
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
