@@ -1,14 +1,20 @@
 //! Checkpoints: `checkpoints/latest/` holds the agent's state (`agent.safetensors`),
-//! the replay buffer (`replay.bin`) and the host's state (`host.json`: step, RNG
-//! streams, env snapshots, episode in progress, log lengths). A new checkpoint is
-//! written beside the old one and swapped in by renames, so a kill at any moment
-//! leaves a complete checkpoint.
+//! the replay buffer (`replay.bin`), the host's state (`host.json`: step, RNG
+//! streams, env snapshots, episode in progress, log lengths) and `manifest.json`: each
+//! file's length and SHA-256, and the digest of the run's defining config (`run.json`
+//! without the step budget and plugin paths). A new checkpoint is written beside the old
+//! one and swapped in by renames, so a kill at any moment leaves a complete checkpoint; the
+//! one before it stays as `previous/`, where a resume falls back (with a warning) when the
+//! latest one fails verification.
 
 use crate::replay::ReplayBuffer;
 use crate::run_dir::{LogOffsets, write_atomic};
+use crate::train::RunSpec;
 use crate::window::Window;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The host's side of a run at an iteration boundary.
@@ -56,34 +62,93 @@ pub struct Checkpoint {
     pub replay: ReplayBuffer,
 }
 
+/// `manifest.json`: what a checkpoint must contain to be resumed.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    /// Digest of the defining config the checkpoint was written for (see [`spec_digest`]).
+    run_spec: String,
+    /// File name -> (length, SHA-256).
+    files: BTreeMap<String, (u64, String)>,
+}
+
+const FILES: [&str; 3] = ["agent.safetensors", "replay.bin", "host.json"];
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The digest of what defines a run: its `run.json` without the fields a resume may change
+/// or that name where files are (`steps`, plugin paths and build info, the extension log).
+pub fn spec_digest(spec: &RunSpec) -> String {
+    let mut v = serde_json::to_value(spec).expect("a run spec serialises");
+    if let Some(m) = v.as_object_mut() {
+        for k in ["steps", "plugin_path", "plugin_build", "extended"] {
+            m.remove(k);
+        }
+        if let Some(c) = m.get_mut("correction").and_then(|c| c.as_object_mut()) {
+            c.remove("plugin_path");
+        }
+    }
+    sha256(v.to_string().as_bytes())
+}
+
+fn write_files(
+    dir: &Path,
+    digest: &str,
+    host: &HostState,
+    agent: &[u8],
+    replay: &ReplayBuffer,
+) -> Result<(), String> {
+    let host_json = serde_json::to_vec(host).map_err(|e| e.to_string())?;
+    let replay = replay.to_bytes();
+    let mut files = BTreeMap::new();
+    for (name, bytes) in FILES.iter().zip([agent, &replay[..], &host_json[..]]) {
+        write_atomic(&dir.join(name), bytes)?;
+        files.insert(name.to_string(), (bytes.len() as u64, sha256(bytes)));
+    }
+    let manifest = Manifest {
+        run_spec: digest.to_string(),
+        files,
+    };
+    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    write_atomic(&dir.join("manifest.json"), &text)
+}
+
 pub fn save(
     run_dir: &Path,
+    digest: &str,
     host: &HostState,
     agent: &[u8],
     replay: &ReplayBuffer,
 ) -> Result<(), String> {
     let root = run_dir.join("checkpoints");
-    let (tmp, latest, old) = (
+    let (tmp, latest, previous) = (
         root.join("incoming"),
         root.join("latest"),
         root.join("previous"),
     );
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create `{}`: {e}", tmp.display()))?;
-    write_atomic(&tmp.join("agent.safetensors"), agent)?;
-    write_atomic(&tmp.join("replay.bin"), &replay.to_bytes())?;
-    let host_json = serde_json::to_vec(host).map_err(|e| e.to_string())?;
-    write_atomic(&tmp.join("host.json"), &host_json)?;
-    let _ = std::fs::remove_dir_all(&old);
-    if latest.exists() {
-        std::fs::rename(&latest, &old).map_err(|e| format!("cannot rotate checkpoints: {e}"))?;
+    let written = write_files(&tmp, digest, host, agent, replay);
+    if written.is_err() {
+        // A full disk: leave no half-written checkpoint behind; `latest` is untouched.
+        let _ = std::fs::remove_dir_all(&tmp);
     }
-    std::fs::rename(&tmp, &latest).map_err(|e| format!("cannot install checkpoint: {e}"))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    written?;
+    // latest -> previous, incoming -> latest. A kill between the renames leaves `previous`
+    // (complete) and `incoming` (complete, unused): the resume takes `previous`.
+    let _ = std::fs::remove_dir_all(&previous);
+    if latest.exists() {
+        std::fs::rename(&latest, &previous)
+            .map_err(|e| format!("cannot rotate checkpoints: {e}"))?;
+    }
+    std::fs::rename(&tmp, &latest).map_err(|e| format!("cannot install checkpoint: {e}"))
 }
 
-/// Whether `run_dir` holds a checkpoint `load` can resume from.
+/// Whether `run_dir` holds a checkpoint `load` can try to resume from.
 pub fn exists(run_dir: &Path) -> bool {
     let root = run_dir.join("checkpoints");
     ["latest", "previous"]
@@ -91,22 +156,85 @@ pub fn exists(run_dir: &Path) -> bool {
         .any(|d| root.join(d).join("host.json").is_file())
 }
 
-pub fn load(run_dir: &Path) -> Result<Checkpoint, String> {
+/// The newest checkpoint that verifies: `latest`, else `previous` with a warning on stderr.
+pub fn load(run_dir: &Path, digest: &str) -> Result<Checkpoint, String> {
     let root = run_dir.join("checkpoints");
-    // `previous` exists only if a kill came between the two renames of `save`.
-    let dir = [root.join("latest"), root.join("previous")]
-        .into_iter()
-        .find(|d| d.join("host.json").is_file())
-        .ok_or_else(|| format!("`{}` has no checkpoint to resume from", run_dir.display()))?;
+    let mut problems = Vec::new();
+    for name in ["latest", "previous"] {
+        let dir = root.join(name);
+        if !dir.join("host.json").is_file() {
+            continue;
+        }
+        match read_verified(&dir, digest) {
+            Ok(ckpt) => {
+                if !problems.is_empty() {
+                    eprintln!(
+                        "warning: {}; resuming from the previous checkpoint (step {}) instead",
+                        problems.join("; "),
+                        ckpt.host.step
+                    );
+                }
+                return Ok(ckpt);
+            }
+            Err(Refusal::Edited(why)) => return Err(why),
+            Err(Refusal::Corrupt(why)) => problems.push(format!("checkpoint `{name}` {why}")),
+        }
+    }
+    if problems.is_empty() {
+        Err(format!(
+            "`{}` has no checkpoint to resume from",
+            run_dir.display()
+        ))
+    } else {
+        Err(format!(
+            "no checkpoint of `{}` can be resumed: {}",
+            run_dir.display(),
+            problems.join("; ")
+        ))
+    }
+}
+
+enum Refusal {
+    /// The run's definition no longer matches: no older checkpoint can help.
+    Edited(String),
+    /// This checkpoint's files are damaged: an older one may do.
+    Corrupt(String),
+}
+
+fn read_verified(dir: &Path, digest: &str) -> Result<Checkpoint, Refusal> {
     let read = |name: &str| {
         std::fs::read(dir.join(name))
-            .map_err(|e| format!("cannot read `{}`: {e}", dir.join(name).display()))
+            .map_err(|e| Refusal::Corrupt(format!("cannot be read (`{name}`: {e})")))
     };
-    let host: HostState = serde_json::from_slice(&read("host.json")?)
-        .map_err(|e| format!("checkpoint `host.json` is corrupt: {e}"))?;
+    let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
+        .map_err(|e| Refusal::Corrupt(format!("has an unreadable manifest.json ({e})")))?;
+    if manifest.run_spec != digest {
+        return Err(Refusal::Edited(format!(
+            "run.json (or session.json) of `{}` no longer matches its checkpoint: it was edited after the run started. Restore it, or start a new run; only `--steps` may change on resume (`host --resume DIR --steps N`)",
+            dir.parent().and_then(Path::parent).unwrap_or(dir).display()
+        )));
+    }
+    let mut bytes = BTreeMap::new();
+    for name in FILES {
+        let data = read(name)?;
+        let (len, sum) = manifest
+            .files
+            .get(name)
+            .ok_or_else(|| Refusal::Corrupt(format!("lists no `{name}`")))?;
+        if data.len() as u64 != *len || sha256(&data) != *sum {
+            return Err(Refusal::Corrupt(format!(
+                "fails verification: `{name}` has {} bytes and another checksum than the {len} bytes written",
+                data.len()
+            )));
+        }
+        bytes.insert(name, data);
+    }
+    let host: HostState = serde_json::from_slice(&bytes["host.json"])
+        .map_err(|e| Refusal::Corrupt(format!("has an unreadable host.json ({e})")))?;
+    let replay = ReplayBuffer::from_bytes(&bytes["replay.bin"]).map_err(Refusal::Corrupt)?;
     Ok(Checkpoint {
         host,
-        agent: read("agent.safetensors")?,
-        replay: ReplayBuffer::from_bytes(&read("replay.bin")?)?,
+        agent: bytes.remove("agent.safetensors").expect("read above"),
+        replay,
     })
 }

@@ -164,6 +164,9 @@ pub struct TrainArgs {
     /// Continue the run or session in this directory from its last checkpoints, exactly.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// With `--resume DIR`: `--steps N` given on the command line (extends the run).
+    #[arg(skip)]
+    pub resume_steps: Option<usize>,
     /// Do not draw progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -237,4 +240,34 @@ impl Default for RunSettings {
         }
         Defaults::parse_from(["host"]).settings
     }
+}
+
+/// `--resume DIR` continues a run (or session) exactly as its `run.json` (`session.json`)
+/// defines it. Besides `--quiet`, a run takes only `--steps N` (to extend it; recorded in
+/// run.json), a session only `--jobs` and `--shard`; any other flag is refused, not ignored.
+pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> Result<(), String> {
+    let session = dir.join("session.json").is_file();
+    let allowed: &[&str] = if session {
+        &["resume", "quiet", "jobs", "shard", "runs"]
+    } else {
+        &["resume", "quiet", "steps", "runs"]
+    };
+    let given: Vec<String> = matches
+        .ids()
+        .map(|id| id.as_str().to_string())
+        // Argument groups (the flattened structs) are named in CamelCase; flags are not.
+        .filter(|id| !id.starts_with(|c: char| c.is_ascii_uppercase()))
+        .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .filter(|id| !allowed.contains(&id.as_str()))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "`--resume` continues `{}` exactly as its {} defines it and does not take {}; a run may only be extended with `--steps N`",
+        dir.display(),
+        if session { "session.json" } else { "run.json" },
+        given.join(", ")
+    ))
 }

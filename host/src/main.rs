@@ -9,6 +9,7 @@ mod cli;
 mod dp;
 mod folder;
 mod gap;
+mod interrupt;
 mod plot;
 mod plugins;
 mod replay;
@@ -18,7 +19,7 @@ mod tabular;
 mod train;
 mod window;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command, TrainArgs};
 use indicatif::ProgressBar;
 use session::spec::{Entry, SessionSpec};
@@ -32,8 +33,32 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if matches.value_source("steps") == Some(clap::parser::ValueSource::CommandLine) {
+        cli.train.resume_steps = Some(cli.train.settings.steps);
+    }
+    let result = interrupt::install()
+        .and_then(|()| match &cli.train.resume {
+            Some(dir) if cli.command.is_none() => cli::check_resume_flags(&matches, dir),
+            _ => Ok(()),
+        })
+        .and_then(|()| dispatch(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            // An interrupted run or session exits 128 + the signal, as shells expect.
+            match interrupt::requested() {
+                Some(sig) => ExitCode::from(128 + sig as u8),
+                None => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), String> {
+    match cli.command {
         Some(Command::Inspect { plugin }) => inspect(&plugin),
         Some(Command::Envs) => {
             for (id, about) in acgap_envs::ENV_IDS {
@@ -131,13 +156,6 @@ fn main() -> ExitCode {
                 Err(e) => eprintln!("warning: {e}"),
             }
         }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
     }
 }
 
@@ -270,6 +288,17 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
         }
     };
     let lock = folder::Lock::acquire(&dir)?;
+    let mut spec = spec;
+    if resuming && let Some(steps) = args.resume_steps {
+        // `--resume DIR --steps N`: the one change a resume allows, recorded in run.json.
+        if steps != spec.steps {
+            spec.extended.push(train::Extension {
+                from_steps: spec.steps,
+                to_steps: steps,
+            });
+            spec.steps = steps;
+        }
+    }
     let agent = plugins::build_agent(&spec)?;
     let mut trainer = if resuming {
         Trainer::resume(spec, dir, agent, lock)?

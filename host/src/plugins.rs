@@ -291,6 +291,7 @@ pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result
             rollouts: settings.gap_rollouts,
             horizon: settings.gap_horizon,
         },
+        extended: Vec::new(),
     })
 }
 

@@ -34,7 +34,7 @@ pub struct RunLogs {
 /// Final or current state of a run, for `status.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
-    /// `running`, `finished`, `failed` or `diverged`.
+    /// `running`, `finished`, `failed`, `diverged` or `interrupted`.
     pub state: String,
     pub step: usize,
     pub message: Option<String>,
@@ -226,13 +226,42 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
 }
 
 /// Write to a temporary file and rename it over `path`: a reader (or a killed
-/// process) never sees half a file.
+/// process) never sees half a file. On failure (a full disk) the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     // Unique per process: shards of one session may write the same report file at once.
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    let written = std::fs::write(&tmp, bytes)
+        .map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// `status.json`, atomically; if the disk is full, overwritten in place instead (padded with
+/// spaces to its old length, so no new block is needed): a failed run never stays `running`.
+pub fn write_status(dir: &Path, status: &Status) -> Result<(), String> {
+    let path = dir.join("status.json");
+    let text = serde_json::to_string_pretty(status).map_err(|e| e.to_string())?;
+    write_atomic(&path, text.as_bytes()).or_else(|atomic| {
+        let old_len = std::fs::metadata(&path)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
+        let mut bytes = text.into_bytes();
+        if bytes.len() < old_len {
+            bytes.resize(old_len, b' ');
+        }
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&bytes))
+            .map_err(|e| format!("{atomic}; in place: {e}"))
+    })
 }
 
 /// `YYYYMMDD-HHMMSS` (UTC) for run directory names.

@@ -36,6 +36,16 @@ pub struct RunSpec {
     pub checkpoint_every: usize,
     #[serde(default)]
     pub gap: GapSpec,
+    /// Each `--resume --steps N` that changed the budget, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extended: Vec<Extension>,
+}
+
+/// A change of a run's budget on resume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Extension {
+    pub from_steps: usize,
+    pub to_steps: usize,
 }
 
 /// Settings of the Monte-Carlo gap diagnostics (`every = 0`: off).
@@ -170,7 +180,16 @@ impl Trainer {
         mut agent: Box<dyn Agent>,
         lock: Lock,
     ) -> Result<Self, String> {
-        let ckpt = checkpoint::load(&dir)?;
+        let ckpt = checkpoint::load(&dir, &checkpoint::spec_digest(&spec))?;
+        if spec.steps < ckpt.host.step {
+            return Err(format!(
+                "the checkpoint is at step {}, past the requested `--steps {}`",
+                ckpt.host.step, spec.steps
+            ));
+        }
+        if !spec.extended.is_empty() {
+            write_json(&dir.join("run.json"), &spec)?;
+        }
         agent
             .load(&ckpt.agent)
             .map_err(|e| format!("cannot restore the agent from the checkpoint: {e}"))?;
@@ -379,6 +398,18 @@ impl Trainer {
             self.state.elapsed_secs = elapsed_before + clock.elapsed().as_secs_f64();
             progress.set_position(self.state.step as u64);
             self.after_iteration(progress)?;
+            if let Some(sig) = crate::interrupt::requested() {
+                self.checkpoint()?;
+                return Err(RunFailure {
+                    state: "interrupted",
+                    message: format!(
+                        "interrupted by {} at step {}; the checkpoint is complete: continue with `host --resume {}`",
+                        crate::interrupt::name(sig),
+                        self.state.step,
+                        self.dir.display()
+                    ),
+                });
+            }
         }
         if self.state.last_eval_step != Some(self.state.step) {
             self.evaluate(progress)?;
@@ -398,6 +429,8 @@ impl Trainer {
                 let metrics = self.state.window.drain(self.state.updates);
                 self.logs.train_window(step, &metrics).map_err(io_failure)?;
             }
+            // status.json follows the run: its step and time at every log window.
+            self.set_status("running", None);
             while self.state.next_log <= step {
                 self.state.next_log += self.spec.log_every.max(1);
             }
@@ -710,7 +743,8 @@ impl Trainer {
         self.state.eval_env = self.eval_env.snapshot();
         self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
         self.state.train_columns = self.logs.train_columns.clone();
-        checkpoint::save(&self.dir, &self.state, &agent, &self.replay).map_err(io_failure)
+        let digest = checkpoint::spec_digest(&self.spec);
+        checkpoint::save(&self.dir, &digest, &self.state, &agent, &self.replay).map_err(io_failure)
     }
 
     fn set_status(&self, state: &str, message: Option<String>) {
@@ -723,7 +757,7 @@ impl Trainer {
             updates: Some(self.state.updates),
         };
         // A status that cannot be written must not hide the run's own outcome.
-        let _ = write_json(&self.dir.join("status.json"), &status);
+        let _ = crate::run_dir::write_status(&self.dir, &status);
     }
 }
 

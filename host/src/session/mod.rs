@@ -140,12 +140,12 @@ pub fn resume(dir: &Path, opts: &Options) -> Result<PathBuf, String> {
     Ok(dir.to_path_buf())
 }
 
-/// A run has its outcome if its status says it ended; `running` means interrupted.
+/// A run has its outcome if its status says it ended (`running`: killed; `interrupted`: stopped by a signal).
 fn has_outcome(run_dir: &Path) -> bool {
     std::fs::read_to_string(run_dir.join("status.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Status>(&t).ok())
-        .is_some_and(|s| s.state != "running")
+        .is_some_and(|s| s.state != "running" && s.state != "interrupted")
 }
 
 /// Run this shard's share of the grid on `opts.jobs` threads, then write the report.
@@ -199,6 +199,10 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
         for _ in 0..opts.jobs {
             scope.spawn(|| {
                 loop {
+                    // After SIGINT/SIGTERM the runs in progress checkpoint and stop; no new one starts.
+                    if crate::interrupt::requested().is_some() {
+                        break;
+                    }
                     // Take the lock only to pop: `while let` would hold it for the whole run.
                     let Some(i) = queue.lock().pop_front() else {
                         break;
