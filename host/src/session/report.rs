@@ -321,9 +321,10 @@ pub fn markdown(report: &Report, session: &Session) -> String {
         let _ = writeln!(md, "\n## Runs without a result\n");
         for r in unfinished {
             let why = r.message.clone().unwrap_or_else(|| match r.state.as_str() {
-                "running" => "interrupted; `--resume` the session to continue it".into(),
+                "running" => "killed; `--resume` the session to continue it".into(),
                 "not run" => "not run yet (another shard, or an interrupted session)".into(),
-                _ => String::new(),
+                "finished" => "its eval.csv has no readable evaluation row".into(),
+                other => format!("state `{other}` without a message"),
             });
             let _ = writeln!(
                 md,

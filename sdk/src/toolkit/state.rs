@@ -2,13 +2,17 @@
 //! (RNG state, counters, scalars). Readable from Python with `safetensors`.
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// The one metadata key: its value is every entry as a JSON object with sorted keys, so equal
+/// states serialise to equal bytes (safetensors writes its metadata map in hash order).
+const META_KEY: &str = "acgap-state";
 
 /// Collects named tensors and metadata, then serialises them.
 #[derive(Default)]
 pub struct StateWriter {
     tensors: Vec<(String, Vec<u8>, usize, Dtype)>,
-    meta: HashMap<String, String>,
+    meta: BTreeMap<String, String>,
 }
 
 impl StateWriter {
@@ -56,8 +60,12 @@ impl StateWriter {
         // A format marker: also keeps the header valid when there are no tensors at all
         // (safetensors cannot read back an empty file it wrote).
         let mut meta = self.meta.clone();
-        meta.insert("format".into(), "acgap-state-1".into());
-        safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+        meta.insert("format".into(), "acgap-state-2".into());
+        let one = HashMap::from([(
+            META_KEY.to_string(),
+            serde_json::to_string(&meta).expect("strings serialise"),
+        )]);
+        safetensors::serialize(views, Some(one)).map_err(|e| e.to_string())
     }
 }
 
@@ -71,7 +79,11 @@ impl<'a> StateReader<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, String> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a checkpoint: {e}"))?;
         let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
-        let meta = metadata.metadata().clone().unwrap_or_default();
+        let mut meta = metadata.metadata().clone().unwrap_or_default();
+        // Format 2 keeps every entry under one key; format 1 (older checkpoints) did not.
+        if let Some(packed) = meta.remove(META_KEY) {
+            meta = serde_json::from_str(&packed).map_err(|e| format!("checkpoint metadata: {e}"))?;
+        }
         Ok(Self { st, meta })
     }
 
@@ -107,5 +119,27 @@ impl<'a> StateReader<'a> {
             .get(key)
             .ok_or_else(|| format!("checkpoint has no `{key}`"))?;
         serde_json::from_str(s).map_err(|e| format!("checkpoint `{key}`: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_states_give_equal_bytes_and_read_back() {
+        let write = || {
+            let mut w = StateWriter::default();
+            w.tensor("w", &[1.0, 2.0]);
+            for k in ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"] {
+                w.meta(k, &k.len());
+            }
+            w.finish().unwrap()
+        };
+        let a = write();
+        assert!((0..20).all(|_| write() == a), "bytes differ between equal saves");
+        let r = StateReader::new(&a).unwrap();
+        assert_eq!(r.meta::<usize>("epsilon").unwrap(), 7);
+        assert_eq!(r.tensor("w").unwrap(), vec![1.0, 2.0]);
     }
 }
