@@ -116,6 +116,8 @@ pub struct Trainer {
     exact: Option<acgap_exact::Mdp>,
     /// The run folder's lock, held while this trainer may write into it.
     _lock: Lock,
+    /// The step of the last checkpoint this process wrote.
+    last_checkpoint: Option<usize>,
 }
 
 impl Trainer {
@@ -289,6 +291,7 @@ impl Trainer {
             .transpose()?;
         Ok(Self {
             _lock: lock,
+            last_checkpoint: None,
             exact,
             obs_dim: env_spec.obs_dim(),
             act_dim: env_spec.act_dim(),
@@ -414,7 +417,11 @@ impl Trainer {
         if self.state.last_eval_step != Some(self.state.step) {
             self.evaluate(progress)?;
         }
-        self.checkpoint()?;
+        // The final checkpoint, unless the cadence just wrote it (a second one at the same step
+        // would rotate the one before it out of `previous/`).
+        if self.last_checkpoint != Some(self.state.step) {
+            self.checkpoint()?;
+        }
         Ok(())
     }
 
@@ -744,7 +751,10 @@ impl Trainer {
         self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
         self.state.train_columns = self.logs.train_columns.clone();
         let digest = checkpoint::spec_digest(&self.spec);
-        checkpoint::save(&self.dir, &digest, &self.state, &agent, &self.replay).map_err(io_failure)
+        checkpoint::save(&self.dir, &digest, &self.state, &agent, &self.replay)
+            .map_err(io_failure)?;
+        self.last_checkpoint = Some(self.state.step);
+        Ok(())
     }
 
     fn set_status(&self, state: &str, message: Option<String>) {

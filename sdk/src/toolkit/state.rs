@@ -82,7 +82,8 @@ impl<'a> StateReader<'a> {
         let mut meta = metadata.metadata().clone().unwrap_or_default();
         // Format 2 keeps every entry under one key; format 1 (older checkpoints) did not.
         if let Some(packed) = meta.remove(META_KEY) {
-            meta = serde_json::from_str(&packed).map_err(|e| format!("checkpoint metadata: {e}"))?;
+            meta =
+                serde_json::from_str(&packed).map_err(|e| format!("checkpoint metadata: {e}"))?;
         }
         Ok(Self { st, meta })
     }
@@ -137,7 +138,10 @@ mod tests {
             w.finish().unwrap()
         };
         let a = write();
-        assert!((0..20).all(|_| write() == a), "bytes differ between equal saves");
+        assert!(
+            (0..20).all(|_| write() == a),
+            "bytes differ between equal saves"
+        );
         let r = StateReader::new(&a).unwrap();
         assert_eq!(r.meta::<usize>("epsilon").unwrap(), 7);
         assert_eq!(r.tensor("w").unwrap(), vec![1.0, 2.0]);

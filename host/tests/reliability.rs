@@ -1,0 +1,591 @@
+//! Run and session folders cannot be corrupted: one test per defect of the reliability issue
+//! (each failed before the fix): shared folders, escaping labels, concurrent writers, edited
+//! metadata, ignored resume flags, unverified checkpoints, unbounded sizes, interrupts and
+//! disk-full, and the minor ones.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A short SAC run on Pendulum, checkpointing every 300 steps.
+fn sac(steps: &str) -> Vec<String> {
+    [
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--steps",
+        steps,
+        "--seed",
+        "3",
+        "--set",
+        "learning_starts=150",
+        "--set",
+        "batch_size=32",
+        "--set",
+        "hidden=[32,32]",
+        "--eval-every",
+        "300",
+        "--eval-episodes",
+        "2",
+        "--log-every",
+        "100",
+        "--checkpoint-every",
+        "300",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+fn raw(args: &[&str]) -> Output {
+    Command::new(host_bin())
+        .args(args)
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_refused(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "expected exit 2:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "missing `{n}` in:\n{err}");
+    }
+}
+
+fn run_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.join("run.json").is_file() {
+            found.push(d);
+            continue;
+        }
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+/// Start `host args` in the background (quiet, plugins found).
+fn spawn(args: &[String]) -> std::process::Child {
+    Command::new(host_bin())
+        .args(args)
+        .arg("--quiet")
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn two_runs_started_together_get_two_folders() {
+    let runs = tempdir::Dir::new();
+    let children: Vec<_> = ["0.001", "0.0001"]
+        .iter()
+        .map(|lr| {
+            let mut a = sac("600");
+            a.extend(["--set".into(), format!("actor_lr={lr}"), "--runs".into()]);
+            a.push(runs.path().display().to_string());
+            spawn(&a)
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let dirs = run_dirs(runs.path());
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for d in dirs {
+        let eval = read(&d.join("eval.csv"));
+        assert_eq!(
+            eval.matches("step,mean").count(),
+            1,
+            "{}: {eval}",
+            d.display()
+        );
+        assert_eq!(status(&d)["state"], "finished");
+    }
+}
+
+#[test]
+fn labels_and_session_names_cannot_leave_the_session_folder() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    for label in ["label=", "label=..", "label=."] {
+        let plugin = format!("sac:{label}");
+        let o = raw(&[
+            "--plugin",
+            &plugin,
+            "--plugin",
+            "sac",
+            "--steps",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_refused(&o, &["label", "cannot be used as a folder name"]);
+    }
+    for name in ["../../../x", "/abs", ""] {
+        let file = dir.path().join("spec.json");
+        std::fs::write(
+            &file,
+            format!(r#"{{"name": "{name}", "seeds": 1, "plugins": [{{"plugin": "sac"}}], "settings": {{"steps": 10}}}}"#),
+        )
+        .unwrap();
+        let o = raw(&["session", file.to_str().unwrap(), "--quiet"]);
+        assert_refused(&o, &["session name", "cannot be used as a folder name"]);
+    }
+    assert!(!dir.path().parent().unwrap().join("x").exists());
+    assert!(!out.exists(), "nothing was written");
+}
+
+#[test]
+fn a_second_writer_is_refused_naming_the_holder() {
+    let runs = tempdir::Dir::new();
+    let mut a = sac("200000");
+    a.extend(["--runs".into(), runs.path().display().to_string()]);
+    let mut child = spawn(&a);
+    let dir = {
+        let mut found = None;
+        wait_for("the first checkpoint", || {
+            found = run_dirs(runs.path())
+                .into_iter()
+                .find(|d| d.join("checkpoints/latest/host.json").is_file());
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    let o = raw(&["--resume", dir.to_str().unwrap(), "--quiet"]);
+    assert_refused(
+        &o,
+        &[
+            "in use by another acgap process",
+            &format!("pid {}", child.id()),
+        ],
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Killed, the lock is gone with the process: the resume now runs (shortened to finish fast).
+    let step = status(&dir)["step"].as_u64().unwrap();
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        &(step + 600).to_string(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn a_session_and_a_resume_of_it_exclude_each_other() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let mut a: Vec<String> = sac("200000");
+    a.extend(["--plugin", "sac:label=other", "--out"].map(String::from));
+    a.push(out.display().to_string());
+    let mut child = spawn(&a);
+    wait_for("the session's run folders", || {
+        out.join("sac/seed-3/.lock").is_file()
+    });
+    let o = raw(&["--resume", out.to_str().unwrap(), "--quiet"]);
+    assert_refused(&o, &["in use by another acgap process"]);
+    let o = raw(&[
+        "--resume",
+        out.join("sac/seed-3").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A finished short run (checkpoints at 300, 600 and the end) and its folder.
+fn finished_run(steps: &str) -> (tempdir::Dir, PathBuf) {
+    let r = run_ok(&sac(steps));
+    let dir = r.run_dir();
+    (r.runs, dir)
+}
+
+#[test]
+fn resume_refuses_edited_metadata() {
+    let (_runs, dir) = finished_run("600");
+    let original = read(&dir.join("run.json"));
+    let edited = original.replace("\"seed\": 3", "\"seed\": 4");
+    assert_ne!(original, edited);
+    std::fs::write(dir.join("run.json"), edited).unwrap();
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "900",
+        "--quiet",
+    ]);
+    assert_refused(&o, &["no longer matches its checkpoint", "edited"]);
+    let edited = original.replace("\"tau\": 0.005", "\"tau\": 0.5");
+    assert_ne!(original, edited);
+    std::fs::write(dir.join("run.json"), edited).unwrap();
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "900",
+        "--quiet",
+    ]);
+    assert_refused(&o, &["no longer matches its checkpoint"]);
+    // host.json's step, edited in both checkpoints: neither verifies.
+    std::fs::write(dir.join("run.json"), &original).unwrap();
+    for c in ["latest", "previous"] {
+        let p = dir.join("checkpoints").join(c).join("host.json");
+        let text = read(&p).replacen("\"step\":", "\"step\":1", 1);
+        std::fs::write(&p, text).unwrap();
+    }
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "900",
+        "--quiet",
+    ]);
+    assert_refused(&o, &["fails verification", "host.json"]);
+}
+
+#[test]
+fn resume_takes_only_steps_and_records_the_extension() {
+    let (_runs, dir) = finished_run("600");
+    let d = dir.to_str().unwrap();
+    for extra in [
+        &["--seed", "4"][..],
+        &["--set", "tau=0.1"],
+        &["--plugin", "ressac"],
+        &["--env", "cartpole"],
+    ] {
+        let mut a = vec!["--resume", d, "--quiet"];
+        a.extend_from_slice(extra);
+        let o = raw(&a);
+        assert_refused(&o, &["does not take", extra[0]]);
+    }
+    let o = raw(&["--resume", d, "--steps", "900", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(status(&dir)["step"], 900);
+    let run: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
+    assert_eq!(run["steps"], 900);
+    assert_eq!(run["extended"][0]["from_steps"], 600);
+    assert_eq!(run["extended"][0]["to_steps"], 900);
+    let o = raw(&["--resume", d, "--steps", "300", "--quiet"]);
+    assert_refused(&o, &["past the requested `--steps 300`"]);
+}
+
+fn flip_byte(path: &Path, at_fraction: f64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = ((bytes.len() as f64 * at_fraction) as usize).min(bytes.len() - 1);
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_detected_and_the_previous_one_used() {
+    // The reference: the same run, uninterrupted, to 900 steps.
+    let reference = run_ok(&sac("900"));
+    let (_runs, dir) = finished_run("600");
+    // One flipped bit in the latest checkpoint's tensor data: the resume falls back to the
+    // previous checkpoint (step 300) with a warning, and still reproduces the reference.
+    flip_byte(&dir.join("checkpoints/latest/agent.safetensors"), 0.9);
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "900",
+        "--quiet",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: checkpoint `latest` fails verification")
+            && err.contains("agent.safetensors"),
+        "{err}"
+    );
+    assert!(
+        err.contains("resuming from the previous checkpoint (step 300)"),
+        "{err}"
+    );
+    for f in ["eval.csv", "episodes.csv"] {
+        assert_eq!(
+            read(&dir.join(f)),
+            read(&reference.run_dir().join(f)),
+            "{f}"
+        );
+    }
+    // Both damaged (replay.bin this time): refused, naming both.
+    flip_byte(&dir.join("checkpoints/latest/replay.bin"), 0.5);
+    flip_byte(&dir.join("checkpoints/previous/replay.bin"), 0.5);
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "1200",
+        "--quiet",
+    ]);
+    assert_refused(
+        &o,
+        &[
+            "no checkpoint",
+            "`latest` fails verification",
+            "`previous` fails verification",
+            "replay.bin",
+        ],
+    );
+    // Truncated and wrong-version manifests are refused the same way.
+    std::fs::write(dir.join("checkpoints/latest/manifest.json"), "{\"run_spe").unwrap();
+    std::fs::write(
+        dir.join("checkpoints/previous/manifest.json"),
+        "{\"version\": 99}",
+    )
+    .unwrap();
+    let o = raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
+        "--steps",
+        "1200",
+        "--quiet",
+    ]);
+    assert_refused(&o, &["unreadable manifest.json"]);
+}
+
+#[test]
+fn untrusted_sizes_are_refused_upfront_with_the_estimate() {
+    let fast = ["--steps", "10", "--quiet"];
+    for (args, needles) in [
+        (
+            vec!["--plugin", "sac", "--set", "hidden=[100000000]"],
+            vec!["GiB", "hidden"],
+        ),
+        (
+            vec!["--plugin", "sac", "--set", "buffer_size=100000000000"],
+            vec!["replay buffer", "GiB"],
+        ),
+        (
+            vec![
+                "--plugin",
+                "tabular@agc",
+                "--env",
+                "random-mdp:states=100000000",
+            ],
+            vec!["random-mdp", "GiB"],
+        ),
+        (
+            vec!["--plugin", "sac", "--eval-episodes", "18446744073709551615"],
+            vec!["eval_episodes"],
+        ),
+        (
+            vec!["--plugin", "sac", "--eval-episodes", "1000000000000"],
+            vec!["eval_episodes"],
+        ),
+        (
+            vec!["--plugin", "sac", "--eval-episodes", "0"],
+            vec!["eval_episodes", "between 1"],
+        ),
+    ] {
+        let mut a = args.clone();
+        a.extend(fast);
+        let clock = Instant::now();
+        let o = raw(&a);
+        assert_refused(&o, &needles);
+        assert!(
+            clock.elapsed() < Duration::from_secs(30),
+            "{args:?} took {:?}",
+            clock.elapsed()
+        );
+    }
+    let dir = tempdir::Dir::new();
+    let file = dir.path().join("spec.json");
+    std::fs::write(
+        &file,
+        r#"{"seeds": 100000000000, "plugins": [{"plugin": "sac"}]}"#,
+    )
+    .unwrap();
+    let o = raw(&["session", file.to_str().unwrap(), "--quiet"]);
+    assert_refused(&o, &["100000000000 runs", "at most"]);
+}
+
+/// Send `sig` to a run once it has checkpointed; then it must stop with the status and code.
+fn interrupt_once(sig: &str, code: i32) -> (tempdir::Dir, PathBuf) {
+    let runs = tempdir::Dir::new();
+    let mut a = sac("3000");
+    a.extend(["--runs".into(), runs.path().display().to_string()]);
+    let child = spawn(&a);
+    let mut dir = None;
+    wait_for("a checkpoint", || {
+        dir = run_dirs(runs.path())
+            .into_iter()
+            .find(|d| d.join("checkpoints/latest/host.json").is_file());
+        dir.is_some()
+    });
+    let dir = dir.unwrap();
+    // status.json follows the run between checkpoints.
+    wait_for("status.json to show progress", || {
+        status(&dir)["step"].as_u64().unwrap_or(0) > 0
+    });
+    assert!(
+        Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+    let s = status(&dir);
+    assert_eq!(s["state"], "interrupted", "{s}");
+    assert!(
+        s["message"].as_str().unwrap().contains("host --resume"),
+        "{s}"
+    );
+    assert!(s["elapsed_secs"].as_f64().unwrap() > 0.0);
+    (runs, dir)
+}
+
+#[test]
+fn sigint_and_sigterm_checkpoint_mark_interrupted_and_resume_exactly() {
+    let reference = run_ok(&sac("3000"));
+    for (sig, code) in [("-INT", 130), ("-TERM", 143)] {
+        let (_runs, dir) = interrupt_once(sig, code);
+        let o = raw(&["--resume", dir.to_str().unwrap(), "--quiet"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(status(&dir)["state"], "finished");
+        for f in ["eval.csv", "episodes.csv"] {
+            assert_eq!(
+                read(&dir.join(f)),
+                read(&reference.run_dir().join(f)),
+                "{sig}: {f}"
+            );
+        }
+        assert_eq!(
+            metrics_without_timing(&dir),
+            metrics_without_timing(&reference.run_dir())
+        );
+    }
+}
+
+/// A full disk, on a 2 MiB tmpfs (needs root and `mount`; skips with a message otherwise).
+#[test]
+fn a_full_disk_marks_the_run_failed_and_leaves_no_temporary_files() {
+    let mnt = tempdir::Dir::new();
+    let m = mnt.path().to_str().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs", m])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "skipping a_full_disk_marks_the_run_failed...: cannot mount a tmpfs here (needs root)"
+        );
+        return;
+    }
+    let mut a = sac("100000");
+    a.extend([
+        "--set".into(),
+        "buffer_size=100000".into(),
+        "--runs".into(),
+        m.into(),
+    ]);
+    let o = raw(&a
+        .iter()
+        .map(String::as_str)
+        .chain(["--quiet"])
+        .collect::<Vec<_>>());
+    let dirs = run_dirs(mnt.path());
+    let result = (|| {
+        assert_refused(&o, &["No space left on device"]);
+        assert_eq!(dirs.len(), 1);
+        let s = status(&dirs[0]);
+        assert_eq!(s["state"], "failed", "{s}");
+        assert!(
+            s["message"].as_str().unwrap().contains("No space left"),
+            "{s}"
+        );
+        let leftovers: Vec<PathBuf> = walk(mnt.path())
+            .into_iter()
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.ends_with(".tmp") || p.to_string_lossy().contains("checkpoints/incoming")
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    })();
+    let _ = Command::new("umount").arg(m).status();
+    result
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn a_finished_run_with_a_garbage_eval_csv_is_reported_with_a_reason() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let o = raw(&[
+        "--plugin",
+        "sac",
+        "--seeds",
+        "1",
+        "--steps",
+        "300",
+        "--set",
+        "learning_starts=100",
+        "--set",
+        "batch_size=32",
+        "--eval-episodes",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(
+        out.join("sac/seed-0/eval.csv"),
+        "garbage\n\u{0}\u{1}not,numbers\n",
+    )
+    .unwrap();
+    let o = raw(&["report", out.to_str().unwrap()]);
+    let summary = read(&out.join("summary.md"));
+    assert!(
+        summary.contains("eval.csv has no readable evaluation row"),
+        "{summary}\n{}",
+        stderr(&o)
+    );
+}
