@@ -1,4 +1,4 @@
-//! Exact policy-gradient machinery for tabular MDPs, in f64 (ALGORITHMS.md §1; Wen et al.
+//! Exact policy-gradient machinery for tabular MDPs, in f64 (docs/algorithms.md §1; Wen et al.
 //! 2021, sections 2–5 and appendix B). Everything the theory talks about is computed exactly
 //! for a softmax policy `pi(s,.) = softmax(theta_s)` and any critic table `q_phi`: `q_theta`,
 //! the discounted occupancy `d_theta` and its state marginal `d_S`, `J`, the true policy

@@ -1,4 +1,4 @@
-//! STAC (paper 002, ALGORITHMS.md §4) with a tabular value critic `V_w = w` (|S| entries), in
+//! STAC (Zheng et al. 2022; docs/algorithms.md §4) with a tabular value critic `V_w = w` (|S| entries), in
 //! expectation: the quantities the sample-based `stac` agent estimates, for checking what its
 //! total derivative does to the actor-critic gradient on a tabular MDP.
 //!

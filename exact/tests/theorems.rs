@@ -1,5 +1,5 @@
 //! The papers' identities, checked against central finite differences of the exact J (and of
-//! d_theta, Jq) in f64 on random MDPs (proptest) — ALGORITHMS.md §1. FourRoom has its own test
+//! d_theta, Jq) in f64 on random MDPs (proptest) — docs/algorithms.md §1. FourRoom has its own test
 //! in `fourroom.rs`. Each identity must hold to 1e-8 relative error, and a deliberately wrong
 //! formula (the Stackelberg mixed term without the dependence of D_theta on theta) must fail.
 

@@ -8,6 +8,8 @@ mod checkpoint;
 mod cli;
 mod dp;
 mod folder;
+#[cfg(test)]
+mod fuzz;
 mod gap;
 mod interrupt;
 mod plot;

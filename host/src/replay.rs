@@ -206,12 +206,25 @@ impl ReplayBuffer {
                 return Err(bad());
             }
         }
+        let (capacity, head, len) = (get("capacity")?, get("head")?, get("len")?);
+        // The invariants `push` and `sample` rely on: `rows` stored transitions, `len` of them
+        // valid, the next write at `head` (appending while the buffer is not yet full).
+        let consistent = capacity > 0
+            && len == rows
+            && len <= capacity
+            && head < capacity
+            && (if len < capacity { head == len } else { true });
+        if !consistent {
+            return Err(format!(
+                "replay buffer checkpoint is inconsistent (capacity {capacity}, head {head}, len {len}, rows {rows})"
+            ));
+        }
         Ok(Self {
-            capacity: get("capacity")?,
+            capacity,
             obs_dim,
             act_dim,
-            head: get("head")?,
-            len: get("len")?,
+            head,
+            len,
             data,
         })
     }

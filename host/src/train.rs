@@ -77,6 +77,7 @@ impl RunSpec {
             log_every: 1,
             checkpoint_every: 0,
             gap: GapSpec::default(),
+            extended: Vec::new(),
         }
     }
 }

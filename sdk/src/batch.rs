@@ -43,7 +43,7 @@ impl Batch<'_> {
 }
 
 /// Which part of the "Algo-x-y" schedule an `update` call performs
-/// (ALGORITHMS.md section 3: per iteration x critic steps, y correction steps, one actor step).
+/// (docs/algorithms.md §3: per iteration x critic steps, y correction steps, one actor step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 #[serde(rename_all = "snake_case")]

@@ -1,7 +1,7 @@
 //! The correction-term hook: how a gap estimator changes the actor's update.
 //!
 //! The actor of the SAC core ascends `grad_theta J_pi + correction`
-//! (ALGORITHMS.md section 3). A [`Correction`] is called by the core at every
+//! (docs/algorithms.md §3). A [`Correction`] is called by the core at every
 //! correction step (to train its own networks) and at every actor step (to
 //! return its term). It sees the base algorithm only through [`SacContext`]:
 //! plain `f32` data and products with the base's networks, so the same

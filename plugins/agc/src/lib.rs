@@ -1,4 +1,4 @@
-//! `libagc.so`: on-policy Actor^g-Critic (ALGORITHMS.md §4), the baseline "AC" of the STAC
+//! `libagc.so`: on-policy Actor^g-Critic (docs/algorithms.md §4), the baseline "AC" of the STAC
 //! paper: N-step rollouts, a 2 x 64 tanh critic fitted to Monte-Carlo returns with k steps, one
 //! actor ascent step on the GAE(lambda) policy gradient; categorical or Gaussian policy.
 //! `objective = "o"` gives Actor^o-Critic. The whole algorithm is the SDK's [`AcCore`].

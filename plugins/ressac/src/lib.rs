@@ -1,5 +1,5 @@
 //! `libressac.so`: Res-SAC (Wen et al. 2021, sections 4.3 and 6.2, appendix C.1 and D.2;
-//! ALGORITHMS.md section 3) as one correction on the SDK's SAC core.
+//! docs/algorithms.md §3) as one correction on the SDK's SAC core.
 //!
 //! The residual critic `W_psi(s, a)` learns the value of the critic's own soft TD error:
 //!
@@ -140,7 +140,7 @@ fn pairs(obs: &[f32], act: &[f32], rows: usize) -> Vec<f32> {
 }
 
 impl Correction for Residual {
-    /// One res-critic step (ALGORITHMS.md section 3, "W loss").
+    /// One res-critic step (docs/algorithms.md §3, "W loss").
     fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
         let (info, b) = (ctx.info(), ctx.batch());
         let n = b.len;

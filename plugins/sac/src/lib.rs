@@ -1,4 +1,4 @@
-//! `libsac.so`: SAC (ALGORITHMS.md section 3) with the paper's defaults
+//! `libsac.so`: SAC (docs/algorithms.md §3) with the paper's defaults
 //! (Adam 3e-4, gamma 0.99, buffer 1e6, 2 x 128 ReLU, batch 128, tau 0.005,
 //! auto alpha with target -dim(A)), schedule SAC-1-0 unless `schedule` and
 //! `env_steps_per_iter` say otherwise.

@@ -1,4 +1,4 @@
-//! `libstac.so`: STAC (ALGORITHMS.md §4): the on-policy Actor^g-Critic of `libagc.so` whose
+//! `libstac.so`: STAC (docs/algorithms.md §4): the on-policy Actor^g-Critic of `libagc.so` whose
 //! actor follows the Stackelberg total derivative
 //! `dJ/dtheta|_w - (d2L/dtheta dw) (d2L/dw2 + lambda I)^-1 dJ/dw`, with the critic Hessian in
 //! Gauss-Newton form solved exactly (minimum-norm at lambda = 0) and the cross term of the

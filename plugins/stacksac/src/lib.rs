@@ -1,4 +1,4 @@
-//! `libstacksac.so`: Stack-SAC (Wen et al. 2021, sections 5.3 and C.2; ALGORITHMS.md
+//! `libstacksac.so`: Stack-SAC (Wen et al. 2021, sections 5.3 and C.2; docs/algorithms.md
 //! section 3) as one correction on the SDK's SAC core.
 //!
 //! The actor follows the Stackelberg gradient, treating the critic as the follower:

@@ -1,5 +1,5 @@
 //! `libtabular.so`: the sample-based tabular actor-critics of Wen et al. 2021 (section 6.1,
-//! appendix D.1.2) exactly as ALGORITHMS.md §2 fixes them — agents `aoc` (Actor^o-Critic),
+//! appendix D.1.2) exactly as docs/algorithms.md §2 fixes them — agents `aoc` (Actor^o-Critic),
 //! `agc` (Actor^g-Critic), `res-ac` (Res-AC) and `stack-ac` (Stack-AC, eta 0.5).
 //!
 //! Each update is one on-policy rollout (default 300 steps, FourRoom's episode) of transitions
@@ -13,7 +13,7 @@
 //!   `delta' = r + gamma q(s',a') - q(s,a)`; the actor ascends `mean_B log pi(a|s) (q + w)(s,a)`;
 //! - Stack-AC: Actor^o plus `sum_B n(s,a) / (|B| (n(s,a) + eta |B|)) d y / d theta`, with
 //!   `y = r + gamma sum_a' pi(a'|s') q(s',a')` (the semi-gradient Stackelberg term of eq. 43
-//!   with the batch's empirical pair frequencies, ALGORITHMS.md §2).
+//!   with the batch's empirical pair frequencies, docs/algorithms.md §2).
 //!
 //! Choices the spec leaves open (documented here): the last transition of a rollout has no
 //! next action taken, so its `q(s',a')` is the expectation `sum_a' pi(a'|s') q(s',a')`; a

@@ -1,4 +1,4 @@
-//! The on-policy actor-critic core of ALGORITHMS.md §4 (the STAC paper's "AC", Actor^g-Critic):
+//! The on-policy actor-critic core of docs/algorithms.md §4 (the STAC paper's "AC", Actor^g-Critic):
 //! per rollout of `rollout_len` steps from the host, the actor takes one ascent step on the
 //! GAE(lambda) policy gradient and the critic `V_w` takes `critic_steps` (the paper's k)
 //! gradient steps towards the Monte-Carlo returns. Categorical policy for discrete actions,

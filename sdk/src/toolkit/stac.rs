@@ -1,4 +1,4 @@
-//! STAC's implicit term (ALGORITHMS.md §4, paper 002 eq. 19 and Prop. 1): the actor of the
+//! STAC's implicit term (docs/algorithms.md §4, Zheng et al. 2022 eq. 19 and Prop. 1): the actor of the
 //! on-policy actor-critic ([`super::ac::AcCore`]) adds
 //!
 //! ```text

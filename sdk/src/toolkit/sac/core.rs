@@ -16,7 +16,7 @@ use crate::toolkit::{Adam, Mlp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// SAC with an optional [`Correction`]. See ALGORITHMS.md section 3.
+/// SAC with an optional [`Correction`]. See docs/algorithms.md §3.
 pub struct SacCore {
     pub(super) cfg: SacConfig,
     pub(super) device: Device,
@@ -189,7 +189,7 @@ impl SacCore {
         ])
     }
 
-    /// `J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]` (ALGORITHMS.md section 3) through
+    /// `J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]` (docs/algorithms.md §3) through
     /// `actor` (plain or tracked) with noise `eps`; also returns `log pi(a~|s)` and `a~`.
     pub(super) fn actor_objective(
         &self,

@@ -1,4 +1,4 @@
-//! The SAC core (ALGORITHMS.md section 3) with the correction hook.
+//! The SAC core (docs/algorithms.md §3) with the correction hook.
 //!
 //! One implementation serves SAC, Res-SAC and Stack-SAC: a plugin builds a
 //! [`SacCore`] with or without a [`crate::correction::Correction`]. The core
