@@ -589,3 +589,105 @@ fn a_finished_run_with_a_garbage_eval_csv_is_reported_with_a_reason() {
         stderr(&o)
     );
 }
+
+/// The soak: a session of 4 runs interrupted 20 times at pseudo-random moments, alternately by
+/// SIGKILL and SIGINT, resumed after each; at the end every run's logs equal an uninterrupted
+/// session's, and so does the report.
+#[test]
+fn twenty_random_kills_and_interrupts_leave_a_session_identical() {
+    let dir = tempdir::Dir::new();
+    let args = |out: &Path| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--plugin",
+            "sac",
+            "--plugin",
+            "sac:label=SAC-b,actor_lr=0.001",
+            "--seeds",
+            "2",
+            "--env",
+            "pendulum",
+            "--steps",
+            "20000",
+            "--set",
+            "learning_starts=150",
+            "--set",
+            "batch_size=32",
+            "--set",
+            "hidden=[32,32]",
+            "--eval-every",
+            "2000",
+            "--eval-episodes",
+            "2",
+            "--log-every",
+            "100",
+            "--checkpoint-every",
+            "300",
+            "--jobs",
+            "2",
+            "--out",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.push(out.display().to_string());
+        a
+    };
+    let reference = dir.path().join("reference");
+    let o = raw(&args(&reference)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let soaked = dir.path().join("soaked");
+    let mut state: u64 = 12345;
+    let mut interrupts = 0;
+    let mut child = spawn(&args(&soaked));
+    while interrupts < 20 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(100 + (state >> 33) % 500));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before this interruption: nothing left to interrupt
+        }
+        let sig = if interrupts % 2 == 0 { "-KILL" } else { "-INT" };
+        Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+        interrupts += 1;
+        child = spawn(&["--resume".to_string(), soaked.display().to_string()]);
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "after {interrupts} interruptions: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        interrupts, 20,
+        "the session ended after {interrupts} interruptions"
+    );
+    for label in ["sac", "SAC-b"] {
+        for seed in 0..2 {
+            let (a, b) = (
+                reference.join(format!("{label}/seed-{seed}")),
+                soaked.join(format!("{label}/seed-{seed}")),
+            );
+            for f in ["eval.csv", "episodes.csv"] {
+                assert_eq!(
+                    read(&a.join(f)),
+                    read(&b.join(f)),
+                    "{label} seed {seed}: {f}"
+                );
+            }
+            assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
+        }
+    }
+    assert_eq!(
+        summary_without_timing(&reference),
+        summary_without_timing(&soaked)
+    );
+    eprintln!("{interrupts} interruptions; every run identical to the uninterrupted session");
+}

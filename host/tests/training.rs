@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::path::Path;
 use std::process::Command;
 
 /// Short SAC runs: 150 random steps, batch 32, frequent logs.

@@ -226,6 +226,12 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
                             "finished {} seed {}: final eval return {ret:.1} ({secs:.0} s)",
                             run.label, run.seed
                         ),
+                        Err(e) if crate::interrupt::requested().is_some() => format!(
+                            "stopped  {} seed {}: {}",
+                            run.label,
+                            run.seed,
+                            e.lines().next().unwrap_or_default()
+                        ),
                         Err(e) => format!(
                             "FAILED   {} seed {}: {}",
                             run.label,
@@ -284,8 +290,11 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
             .unwrap_or_else(|| "(no message)".into());
         Err(format!("the host panicked while running this run: {msg}"))
     });
+    // The trainer marks its own ends (finished, failed, diverged, interrupted); a run that
+    // never got that far (a plugin that would not load, a host panic) is marked failed here.
     if let Err(e) = &result
         && !has_outcome(&run_dir)
+        && crate::interrupt::requested().is_none()
     {
         let _ = std::fs::create_dir_all(&run_dir);
         let _ = write_json(&run_dir.join("status.json"), &Status::failed(e.clone()));
