@@ -286,3 +286,14 @@ fn physics_that_blow_up_mark_runs_diverged_alone_and_in_a_session() {
     }
     assert!(out.join("summary.md").is_file());
 }
+
+#[test]
+fn a_nan_action_on_a_mujoco_task_marks_the_run_diverged() {
+    if !available_for_tests("a_nan_action_on_a_mujoco_task_marks_the_run_diverged") {
+        return;
+    }
+    let plugin = format!("{}@nan-action", fixtures().normal.display());
+    let r = host(&["--plugin", &plugin, "--env", "hopper", "--steps", "100"]);
+    assert_clear_error(&r, &["non-finite action"]);
+    assert_eq!(status(&r.run_dir())["state"], "diverged");
+}
