@@ -10,33 +10,7 @@ use std::process::Command;
 
 /// SAC at a small size on a MuJoCo task, checkpointing every 300 steps.
 fn short_sac(env: &str, steps: &str) -> Vec<String> {
-    [
-        "--plugin",
-        "sac",
-        "--env",
-        env,
-        "--steps",
-        steps,
-        "--seed",
-        "5",
-        "--set",
-        "learning_starts=200",
-        "--set",
-        "batch_size=32",
-        "--set",
-        "hidden=[32,32]",
-        "--eval-every",
-        "300",
-        "--eval-episodes",
-        "1",
-        "--log-every",
-        "100",
-        "--checkpoint-every",
-        "300",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect()
+    sac_args(env, steps, &["--set", "hidden=[32,32]"])
 }
 
 #[test]
@@ -152,24 +126,11 @@ fn a_session_needing_mujoco_fails_before_any_run_starts() {
         ],
     );
     assert_clear_error(&r, &["reacher", "scripts/setup-mujoco"]);
-    let made: Vec<_> = walk(r.runs.path())
+    let made: Vec<_> = files_under(r.runs.path())
         .into_iter()
         .filter(|p| p.ends_with("run.json"))
         .collect();
     assert!(made.is_empty(), "runs were started: {made:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -9,35 +9,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A short SAC run on Pendulum, checkpointing every 300 steps.
+/// A short SAC run on Pendulum with a small network, checkpointing every 300 steps.
 fn sac(steps: &str) -> Vec<String> {
-    [
-        "--plugin",
-        "sac",
-        "--env",
-        "pendulum",
+    sac_args("pendulum", steps, &["--set", "hidden=[32,32]"])
+}
+
+/// `host --resume dir --steps steps`.
+fn resume_to(dir: &Path, steps: &str) -> Output {
+    raw(&[
+        "--resume",
+        dir.to_str().unwrap(),
         "--steps",
         steps,
-        "--seed",
-        "3",
-        "--set",
-        "learning_starts=150",
-        "--set",
-        "batch_size=32",
-        "--set",
-        "hidden=[32,32]",
-        "--eval-every",
-        "300",
-        "--eval-episodes",
-        "2",
-        "--log-every",
-        "100",
-        "--checkpoint-every",
-        "300",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect()
+        "--quiet",
+    ])
 }
 
 fn raw(args: &[&str]) -> Output {
@@ -59,23 +44,6 @@ fn assert_refused(o: &Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "missing `{n}` in:\n{err}");
     }
-}
-
-fn run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if d.join("run.json").is_file() {
-            found.push(d);
-            continue;
-        }
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            }
-        }
-    }
-    found
 }
 
 /// Start `host args` in the background (quiet, plugins found).
@@ -238,24 +206,12 @@ fn resume_refuses_edited_metadata() {
     let edited = original.replace("\"seed\": 3", "\"seed\": 4");
     assert_ne!(original, edited);
     std::fs::write(dir.join("run.json"), edited).unwrap();
-    let o = raw(&[
-        "--resume",
-        dir.to_str().unwrap(),
-        "--steps",
-        "900",
-        "--quiet",
-    ]);
+    let o = resume_to(&dir, "900");
     assert_refused(&o, &["no longer matches its checkpoint", "edited"]);
     let edited = original.replace("\"tau\": 0.005", "\"tau\": 0.5");
     assert_ne!(original, edited);
     std::fs::write(dir.join("run.json"), edited).unwrap();
-    let o = raw(&[
-        "--resume",
-        dir.to_str().unwrap(),
-        "--steps",
-        "900",
-        "--quiet",
-    ]);
+    let o = resume_to(&dir, "900");
     assert_refused(&o, &["no longer matches its checkpoint"]);
     // host.json's step, edited in both checkpoints: neither verifies.
     std::fs::write(dir.join("run.json"), &original).unwrap();
@@ -264,13 +220,7 @@ fn resume_refuses_edited_metadata() {
         let text = read(&p).replacen("\"step\":", "\"step\":1", 1);
         std::fs::write(&p, text).unwrap();
     }
-    let o = raw(&[
-        "--resume",
-        dir.to_str().unwrap(),
-        "--steps",
-        "900",
-        "--quiet",
-    ]);
+    let o = resume_to(&dir, "900");
     assert_refused(&o, &["fails verification", "host.json"]);
 }
 
@@ -315,13 +265,7 @@ fn a_corrupt_checkpoint_is_detected_and_the_previous_one_used() {
     // One flipped bit in the latest checkpoint's tensor data: the resume falls back to the
     // previous checkpoint (step 300) with a warning, and still reproduces the reference.
     flip_byte(&dir.join("checkpoints/latest/agent.safetensors"), 0.9);
-    let o = raw(&[
-        "--resume",
-        dir.to_str().unwrap(),
-        "--steps",
-        "900",
-        "--quiet",
-    ]);
+    let o = resume_to(&dir, "900");
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -520,38 +464,30 @@ fn a_full_disk_marks_the_run_failed_and_leaves_no_temporary_files() {
         .chain(["--quiet"])
         .collect::<Vec<_>>());
     let dirs = run_dirs(mnt.path());
-    let result = (|| {
-        assert_refused(&o, &["No space left on device"]);
-        assert_eq!(dirs.len(), 1);
-        let s = status(&dirs[0]);
-        assert_eq!(s["state"], "failed", "{s}");
-        assert!(
-            s["message"].as_str().unwrap().contains("No space left"),
-            "{s}"
-        );
-        let leftovers: Vec<PathBuf> = walk(mnt.path())
-            .into_iter()
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                n.ends_with(".tmp") || p.to_string_lossy().contains("checkpoints/incoming")
-            })
-            .collect();
-        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-    })();
-    let _ = Command::new("umount").arg(m).status();
-    result
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
+    // Unmounted however the assertions below end (dropped before `mnt` removes the folder).
+    struct Unmount<'a>(&'a str);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
         }
-        out.push(p);
     }
-    out
+    let _unmount = Unmount(m);
+    assert_refused(&o, &["No space left on device"]);
+    assert_eq!(dirs.len(), 1);
+    let s = status(&dirs[0]);
+    assert_eq!(s["state"], "failed", "{s}");
+    assert!(
+        s["message"].as_str().unwrap().contains("No space left"),
+        "{s}"
+    );
+    let leftovers: Vec<PathBuf> = files_under(mnt.path())
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.ends_with(".tmp") || p.to_string_lossy().contains("checkpoints/incoming")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
 #[test]

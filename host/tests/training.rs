@@ -7,25 +7,7 @@ use std::process::Command;
 
 /// Short SAC runs: 150 random steps, batch 32, frequent logs.
 fn short_sac(steps: &str, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--plugin", "sac", "--env", "pendulum", "--steps", steps, "--seed", "3",
-    ]
-    .into_iter()
-    .chain(["--set", "learning_starts=150", "--set", "batch_size=32"])
-    .chain([
-        "--eval-every",
-        "300",
-        "--eval-episodes",
-        "2",
-        "--log-every",
-        "100",
-        "--checkpoint-every",
-        "300",
-    ])
-    .map(String::from)
-    .collect();
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+    sac_args("pendulum", steps, extra)
 }
 
 #[test]

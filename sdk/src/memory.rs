@@ -36,6 +36,23 @@ pub fn mlp_training_bytes(sizes: &[usize], batch: usize) -> f64 {
     4.0 * (4.0 * params + 3.0 * activations)
 }
 
+/// [`check`] for `count` networks of `in -> hidden -> out` (inputs and outputs counted as 64
+/// wide, which only matters for tiny nets) trained on batches of `batch` rows.
+pub fn check_networks(
+    what: &str,
+    hidden: &[usize],
+    batch: usize,
+    count: usize,
+) -> Result<(), String> {
+    let mut sizes = vec![64];
+    sizes.extend(hidden);
+    sizes.push(64);
+    check(
+        &format!("{what} with `hidden` = {hidden:?} on batches of {batch}"),
+        count as f64 * mlp_training_bytes(&sizes, batch),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -63,55 +63,79 @@ fn open() -> Result<Adaptor, String> {
             path.display()
         )
     })?;
-    // SAFETY: each symbol is looked up with the signature the adaptor defines for it.
-    unsafe {
-        let sym = |name: &str| -> Result<*const c_void, String> {
-            lib.get::<*const c_void>(name.as_bytes())
-                .map(|s| *s)
-                .map_err(|e| {
-                    format!(
-                        "`{}` is not an acgap MuJoCo adaptor ({e}); {rerun}.",
-                        path.display()
-                    )
-                })
-        };
-        let abi: unsafe extern "C" fn() -> u32 = std::mem::transmute(sym("acgap_mj_abi")?);
-        if abi() != ADAPTOR_ABI {
-            return Err(format!(
-                "the MuJoCo adaptor `{}` speaks ABI {}, this host {ADAPTOR_ABI}: it was built from another acgap version; {rerun}.",
-                path.display(),
-                abi()
-            ));
-        }
-        let version: unsafe extern "C" fn() -> *const c_char =
-            std::mem::transmute(sym("acgap_mj_version")?);
-        let v = std::ffi::CStr::from_ptr(version()).to_string_lossy();
-        if v != MUJOCO_VERSION {
-            return Err(format!(
-                "the MuJoCo library next to `{}` is version {v}, but acgap is built for MuJoCo {MUJOCO_VERSION}; {rerun}.",
-                path.display()
-            ));
-        }
-        let api = Api {
-            load: std::mem::transmute(sym("acgap_mj_load")?),
-            clone: std::mem::transmute(sym("acgap_mj_clone")?),
-            free: std::mem::transmute(sym("acgap_mj_free")?),
-            info: std::mem::transmute(sym("acgap_mj_info")?),
-            defaults: std::mem::transmute(sym("acgap_mj_defaults")?),
-            body: std::mem::transmute(sym("acgap_mj_body")?),
-            reset_to: std::mem::transmute(sym("acgap_mj_reset_to")?),
-            step: std::mem::transmute(sym("acgap_mj_step")?),
-            qpos_qvel: std::mem::transmute(sym("acgap_mj_qpos_qvel")?),
-            xpos: std::mem::transmute(sym("acgap_mj_xpos")?),
-            snapshot: std::mem::transmute(sym("acgap_mj_snapshot")?),
-            restore: std::mem::transmute(sym("acgap_mj_restore")?),
-        };
-        Ok(Adaptor {
-            install,
-            api,
-            _lib: lib,
-        })
+    // SAFETY: each symbol is read with the signature the adaptor defines for it (same names,
+    // same types in envs/mujoco/src/lib.rs; ADAPTOR_ABI changes when any of them does).
+    let sym = |name: &str| -> Result<*const c_void, String> {
+        unsafe { lib.get::<*const c_void>(name.as_bytes()) }
+            .map(|s| *s)
+            .map_err(|e| {
+                format!(
+                    "`{}` is not an acgap MuJoCo adaptor ({e}); {rerun}.",
+                    path.display()
+                )
+            })
+    };
+    fn typed<T: Copy>(lib: &libloading::Library, name: &str) -> T {
+        // SAFETY: see above; `name` was found by `sym` first.
+        unsafe { *lib.get::<T>(name.as_bytes()).expect("symbol checked") }
     }
+    for name in [
+        "acgap_mj_abi",
+        "acgap_mj_version",
+        "acgap_mj_load",
+        "acgap_mj_clone",
+        "acgap_mj_free",
+        "acgap_mj_info",
+        "acgap_mj_defaults",
+        "acgap_mj_body",
+        "acgap_mj_reset_to",
+        "acgap_mj_step",
+        "acgap_mj_qpos_qvel",
+        "acgap_mj_xpos",
+        "acgap_mj_snapshot",
+        "acgap_mj_restore",
+    ] {
+        sym(name)?;
+    }
+    let abi = typed::<unsafe extern "C" fn() -> u32>(&lib, "acgap_mj_abi");
+    // SAFETY: no arguments.
+    let abi = unsafe { abi() };
+    if abi != ADAPTOR_ABI {
+        return Err(format!(
+            "the MuJoCo adaptor `{}` speaks ABI {abi}, this host {ADAPTOR_ABI}: it was built from another acgap version; {rerun}.",
+            path.display()
+        ));
+    }
+    let version = typed::<unsafe extern "C" fn() -> *const c_char>(&lib, "acgap_mj_version");
+    // SAFETY: MuJoCo's static version string.
+    let v = unsafe { std::ffi::CStr::from_ptr(version()) }
+        .to_string_lossy()
+        .into_owned();
+    if v != MUJOCO_VERSION {
+        return Err(format!(
+            "the MuJoCo library next to `{}` is version {v}, but acgap is built for MuJoCo {MUJOCO_VERSION}; {rerun}.",
+            path.display()
+        ));
+    }
+    let api = Api {
+        load: typed(&lib, "acgap_mj_load"),
+        clone: typed(&lib, "acgap_mj_clone"),
+        free: typed(&lib, "acgap_mj_free"),
+        info: typed(&lib, "acgap_mj_info"),
+        defaults: typed(&lib, "acgap_mj_defaults"),
+        body: typed(&lib, "acgap_mj_body"),
+        reset_to: typed(&lib, "acgap_mj_reset_to"),
+        step: typed(&lib, "acgap_mj_step"),
+        qpos_qvel: typed(&lib, "acgap_mj_qpos_qvel"),
+        xpos: typed(&lib, "acgap_mj_xpos"),
+        snapshot: typed(&lib, "acgap_mj_snapshot"),
+        restore: typed(&lib, "acgap_mj_restore"),
+    };
+    Ok(Adaptor {
+        install,
+        api,
+        _lib: lib,
+    })
 }
 
 /// One MuJoCo simulation. Copies share the model and own their data.

@@ -114,7 +114,8 @@ impl Run {
     }
 }
 
-pub fn find_run_dir(root: &Path) -> PathBuf {
+/// Every run folder (one holding `run.json`) under `root`.
+pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -128,6 +129,12 @@ pub fn find_run_dir(root: &Path) -> PathBuf {
             }
         }
     }
+    found
+}
+
+/// The one run folder under `root`.
+pub fn find_run_dir(root: &Path) -> PathBuf {
+    let mut found = run_dirs(root);
     assert_eq!(
         found.len(),
         1,
@@ -135,6 +142,19 @@ pub fn find_run_dir(root: &Path) -> PathBuf {
         root.display()
     );
     found.pop().unwrap()
+}
+
+/// Every file and folder under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        }
+        out.push(p);
+    }
+    out
 }
 
 /// Run `host` with `args` in a fresh runs folder, quietly.
@@ -214,6 +234,29 @@ pub fn resume_ok(dir: &Path) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "resume failed:\n{err}");
     err
+}
+
+/// A short SAC run (seed 3, small batches, evaluation and checkpoints every 300 steps).
+pub fn sac_args(env: &str, steps: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--plugin", "sac", "--env", env, "--steps", steps, "--seed", "3",
+    ]
+    .into_iter()
+    .chain(["--set", "learning_starts=150", "--set", "batch_size=32"])
+    .chain([
+        "--eval-every",
+        "300",
+        "--eval-episodes",
+        "2",
+        "--log-every",
+        "100",
+        "--checkpoint-every",
+        "300",
+    ])
+    .map(String::from)
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
 }
 
 pub fn run_ok(args: &[String]) -> Run {

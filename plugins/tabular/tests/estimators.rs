@@ -60,6 +60,14 @@ fn agent(variant: Variant, model: &acgap_sdk::spec::TabularModel, eta: f64) -> T
     if variant == Variant::Stackelberg {
         config["eta"] = eta.into();
     }
+    agent_with(variant, model, config)
+}
+
+fn agent_with(
+    variant: Variant,
+    model: &acgap_sdk::spec::TabularModel,
+    config: serde_json::Value,
+) -> TabularAc {
     let init = AgentInit {
         config,
         env: EnvSpec {
@@ -217,19 +225,7 @@ fn exact_d_sampling_draws_the_batch_from_d_theta() {
     ] {
         let mut config = default_config(variant);
         config["sampling"] = "exact_d".into();
-        let init = AgentInit {
-            config,
-            env: EnvSpec {
-                id: "test".into(),
-                observation: Space::Discrete { n: model.states },
-                action: Space::Discrete { n: model.actions },
-                max_episode_steps: None,
-                tabular: Some(model.clone()),
-            },
-            seed: 3,
-            device: "cpu".into(),
-        };
-        let mut a = TabularAc::new(variant, &init).unwrap();
+        let mut a = agent_with(variant, &model, config);
         a.set_tables(&theta, &q, &w);
         // The batches `average` draws only feed the start-state counts here.
         let (mean, se) = average(&model, &e.d, |b| a.directions(b).unwrap().actor);

@@ -192,16 +192,7 @@ impl AcCore {
         if cfg.hidden.is_empty() || cfg.hidden.contains(&0) {
             return Err(format!("hidden needs positive sizes, got {:?}", cfg.hidden));
         }
-        let mut sizes = vec![64];
-        sizes.extend(&cfg.hidden);
-        sizes.push(64);
-        crate::memory::check(
-            &format!(
-                "the actor and critic with `hidden` = {:?} on rollouts of {}",
-                cfg.hidden, cfg.rollout_len
-            ),
-            2.0 * crate::memory::mlp_training_bytes(&sizes, cfg.rollout_len),
-        )?;
+        crate::memory::check_networks("the actor and critic", &cfg.hidden, cfg.rollout_len, 2)?;
         for (k, v) in [("actor_lr", cfg.actor_lr), ("critic_lr", cfg.critic_lr)] {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(format!("{k} must be > 0, got {v}"));

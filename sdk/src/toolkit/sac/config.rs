@@ -83,17 +83,8 @@ impl SacConfig {
         {
             return Err("SAC config: `hidden` needs positive sizes, `batch_size` > 0 and `buffer_size` >= `batch_size`".into());
         }
-        // Five networks of about this size (actor, two critics, two targets).
-        let mut sizes = vec![64];
-        sizes.extend(&cfg.hidden);
-        sizes.push(64);
-        crate::memory::check(
-            &format!(
-                "SAC with `hidden` = {:?} and `batch_size` = {}",
-                cfg.hidden, cfg.batch_size
-            ),
-            5.0 * crate::memory::mlp_training_bytes(&sizes, cfg.batch_size),
-        )?;
+        // Five networks of about this size: the actor, two critics, two targets.
+        crate::memory::check_networks("SAC", &cfg.hidden, cfg.batch_size, 5)?;
         Ok(cfg)
     }
 
