@@ -32,5 +32,30 @@ doc=docs/mujoco_panels.md
         echo "![$s]($s.png)"
         cp "$out/$s/curves.png" "docs/$s.png"
     done
+    if [ -d "$out/stac-authors-code" ]; then
+        echo
+        echo "### The implicit term against the plain gradient, per update (median over updates and seeds)"
+        echo
+        python3 - "$out/stac-authors-code" <<'PY'
+import csv, glob, os, statistics, sys
+root = sys.argv[1]
+print("| run | updates | median implicit/plain norm | median cosine | min cosine |")
+print("|---|---|---|---|---|")
+for label in sorted(os.listdir(root)):
+    rows = []
+    for path in glob.glob(os.path.join(root, label, "seed-*", "train.csv")):
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                try:
+                    rows.append((float(r["stac/implicit_norm"]) / float(r["stac/plain_norm"]),
+                                 float(r["stac/cosine_with_plain"])))
+                except (KeyError, ValueError, ZeroDivisionError):
+                    pass
+    if rows:
+        ratio, cos = zip(*rows)
+        print(f"| {label} | {len(rows)} | {statistics.median(ratio):.3g} | "
+              f"{statistics.median(cos):.3f} | {min(cos):.3f} |")
+PY
+    fi
 } > "$doc"
 echo "wrote $doc"
