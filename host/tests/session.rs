@@ -379,3 +379,36 @@ fn bad_session_inputs_get_clear_errors() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn session_runs_draw_the_gap_plot_when_diagnostics_run() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let o = host_raw(&[
+        "--plugin",
+        "sac",
+        "--seeds",
+        "1",
+        "--env",
+        "pendulum",
+        "--steps",
+        "600",
+        "--set",
+        "learning_starts=200",
+        "--set",
+        "batch_size=32",
+        "--eval-episodes",
+        "1",
+        "--gap-every",
+        "300",
+        "--gap-pairs",
+        "2",
+        "--gap-rollouts",
+        "2",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    assert!(out.join("sac/seed-0/gap.svg").is_file());
+}

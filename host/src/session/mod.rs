@@ -329,6 +329,7 @@ fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
     let outcome = trainer.run(bar);
     let title = format!("{} on {} (seed {})", run.label, run.spec.env, run.seed);
     let _ = crate::plot::learning_curve(run_dir, &title);
+    let _ = crate::plot::gap_curve(run_dir, &format!("critic bias, {title}"));
     let _ = crate::plot::tabular_values(run_dir, &format!("values, {title}"));
     outcome.map_err(|f| f.message)?;
     Ok(trainer.last_eval().unwrap_or(f64::NAN))
