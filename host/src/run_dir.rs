@@ -26,7 +26,8 @@ pub const LOGS: [&str; 6] = [
 pub struct LogOffsets(pub Vec<u64>);
 
 pub struct RunLogs {
-    files: Vec<File>,
+    /// One per name in [`LOGS`]; `None` for a diagnostics log the run does not write.
+    files: Vec<Option<File>>,
     /// Column names of `train.csv`, fixed by its first row.
     pub train_columns: Option<Vec<String>>,
 }
@@ -71,16 +72,22 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 impl RunLogs {
-    /// Open (create or, on resume, truncate to `offsets`) the log files of `dir`.
+    /// Open (create or, on resume, truncate to `offsets`) the log files of `dir`: every log,
+    /// except `gap.csv` without gap diagnostics and `tabular.csv` on envs without an exact model.
     pub fn open(
         dir: &Path,
         offsets: Option<&LogOffsets>,
         train_columns: Option<Vec<String>>,
+        (gap, tabular): (bool, bool),
     ) -> Result<Self, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
         let mut files = Vec::new();
         for (i, name) in LOGS.iter().enumerate() {
+            if (i == 4 && !gap) || (i == 5 && !tabular) {
+                files.push(None);
+                continue;
+            }
             let path = dir.join(name);
             let f = OpenOptions::new()
                 .create(true)
@@ -91,7 +98,7 @@ impl RunLogs {
                 f.set_len(off.0.get(i).copied().unwrap_or(0))
                     .map_err(|e| format!("cannot truncate `{}`: {e}", path.display()))?;
             }
-            files.push(f);
+            files.push(Some(f));
         }
         let mut logs = Self {
             files,
@@ -100,25 +107,34 @@ impl RunLogs {
         if offsets.is_none() {
             logs.write(1, "step,return,length\n")?;
             logs.write(2, "step,mean,std,min,max,episodes\n")?;
-            logs.write(
-                4,
-                "step,estimator,q_mc_mean,estimate_mean,bias_mean,abs_bias_mean\n",
-            )?;
-            logs.write(5, crate::tabular::HEADER)?;
+            if gap {
+                logs.write(
+                    4,
+                    "step,estimator,q_mc_mean,estimate_mean,bias_mean,abs_bias_mean\n",
+                )?;
+            }
+            if tabular {
+                logs.write(5, crate::tabular::HEADER)?;
+            }
         }
         Ok(logs)
     }
 
     fn write(&mut self, i: usize, text: &str) -> Result<(), String> {
-        self.files[i]
-            .write_all(text.as_bytes())
+        let file = self.files[i]
+            .as_mut()
+            .ok_or_else(|| format!("`{}` is not written by this run", LOGS[i]))?;
+        file.write_all(text.as_bytes())
             .map_err(|e| format!("cannot write `{}`: {e}", LOGS[i]))
     }
 
     pub fn offsets(&self) -> Result<LogOffsets, String> {
         self.files
             .iter()
-            .map(|f| f.metadata().map(|m| m.len()).map_err(|e| e.to_string()))
+            .map(|f| match f {
+                Some(f) => f.metadata().map(|m| m.len()).map_err(|e| e.to_string()),
+                None => Ok(0),
+            })
             .collect::<Result<_, _>>()
             .map(LogOffsets)
     }

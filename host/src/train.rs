@@ -172,7 +172,8 @@ impl Trainer {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
         write_json(&dir.join("run.json"), &spec)?;
-        let logs = RunLogs::open(&dir, None, None)?;
+        let wanted = (spec.gap.every > 0, env.spec().tabular.is_some());
+        let logs = RunLogs::open(&dir, None, None, wanted)?;
         Self::assemble(spec, dir, agent, env, eval_env, state, logs, None, lock)
     }
 
@@ -204,6 +205,7 @@ impl Trainer {
             &dir,
             Some(&ckpt.host.log_offsets),
             ckpt.host.train_columns.clone(),
+            (spec.gap.every > 0, env.spec().tabular.is_some()),
         )?;
         Self::assemble(
             spec,

@@ -374,3 +374,15 @@ fn sac_learns_pendulum_in_20k_steps() {
         last[1]
     );
 }
+
+#[test]
+fn a_run_without_diagnostics_writes_no_empty_diagnostics_logs() {
+    let r = run_ok(&short_sac("300", &[]));
+    let dir = r.run_dir();
+    assert!(dir.join("eval.csv").is_file());
+    assert!(!dir.join("gap.csv").exists(), "gap.csv without --gap-every");
+    assert!(
+        !dir.join("tabular.csv").exists(),
+        "tabular.csv on a non-tabular env"
+    );
+}
