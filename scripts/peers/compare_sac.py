@@ -5,8 +5,8 @@
 
 Each pair is an acgap session folder (`host --plugin sac --seeds 3 ... --out DIR`, runs in
 `sac/seed-*/eval.csv`) and a folder of `scripts/peers/sb3_sac.py` runs (`seed-*/eval.csv`).
-Prints a Markdown table (final IQM with a 95% percentile-bootstrap CI over seeds, AUC = mean eval
-return over training) and draws the mean curves with their min-max band to OUT.png.
+Prints a Markdown table (final IQM with a 95% percentile-bootstrap CI over seeds, AUC = the eval
+curve's average over training) and draws the mean curves with their min-max band to OUT.png.
 """
 import argparse
 import csv
@@ -23,6 +23,14 @@ def curves(pattern):
         if rows:
             runs.append(rows)
     return runs
+
+
+def auc(curve):
+    """The eval curve's average return over training: trapezoids over the step range (as `host report`)."""
+    if len(curve) < 2:
+        return curve[0][1]
+    area = sum((s1 - s0) * (v0 + v1) / 2 for (s0, v0), (s1, v1) in zip(curve, curve[1:]))
+    return area / (curve[-1][0] - curve[0][0])
 
 
 def iqm(xs):
@@ -62,7 +70,7 @@ def main():
             if not runs:
                 continue
             finals = [r[-1][1] for r in runs]
-            aucs = [sum(v for _, v in r) / len(r) for r in runs]
+            aucs = [auc(r) for r in runs]
             lo, hi = bootstrap(finals, iqm)
             alo, ahi = bootstrap(aucs, iqm)
             print(f"| {task} | {name} | {len(runs)} | {iqm(finals):.1f} [{lo:.1f}, {hi:.1f}] "
