@@ -266,7 +266,7 @@ pub(crate) struct Finished {
 }
 
 pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
-    let (spec, dir, resuming) = match &args.resume {
+    let (spec, dir, resuming, agent, lock) = match &args.resume {
         Some(dir) => {
             let text = std::fs::read_to_string(dir.join("run.json")).map_err(|e| {
                 format!(
@@ -274,34 +274,36 @@ pub(crate) fn train(args: &TrainArgs) -> Result<Finished, String> {
                     dir.display()
                 )
             })?;
-            let spec: RunSpec = serde_json::from_str(&text)
+            let mut spec: RunSpec = serde_json::from_str(&text)
                 .map_err(|e| format!("`{}/run.json` is corrupt: {e}", dir.display()))?;
-            (spec, dir.clone(), true)
+            let lock = folder::Lock::acquire(dir)?;
+            if let Some(steps) = args.resume_steps
+                && steps != spec.steps
+            {
+                // `--resume DIR --steps N`: the one change a resume allows, recorded in run.json.
+                spec.extended.push(train::Extension {
+                    from_steps: spec.steps,
+                    to_steps: steps,
+                });
+                spec.steps = steps;
+            }
+            let agent = plugins::build_agent(&spec)?;
+            (spec, dir.clone(), true, agent, lock)
         }
         None => {
+            // The agent first: a config the plugin refuses leaves no empty run folder behind.
             let spec = new_run_spec(args)?;
+            let agent = plugins::build_agent(&spec)?;
             let base = args.runs.join(&spec.env).join(&spec.agent).join(format!(
                 "{}-{}",
                 spec.seed,
                 run_dir::timestamp()
             ));
             let dir = folder::create_unique(&base)?;
-            (spec, dir, false)
+            let lock = folder::Lock::acquire(&dir)?;
+            (spec, dir, false, agent, lock)
         }
     };
-    let lock = folder::Lock::acquire(&dir)?;
-    let mut spec = spec;
-    if resuming && let Some(steps) = args.resume_steps {
-        // `--resume DIR --steps N`: the one change a resume allows, recorded in run.json.
-        if steps != spec.steps {
-            spec.extended.push(train::Extension {
-                from_steps: spec.steps,
-                to_steps: steps,
-            });
-            spec.steps = steps;
-        }
-    }
-    let agent = plugins::build_agent(&spec)?;
     let mut trainer = if resuming {
         Trainer::resume(spec, dir, agent, lock)?
     } else {

@@ -324,5 +324,13 @@ pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> 
             .set_loaded_correction(correction)
             .map_err(|e| format!("cannot attach correction `{}`: {e}", c.name))?;
     }
+    // The replay buffer the agent asks for, checked before any run folder is written.
+    if let acgap_sdk::Training::OffPolicy { buffer_size, .. } = acgap_sdk::Agent::training(&agent) {
+        let per_transition = 4.0 * (2 * env.spec().obs_dim() + env.spec().act_dim() + 3) as f64;
+        acgap_sdk::memory::check(
+            &format!("a replay buffer of {buffer_size} transitions"),
+            buffer_size as f64 * per_transition,
+        )?;
+    }
     Ok(Box::new(agent))
 }

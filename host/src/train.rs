@@ -246,11 +246,6 @@ impl Trainer {
                 return Err("the plugin reported an invalid training schedule".into());
             }
         };
-        let per_transition = 4.0 * (2 * env_spec.obs_dim() + env_spec.act_dim() + 3) as f64;
-        acgap_sdk::memory::check(
-            &format!("a replay buffer of {capacity} transitions"),
-            capacity as f64 * per_transition,
-        )?;
         let replay = replay
             .unwrap_or_else(|| ReplayBuffer::new(capacity, env_spec.obs_dim(), env_spec.act_dim()));
         // Envs 1.. for vectorised on-policy rollouts: fresh, or restored from the checkpoint.

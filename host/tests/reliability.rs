@@ -322,7 +322,14 @@ fn a_corrupt_checkpoint_is_detected_and_the_previous_one_used() {
 
 #[test]
 fn untrusted_sizes_are_refused_upfront_with_the_estimate() {
-    let fast = ["--steps", "10", "--quiet"];
+    let runs = tempdir::Dir::new();
+    let fast = [
+        "--steps",
+        "10",
+        "--quiet",
+        "--runs",
+        runs.path().to_str().unwrap(),
+    ];
     for (args, needles) in [
         (
             vec!["--plugin", "sac", "--set", "hidden=[100000000]"],
@@ -363,6 +370,12 @@ fn untrusted_sizes_are_refused_upfront_with_the_estimate() {
             clock.elapsed() < Duration::from_secs(30),
             "{args:?} took {:?}",
             clock.elapsed()
+        );
+        // Refused before anything was written.
+        assert!(
+            files_under(runs.path()).is_empty(),
+            "{args:?} left {:?}",
+            files_under(runs.path())
         );
     }
     let dir = tempdir::Dir::new();
