@@ -228,9 +228,9 @@ impl Correction for Residual {
             &mut rand_chacha::ChaCha8Rng::seed_from_u64(self.seed),
             &device,
         );
-        w.set_flat(&r.tensor("w")?, &device);
+        w.set_flat(&r.tensor("w")?, &device)?;
         let mut target = w.clone();
-        target.set_flat(&r.tensor("target")?, &device);
+        target.set_flat(&r.tensor("target")?, &device)?;
         let mut adam = Adam::new(&w.params(), self.cfg.w_lr);
         adam.set_moments(&r.tensors("adam", 2 * w.params().len())?, &device)?;
         adam.t = r.meta("adam_t")?;

@@ -527,10 +527,10 @@ impl crate::Agent for AcCore {
             return Err("the checkpoint's network sizes differ from this agent's".into());
         }
         let d = self.device.clone();
-        self.policy.set_flat(&r.tensor("policy")?, &d);
+        self.policy.set_flat(&r.tensor("policy")?, &d)?;
         let heads = self.log_std.dims()[1];
         self.log_std = from_vec(r.tensor("log_std")?, 1, heads, &d);
-        self.critic.set_flat(&r.tensor("critic")?, &d);
+        self.critic.set_flat(&r.tensor("critic")?, &d)?;
         let policy_count = self.policy.params().len() + 1;
         self.policy_opt.load(&r, "policy_opt", policy_count, &d)?;
         let critic_count = self.critic.params().len();
@@ -643,7 +643,7 @@ mod tests {
                 .map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0)
                 .collect();
             let device = c.device.clone();
-            c.policy.set_flat(&weights, &device);
+            c.policy.set_flat(&weights, &device).unwrap();
             c.log_std = c.log_std.clone().sub_scalar(0.3);
             let n = 6;
             let obs: Vec<f32> = (0..2 * n)
@@ -684,7 +684,7 @@ mod tests {
                         .collect()
                 };
                 let mut net = c.policy.clone();
-                net.set_flat(&shift(&theta, &dir[..p]), &c.device);
+                net.set_flat(&shift(&theta, &dir[..p]), &c.device).unwrap();
                 let ls = from_vec(shift(&log_std, &dir[p..]), 1, log_std.len(), &c.device);
                 let logp = to_vec(c.log_prob(&net, &ls, obs_t.clone(), &act));
                 logp.iter().zip(&adv).map(|(l, a)| f64::from(l * a)).sum()

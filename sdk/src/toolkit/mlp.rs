@@ -261,11 +261,22 @@ impl Mlp {
             .collect()
     }
 
-    pub fn set_flat(&mut self, flat: &[f32], device: &Device) {
+    /// Replace every parameter from one flat vector (the layout of `flatten`); a vector of the
+    /// wrong length (e.g. a checkpoint of another network size) is an error, not a panic.
+    pub fn set_flat(&mut self, flat: &[f32], device: &Device) -> Result<(), String> {
+        if flat.len() != self.param_count() {
+            return Err(format!(
+                "network {:?} has {} parameters, got {}",
+                self.sizes,
+                self.param_count(),
+                flat.len()
+            ));
+        }
         let tensors = self.unflatten(flat, device);
         for (p, t) in self.params_mut().zip(tensors) {
             *p = t;
         }
+        Ok(())
     }
 
     fn device(&self) -> Device {
@@ -357,6 +368,19 @@ impl Mlp {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn set_flat_refuses_a_vector_of_the_wrong_length() {
+        use rand::SeedableRng;
+        let device = super::super::tensor::device_from_name("cpu").unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut net = Mlp::new(&[3, 4, 1], &mut rng, &device);
+        let err = net.set_flat(&[0.0; 5], &device).unwrap_err();
+        assert!(err.contains("21 parameters, got 5"), "{err}");
+        let flat = vec![0.5; net.param_count()];
+        net.set_flat(&flat, &device).unwrap();
+    }
+
     use super::*;
     use crate::toolkit::tensor::device_from_name;
     use rand::SeedableRng;

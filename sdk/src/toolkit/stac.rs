@@ -766,7 +766,7 @@ mod tests {
                 .zip(&x)
                 .map(|(w, d)| (*w as f64 + eps * d) as f32)
                 .collect();
-            net.set_flat(&w, &device);
+            net.set_flat(&w, &device).unwrap();
             grad(&net, &ret)
         };
         let eps = 1e-2;

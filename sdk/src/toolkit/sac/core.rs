@@ -400,14 +400,14 @@ impl Agent for SacCore {
             ));
         }
         let d = self.device.clone();
-        self.actor.net.set_flat(&r.tensor("actor")?, &d);
+        self.actor.net.set_flat(&r.tensor("actor")?, &d)?;
         self.actor_opt.set_moments(
             &r.tensors("actor_opt", 2 * self.actor.net.params().len())?,
             &d,
         )?;
         for i in 0..2 {
-            self.critics[i].set_flat(&r.tensor(&format!("critic{i}"))?, &d);
-            self.targets[i].set_flat(&r.tensor(&format!("target{i}"))?, &d);
+            self.critics[i].set_flat(&r.tensor(&format!("critic{i}"))?, &d)?;
+            self.targets[i].set_flat(&r.tensor(&format!("target{i}"))?, &d)?;
             let n = 2 * self.critics[i].params().len();
             self.critic_opts[i].set_moments(&r.tensors(&format!("critic{i}_opt"), n)?, &d)?;
         }

@@ -132,7 +132,7 @@ fn mlp_jvp_matches_finite_differences() {
     let (_, dy) = net.jvp(from_rows(&x, 3, 4, &d), &net.unflatten(&v, &d), None);
     let analytic = dot(&to_vec(dy), &w);
     let fd = central(&p0, &v, 1e-3, |p| {
-        net.set_flat(p, &d);
+        net.set_flat(p, &d).unwrap();
         dot(&to_vec(net.forward(from_rows(&x, 3, 4, &d))), &w)
     });
     assert_close("MLP JVP", analytic, fd, 1e-2);
@@ -198,8 +198,8 @@ fn critic_products_match_finite_differences() {
         .collect();
     let d = c.device.clone();
     let fd = central(&p0, &v, 1e-3, |flat| {
-        c.critics[0].set_flat(&flat[..p], &d);
-        c.critics[1].set_flat(&flat[p..], &d);
+        c.critics[0].set_flat(&flat[..p], &d).unwrap();
+        c.critics[1].set_flat(&flat[p..], &d).unwrap();
         with_context(&c, &data, 16, |ctx| {
             dot(&ctx.critic_values(&data.obs, &act).unwrap(), &w)
         })
@@ -220,14 +220,14 @@ fn actor_products_match_finite_differences() {
     });
     let d = c.device.clone();
     let fd_actions = central(&p0, &v, 1e-3, |flat| {
-        c.actor.net.set_flat(flat, &d);
+        c.actor.net.set_flat(flat, &d).unwrap();
         with_context(&c, &data, 26, |ctx| {
             dot(&ctx.policy_actions().unwrap().actions, &g)
         })
     });
     assert_close("actor VJP through a~", dot(&avjp, &v), fd_actions, 1e-2);
     let fd_target = central(&p0, &v, 1e-3, |flat| {
-        c.actor.net.set_flat(flat, &d);
+        c.actor.net.set_flat(flat, &d).unwrap();
         with_context(&c, &data, 26, |ctx| dot(&ctx.td_target().unwrap(), &cw))
     });
     assert_close(
@@ -463,7 +463,7 @@ fn actor_gradient_matches_finite_differences_of_j_pi() {
     let grad = with_context(&c, &data, 74, |ctx| ctx.actor_gradient().unwrap());
     let d = c.device.clone();
     let fd = central(&p0, &v, 1e-3, |flat| {
-        c.actor.net.set_flat(flat, &d);
+        c.actor.net.set_flat(flat, &d).unwrap();
         let batch = data.batch();
         let t = BatchTensors::new(&c, &batch).unwrap();
         let mut r = ChaCha8Rng::seed_from_u64(74);
