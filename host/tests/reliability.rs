@@ -58,6 +58,20 @@ fn spawn(args: &[String]) -> std::process::Child {
         .unwrap()
 }
 
+/// Start `host args --runs runs` in the background and wait for its run's first checkpoint.
+fn spawn_until_checkpoint(mut args: Vec<String>, runs: &Path) -> (std::process::Child, PathBuf) {
+    args.extend(["--runs".into(), runs.display().to_string()]);
+    let child = spawn(&args);
+    let mut dir = None;
+    wait_for("the first checkpoint", || {
+        dir = run_dirs(runs)
+            .into_iter()
+            .find(|d| d.join("checkpoints/latest/host.json").is_file());
+        dir.is_some()
+    });
+    (child, dir.unwrap())
+}
+
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
@@ -134,19 +148,8 @@ fn labels_and_session_names_cannot_leave_the_session_folder() {
 #[test]
 fn a_second_writer_is_refused_naming_the_holder() {
     let runs = tempdir::Dir::new();
-    let mut a = sac("200000");
-    a.extend(["--runs".into(), runs.path().display().to_string()]);
-    let mut child = spawn(&a);
-    let dir = {
-        let mut found = None;
-        wait_for("the first checkpoint", || {
-            found = run_dirs(runs.path())
-                .into_iter()
-                .find(|d| d.join("checkpoints/latest/host.json").is_file());
-            found.is_some()
-        });
-        found.unwrap()
-    };
+    let a = sac("200000");
+    let (mut child, dir) = spawn_until_checkpoint(a, runs.path());
     let o = raw(&["--resume", dir.to_str().unwrap(), "--quiet"]);
     assert_refused(
         &o,
@@ -392,17 +395,8 @@ fn untrusted_sizes_are_refused_upfront_with_the_estimate() {
 /// Send `sig` to a run once it has checkpointed; then it must stop with the status and code.
 fn interrupt_once(sig: &str, code: i32) -> (tempdir::Dir, PathBuf) {
     let runs = tempdir::Dir::new();
-    let mut a = sac("3000");
-    a.extend(["--runs".into(), runs.path().display().to_string()]);
-    let child = spawn(&a);
-    let mut dir = None;
-    wait_for("a checkpoint", || {
-        dir = run_dirs(runs.path())
-            .into_iter()
-            .find(|d| d.join("checkpoints/latest/host.json").is_file());
-        dir.is_some()
-    });
-    let dir = dir.unwrap();
+    let a = sac("3000");
+    let (child, dir) = spawn_until_checkpoint(a, runs.path());
     // status.json follows the run between checkpoints.
     wait_for("status.json to show progress", || {
         status(&dir)["step"].as_u64().unwrap_or(0) > 0
