@@ -134,6 +134,15 @@ pub trait Agent: Send {
     /// hook keep this default, which refuses.
     fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {
         let _ = correction;
-        Err("this agent has no correction hook".into())
+        Err("this agent takes no SAC-family correction (the correction implements `Correction`, the SAC hook)".into())
+    }
+    /// Attach a tabular-family correction ([`crate::tabular::TabularCorrection`]). Agents
+    /// without the tabular hook keep this default, which refuses.
+    fn set_tabular_correction(
+        &mut self,
+        correction: Box<dyn crate::tabular::TabularCorrection>,
+    ) -> PluginResult<()> {
+        let _ = correction;
+        Err("this agent takes no tabular-family correction (the correction implements `TabularCorrection`, the tabular actor-critics' hook)".into())
     }
 }

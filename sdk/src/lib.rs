@@ -2,7 +2,8 @@
 //!
 //! What a plugin author needs to add an actor-critic algorithm or a gap
 //! estimator to acgap:
-//! - [`agent::Agent`] and [`correction::Correction`]: the plain-Rust traits to implement;
+//! - [`agent::Agent`], [`correction::Correction`] (SAC family) and
+//!   [`tabular::TabularCorrection`] (tabular family): the plain-Rust traits to implement;
 //! - [`export_plugin!`]: the one macro that makes a library loadable by `host`
 //!   (the stable ABI behind it lives in [`plugin`] and is never seen by authors);
 //! - [`toolkit`] (feature `toolkit`, on by default): MLPs, Adam, the squashed
@@ -18,6 +19,7 @@ pub mod memory;
 pub mod plugin;
 pub mod seeds;
 pub mod spec;
+pub mod tabular;
 #[cfg(feature = "toolkit")]
 pub mod toolkit;
 
@@ -26,4 +28,5 @@ pub use batch::{Batch, BatchKind, UpdateStep};
 pub use correction::{
     ContextInfo, Correction, CorrectionInit, CorrectionTerm, SacContext, Sampled,
 };
-pub use plugin::{AgentEntry, CorrectionEntry};
+pub use plugin::{AgentEntry, CorrectionEntry, TabularCorrectionEntry};
+pub use tabular::{TabularContext, TabularCorrection, TabularTerm, TabularUpdate};

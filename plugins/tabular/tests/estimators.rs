@@ -5,10 +5,11 @@
 
 use acgap_exact::{Exact, Mdp, Vector};
 use acgap_sdk::spec::{EnvSpec, Space};
+use acgap_sdk::tabular::TabularTerm;
 use acgap_sdk::{AgentInit, Batch, BatchKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tabular::{TabularAc, Variant, default_config};
+use tabular::{ResCritic, ResCriticConfig, Stackelberg, TabularAc, Variant, default_config};
 
 const BATCH: usize = 300;
 const BATCHES: usize = 4000;
@@ -81,6 +82,13 @@ fn agent_with(
         device: "cpu".into(),
     };
     TabularAc::new(variant, &init).unwrap()
+}
+
+/// A res-critic holding table `w`.
+fn res_critic(w: &[f64]) -> ResCritic {
+    let mut r = ResCritic::new(w.len(), &ResCriticConfig::default()).unwrap();
+    r.set_table(w);
+    r
 }
 
 /// Draw index `i` with probability `p[i]`.
@@ -161,12 +169,14 @@ fn agc_and_res_ac_estimate_the_actor_g_gradient() {
     let e = Exact::new(&mdp, &theta);
     let (qv, wv) = (Vector::from_vec(q.clone()), Vector::from_vec(w.clone()));
     let mut agc = agent(Variant::ActorG, &model, 0.5);
-    agc.set_tables(&theta, &q, &w);
-    let (mean, se) = average(&model, &e.d, |b| agc.directions(b).unwrap().actor);
+    agc.set_tables(&theta, &q);
+    let (mean, se) = average(&model, &e.d, |b| agc.context(b).unwrap().base_direction);
     assert_estimates(&mean, &se, &e.actor_g(&qv), "AgC");
-    let mut res = agent(Variant::Residual, &model, 0.5);
-    res.set_tables(&theta, &q, &w);
-    let (mean, se) = average(&model, &e.d, |b| res.directions(b).unwrap().actor);
+    let res = res_critic(&w);
+    let (mean, se) = average(&model, &e.d, |b| {
+        let c = agc.context(b).unwrap();
+        c.actor_direction(&res.term(&c)).unwrap()
+    });
     assert_estimates(&mean, &se, &e.actor_g(&(&qv + &wv)), "Res-AC");
 }
 
@@ -178,16 +188,15 @@ fn stack_ac_adds_the_theorem_1_correction_as_eta_vanishes() {
     // Same batches into Actor^o and Stack-AC: their difference is the Stackelberg term, which
     // for eta -> 0 estimates gamma E_d[d/dtheta sum_a' pi(a'|s') q(s',a')] = (d delta/d theta)^T d,
     // the part of Theorem 1's correction that samples can see (section 5.3).
-    let (mut aoc, mut stack) = (
-        agent(Variant::ActorO, &model, 0.5),
-        agent(Variant::Stackelberg, &model, 1e-9),
-    );
-    aoc.set_tables(&theta, &q, &w);
-    stack.set_tables(&theta, &q, &w);
+    let mut aoc = agent(Variant::ActorO, &model, 0.5);
+    aoc.set_tables(&theta, &q);
+    let stack = Stackelberg { eta: 1e-9 };
+    let _ = &w;
     let (mean, se) = average(&model, &e.d, |b| {
-        let a = aoc.directions(b).unwrap().actor;
-        let s = stack.directions(b).unwrap().actor;
-        s.iter().zip(&a).map(|(x, y)| x - y).collect()
+        match stack.term(&aoc.context(b).unwrap()) {
+            TabularTerm::Direction(d) => d,
+            other => panic!("Stack-AC returns a direction, not {other:?}"),
+        }
     });
     let ones = e.d.component_div(&e.d);
     let truth = -e.mixed_semi_transpose_times(&qv, &ones, false);
@@ -198,11 +207,14 @@ fn stack_ac_adds_the_theorem_1_correction_as_eta_vanishes() {
 fn the_critic_step_estimates_the_td_semi_gradient() {
     let (mdp, model, theta, q, w) = setup();
     let e = Exact::new(&mdp, &theta);
+    let _ = &w;
     let mut agc = agent(Variant::ActorG, &model, 0.5);
-    agc.set_tables(&theta, &q, &w);
+    agc.set_tables(&theta, &q);
     // With a' from the policy's expectation (every transition is an episode's last), the
     // critic's batch gradient estimates the exact TD direction -D delta.
-    let (mean, se) = average(&model, &e.d, |b| agc.directions(b).unwrap().critic);
+    let (mean, se) = average(&model, &e.d, |b| {
+        agc.context(b).unwrap().critic_gradient().0
+    });
     assert_estimates(
         &mean,
         &se,
@@ -219,21 +231,27 @@ fn exact_d_sampling_draws_the_batch_from_d_theta() {
     let (mdp, model, theta, q, w) = setup();
     let e = Exact::new(&mdp, &theta);
     let (qv, wv) = (Vector::from_vec(q.clone()), Vector::from_vec(w.clone()));
-    for (variant, value) in [
-        (Variant::ActorG, qv.clone()),
-        (Variant::Residual, &qv + &wv),
-    ] {
-        let mut config = default_config(variant);
-        config["sampling"] = "exact_d".into();
-        let mut a = agent_with(variant, &model, config);
-        a.set_tables(&theta, &q, &w);
+    let mut config = default_config(Variant::ActorG);
+    config["sampling"] = "exact_d".into();
+    let mut a = agent_with(Variant::ActorG, &model, config);
+    a.set_tables(&theta, &q);
+    let res = res_critic(&w);
+    for (with_res, value) in [(false, qv.clone()), (true, &qv + &wv)] {
         // The batches `average` draws only feed the start-state counts here.
-        let (mean, se) = average(&model, &e.d, |b| a.directions(b).unwrap().actor);
+        let (mean, se) = average(&model, &e.d, |b| {
+            let c = a.context(b).unwrap();
+            let term = if with_res {
+                res.term(&c)
+            } else {
+                TabularTerm::Zero
+            };
+            c.actor_direction(&term).unwrap()
+        });
         assert_estimates(
             &mean,
             &se,
             &e.actor_g(&value),
-            &format!("{variant:?}, exact_d"),
+            &format!("res-critic {with_res}, exact_d"),
         );
     }
 }

@@ -90,6 +90,55 @@ pub trait CorrectionFfi: Send {
         act: RSlice<'_, f32>,
         n: usize,
     ) -> RResult<RString, RString>;
+    /// Which hook the correction implements: [`FAMILY_SAC`] or [`FAMILY_TABULAR`] (appended).
+    fn family(&self) -> u8;
+    /// [`crate::tabular::TabularCorrection::update`] (appended).
+    fn tabular_update(&mut self, ctx: TabularContextFfi<'_>) -> RResult<TabularUpdateFfi, RString>;
+}
+
+/// [`CorrectionFfi::family`] of a [`crate::correction::Correction`].
+pub const FAMILY_SAC: u8 = 0;
+/// [`CorrectionFfi::family`] of a [`crate::tabular::TabularCorrection`].
+pub const FAMILY_TABULAR: u8 = 1;
+
+/// [`crate::tabular::Transition`] across the boundary (`next_a` < 0: none).
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct TransitionFfi {
+    pub s: u64,
+    pub a: u64,
+    pub r: f64,
+    pub next_s: u64,
+    pub next_a: i64,
+    pub terminated: bool,
+}
+
+/// [`crate::tabular::TabularContext`] across the boundary (tables borrowed, f64 kept exact).
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct TabularContextFfi<'a> {
+    pub states: u64,
+    pub actions: u64,
+    pub gamma: f64,
+    /// 0 = Actor^o, 1 = Actor^g.
+    pub base: u8,
+    pub batch: RSlice<'a, TransitionFfi>,
+    pub policy: RSlice<'a, f64>,
+    pub critic: RSlice<'a, f64>,
+    pub start_weights: RSlice<'a, f64>,
+    pub base_direction: RSlice<'a, f64>,
+}
+
+/// [`crate::tabular::TabularUpdate`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct TabularUpdateFfi {
+    /// 0 = zero, 1 = log-pi weights, 2 = direction.
+    pub kind: u8,
+    pub values: RVec<f64>,
+    pub has_critic_correction: bool,
+    pub critic_correction: RVec<f64>,
+    pub metrics_json: RString,
 }
 
 /// The SAC core's [`crate::correction::SacContext`] seen from another library:

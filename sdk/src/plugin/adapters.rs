@@ -8,13 +8,15 @@
 
 use super::abi::{
     AgentBox, AgentFfi, AgentFfi_TO, BatchFfi, ContextFfi_TO, ContextRef, CorrectionBox,
-    CorrectionFfi, CorrectionFfi_TO, TermFfi,
+    CorrectionFfi, CorrectionFfi_TO, FAMILY_SAC, FAMILY_TABULAR, TabularContextFfi,
+    TabularUpdateFfi, TermFfi,
 };
 use super::context::{ContextServer, RemoteContext};
 use super::guard::guarded;
 use crate::agent::{Agent, Metrics, PluginResult, Training};
 use crate::batch::{Batch, BatchKind, UpdateStep};
 use crate::correction::{Correction, CorrectionTerm, SacContext};
+use crate::tabular::{TabularContext, TabularCorrection, TabularUpdate};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RString, RVec};
 
@@ -161,7 +163,12 @@ impl AgentFfi for AgentAdapter {
             &mut *self.inner,
             &mut self.broken,
             "agent.set_correction",
-            |a| a.set_correction(Box::new(LoadedCorrection::new(correction))),
+            |a| match correction.family() {
+                FAMILY_TABULAR => {
+                    a.set_tabular_correction(Box::new(LoadedTabularCorrection::new(correction)))
+                }
+                _ => a.set_correction(Box::new(LoadedCorrection::new(correction))),
+            },
         )
     }
 
@@ -277,16 +284,29 @@ impl Agent for LoadedAgent {
     fn set_correction(&mut self, _correction: Box<dyn Correction>) -> PluginResult<()> {
         Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
     }
+
+    fn set_tabular_correction(
+        &mut self,
+        _correction: Box<dyn TabularCorrection>,
+    ) -> PluginResult<()> {
+        Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
+    }
+}
+
+/// The two hooks a correction may implement.
+pub(crate) enum AnyCorrection {
+    Sac(Box<dyn Correction>),
+    Tabular(Box<dyn TabularCorrection>),
 }
 
 /// Plugin side of a correction.
 pub(crate) struct CorrectionAdapter {
-    inner: Box<dyn Correction>,
+    inner: AnyCorrection,
     broken: Option<String>,
 }
 
 impl CorrectionAdapter {
-    pub(crate) fn boxed(inner: Box<dyn Correction>) -> CorrectionBox {
+    pub(crate) fn boxed(inner: AnyCorrection) -> CorrectionBox {
         CorrectionFfi_TO::from_value(
             CorrectionAdapter {
                 inner,
@@ -295,53 +315,71 @@ impl CorrectionAdapter {
             TD_Opaque,
         )
     }
+
+    /// Runs `f` on a SAC-family correction (a tabular one refuses, naming both families).
+    fn sac<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut dyn Correction) -> PluginResult<T>,
+    ) -> RResult<T, RString> {
+        match &mut self.inner {
+            AnyCorrection::Sac(c) => call_guarded(&mut **c, &mut self.broken, what, |c| f(c)),
+            AnyCorrection::Tabular(_) => RErr(format!(
+                "{what}: this is a tabular-family correction (TabularCorrection); the SAC core takes SAC-family corrections"
+            )
+            .into()),
+        }
+    }
 }
 
 impl CorrectionFfi for CorrectionAdapter {
     fn train(&mut self, ctx: ContextRef<'_>) -> RResult<RString, RString> {
-        call_guarded(
-            &mut *self.inner,
-            &mut self.broken,
-            "correction.train",
-            |c| {
-                let remote = RemoteContext::new(ctx)?;
-                metrics_to_json(&c.train(&remote)?)
-            },
-        )
+        self.sac("correction.train", |c| {
+            let remote = RemoteContext::new(ctx)?;
+            metrics_to_json(&c.train(&remote)?)
+        })
     }
 
     fn actor_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString> {
-        call_guarded(
-            &mut *self.inner,
-            &mut self.broken,
-            "correction.actor_term",
-            |c| {
-                let remote = RemoteContext::new(ctx)?;
-                let (term, metrics) = c.actor_term(&remote)?;
-                let (kind, values) = match term {
-                    CorrectionTerm::Zero => (0, Vec::new()),
-                    CorrectionTerm::ActionGrad(v) => (1, v),
-                    CorrectionTerm::ParamGrad(v) => (2, v),
-                };
-                Ok(TermFfi {
-                    kind,
-                    values: values.into(),
-                    metrics_json: metrics_to_json(&metrics)?,
-                })
-            },
-        )
+        self.sac("correction.actor_term", |c| {
+            let remote = RemoteContext::new(ctx)?;
+            let (term, metrics) = c.actor_term(&remote)?;
+            let (kind, values) = match term {
+                CorrectionTerm::Zero => (0, Vec::new()),
+                CorrectionTerm::ActionGrad(v) => (1, v),
+                CorrectionTerm::ParamGrad(v) => (2, v),
+            };
+            Ok(TermFfi {
+                kind,
+                values: values.into(),
+                metrics_json: metrics_to_json(&metrics)?,
+            })
+        })
     }
 
     fn save(&self) -> RResult<RVec<u8>, RString> {
         to_r(guarded("correction.save", || {
-            self.inner.save().map(RVec::from)
+            match &self.inner {
+                AnyCorrection::Sac(c) => c.save(),
+                AnyCorrection::Tabular(c) => c.save(),
+            }
+            .map(RVec::from)
         }))
     }
 
     fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), RString> {
-        call_guarded(&mut *self.inner, &mut self.broken, "correction.load", |c| {
-            c.load(bytes.as_slice())
-        })
+        match &mut self.inner {
+            AnyCorrection::Sac(c) => {
+                call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
+                    c.load(bytes.as_slice())
+                })
+            }
+            AnyCorrection::Tabular(c) => {
+                call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
+                    c.load(bytes.as_slice())
+                })
+            }
+        }
     }
 
     fn value_terms(
@@ -350,12 +388,34 @@ impl CorrectionFfi for CorrectionAdapter {
         act: RSlice<'_, f32>,
         n: usize,
     ) -> RResult<RString, RString> {
-        call_guarded(
-            &mut *self.inner,
-            &mut self.broken,
-            "correction.value_terms",
-            |c| to_json(&c.value_terms(obs.as_slice(), act.as_slice(), n)?),
-        )
+        self.sac("correction.value_terms", |c| {
+            to_json(&c.value_terms(obs.as_slice(), act.as_slice(), n)?)
+        })
+    }
+
+    fn family(&self) -> u8 {
+        match self.inner {
+            AnyCorrection::Sac(_) => FAMILY_SAC,
+            AnyCorrection::Tabular(_) => FAMILY_TABULAR,
+        }
+    }
+
+    fn tabular_update(&mut self, ctx: TabularContextFfi<'_>) -> RResult<TabularUpdateFfi, RString> {
+        match &mut self.inner {
+            AnyCorrection::Tabular(c) => call_guarded(
+                &mut **c,
+                &mut self.broken,
+                "correction.tabular_update",
+                |c| {
+                    let ctx = super::tabular::context_from_ffi(&ctx)?;
+                    super::tabular::update_to_ffi(c.update(&ctx)?)
+                },
+            ),
+            AnyCorrection::Sac(_) => RErr(
+                "this is a SAC-family correction (Correction); the tabular actor-critics take tabular-family corrections"
+                    .into(),
+            ),
+        }
     }
 }
 
@@ -367,6 +427,19 @@ pub struct LoadedCorrection {
 impl LoadedCorrection {
     pub(crate) fn new(inner: CorrectionBox) -> Self {
         Self { inner }
+    }
+
+    /// [`FAMILY_SAC`] or [`FAMILY_TABULAR`].
+    pub fn family(&self) -> u8 {
+        self.inner.family()
+    }
+
+    /// The same object seen through the tabular hook (refused for a SAC-family correction).
+    pub fn into_tabular(self) -> PluginResult<LoadedTabularCorrection> {
+        if self.family() != FAMILY_TABULAR {
+            return Err("this is a SAC-family correction (Correction), not a tabular-family one (TabularCorrection)".into());
+        }
+        Ok(LoadedTabularCorrection::new(self.inner))
     }
 }
 
@@ -405,6 +478,33 @@ impl Correction for LoadedCorrection {
             k => return Err(format!("correction returned unknown term kind {k}")),
         };
         Ok((term, metrics))
+    }
+
+    fn save(&self) -> PluginResult<Vec<u8>> {
+        from_r(self.inner.save()).map(RVec::into_vec)
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
+        from_r(self.inner.load(bytes.into()))
+    }
+}
+
+/// Caller side of a tabular correction: implements [`TabularCorrection`] by calling into its library.
+pub struct LoadedTabularCorrection {
+    inner: CorrectionBox,
+}
+
+impl LoadedTabularCorrection {
+    fn new(inner: CorrectionBox) -> Self {
+        Self { inner }
+    }
+}
+
+impl TabularCorrection for LoadedTabularCorrection {
+    fn update(&mut self, ctx: &TabularContext) -> PluginResult<TabularUpdate> {
+        let batch = super::tabular::transitions_to_ffi(&ctx.batch);
+        let ffi = super::tabular::context_to_ffi(ctx, &batch);
+        super::tabular::update_from_ffi(from_r(self.inner.tabular_update(ffi))?)
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {

@@ -1,7 +1,7 @@
 //! Plugin side: the entry points [`crate::export_plugin!`] generates call these.
 
 use super::abi::{AgentBox, CorrectionBox, PluginModule, PluginModuleRef};
-use super::adapters::{AgentAdapter, CorrectionAdapter};
+use super::adapters::{AgentAdapter, AnyCorrection, CorrectionAdapter};
 use super::guard::guarded;
 use super::{ComponentKind, Components};
 use crate::agent::AgentInit;
@@ -61,18 +61,24 @@ pub fn new_correction(
         let init: CorrectionInit = serde_json::from_str(init_json.as_str())
             .map_err(|e| format!("bad correction init: {e}"))?;
         let comps = components();
-        let entry = comps
-            .corrections
+        if let Some(entry) = comps.corrections.iter().find(|c| c.name == name.as_str()) {
+            return Ok(AnyCorrection::Sac((entry.build)(init)?));
+        }
+        if let Some(entry) = comps
+            .tabular_corrections
             .iter()
             .find(|c| c.name == name.as_str())
-            .ok_or_else(|| {
-                unknown(
-                    ComponentKind::Correction,
-                    name.as_str(),
-                    comps.corrections.iter().map(|c| c.name).collect(),
-                )
-            })?;
-        (entry.build)(init)
+        {
+            return Ok(AnyCorrection::Tabular((entry.build)(init)?));
+        }
+        let names = comps.corrections.iter().map(|c| c.name);
+        Err(unknown(
+            ComponentKind::Correction,
+            name.as_str(),
+            names
+                .chain(comps.tabular_corrections.iter().map(|c| c.name))
+                .collect(),
+        ))
     });
     match built {
         Ok(c) => ROk(CorrectionAdapter::boxed(c)),

@@ -12,12 +12,15 @@ mod context;
 pub mod export;
 mod guard;
 mod load;
+mod tabular;
 
-pub use adapters::{LoadedAgent, LoadedCorrection};
+pub use abi::{FAMILY_SAC, FAMILY_TABULAR};
+pub use adapters::{LoadedAgent, LoadedCorrection, LoadedTabularCorrection};
 pub use load::{LoadError, Plugin};
 
 use crate::agent::{Agent, AgentInit, PluginResult};
 use crate::correction::{Correction, CorrectionInit};
+use crate::tabular::TabularCorrection;
 use serde::{Deserialize, Serialize};
 
 /// The SDK version a plugin was built against (also checked by the ABI layer).
@@ -45,6 +48,9 @@ pub struct ComponentInfo {
     pub name: String,
     pub description: String,
     pub default_config: serde_json::Value,
+    /// Corrections: the hook they implement, `"sac"` or `"tabular"` (absent: `"sac"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 /// How a library was built.
@@ -95,11 +101,20 @@ pub struct CorrectionEntry {
     pub build: fn(CorrectionInit) -> PluginResult<Box<dyn Correction>>,
 }
 
+/// A tabular-family correction a library provides.
+pub struct TabularCorrectionEntry {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub default_config: fn() -> serde_json::Value,
+    pub build: fn(CorrectionInit) -> PluginResult<Box<dyn TabularCorrection>>,
+}
+
 /// What [`crate::export_plugin!`] collects.
 pub struct Components {
     pub build: BuildInfo,
     pub agents: Vec<AgentEntry>,
     pub corrections: Vec<CorrectionEntry>,
+    pub tabular_corrections: Vec<TabularCorrectionEntry>,
 }
 
 impl Components {
@@ -109,16 +124,25 @@ impl Components {
             name: a.name.into(),
             description: a.description.into(),
             default_config: (a.default_config)(),
+            family: None,
         });
         let corrections = self.corrections.iter().map(|c| ComponentInfo {
             kind: ComponentKind::Correction,
             name: c.name.into(),
             description: c.description.into(),
             default_config: (c.default_config)(),
+            family: Some("sac".into()),
+        });
+        let tabular = self.tabular_corrections.iter().map(|c| ComponentInfo {
+            kind: ComponentKind::Correction,
+            name: c.name.into(),
+            description: c.description.into(),
+            default_config: (c.default_config)(),
+            family: Some("tabular".into()),
         });
         PluginInfo {
             build: self.build.clone(),
-            components: agents.chain(corrections).collect(),
+            components: agents.chain(corrections).chain(tabular).collect(),
         }
     }
 }
@@ -173,6 +197,8 @@ fn same_json_type(default: &serde_json::Value, value: &serde_json::Value) -> boo
 }
 
 /// Export this crate's agents and corrections as an acgap plugin. Use once per library.
+/// Tabular-family corrections ([`TabularCorrectionEntry`]) go in an optional third list,
+/// `tabular_corrections: [...]`.
 ///
 /// ```ignore
 /// acgap_sdk::export_plugin! {
@@ -187,7 +213,8 @@ fn same_json_type(default: &serde_json::Value, value: &serde_json::Value) -> boo
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
-    (agents: [$($agent:expr),* $(,)?], corrections: [$($correction:expr),* $(,)?] $(,)?) => {
+    (agents: [$($agent:expr),* $(,)?], corrections: [$($correction:expr),* $(,)?]
+     $(, tabular_corrections: [$($tabular:expr),* $(,)?])? $(,)?) => {
         #[doc(hidden)]
         pub fn __acgap_components() -> $crate::plugin::Components {
             $crate::plugin::Components {
@@ -198,6 +225,7 @@ macro_rules! export_plugin {
                 ),
                 agents: vec![$($agent),*],
                 corrections: vec![$($correction),*],
+                tabular_corrections: vec![$($($tabular),*)?],
             }
         }
         $crate::__export_root_module!(__acgap_components);
