@@ -93,6 +93,33 @@ pub enum Command {
         #[arg(long, default_value = "runs")]
         runs: std::path::PathBuf,
     },
+    /// Score gap estimators against the exact policy gradient on finite MDPs: relative bias,
+    /// variance, MSE, cosines and the share of the actor-critic / policy-gradient gap each
+    /// closes (docs/scorecard.md). Writes `<runs>/score/<suite>-<timestamp>/`.
+    Score {
+        /// Rows `[agc+|aoc+]ESTIMATOR[:key=value,...]`: a tabular correction as for
+        /// `--correction` (`res-ac`, `libmine.so`, `libmine.so@name`) with config overrides, or
+        /// a model-based reference: `oracle`, `exact-stackelberg`, `exact-stackelberg-semi`.
+        /// None: every estimator acgap ships. Plain AgC and AoC are always rows.
+        estimators: Vec<String>,
+        /// `default` (Garnet 10x3 and 40x4, FourRoom, FourRoom with slip 0.2) or `quick`.
+        #[arg(long, default_value = "default")]
+        suite: String,
+        /// Scored batches per point.
+        #[arg(long, default_value_t = 2000)]
+        batches: usize,
+        /// `rollout` (one on-policy episode per batch, as the tabular agents train) or
+        /// `exact-d` (i.i.d. from d_theta, the distribution the theorems assume).
+        #[arg(long, value_enum, default_value = "rollout")]
+        sampling: crate::score::suite::Sampling,
+        /// Batches each estimator trains on at a point before it is scored.
+        #[arg(long, default_value_t = 100)]
+        warmup: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = "runs")]
+        runs: std::path::PathBuf,
+    },
     /// Measure throughput on one thread (SAC updates/s, env steps/s, fraction of the fp32 peak, memory).
     Bench {
         /// Shorter timings, no memory run.

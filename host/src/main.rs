@@ -16,6 +16,7 @@ mod plot;
 mod plugins;
 mod replay;
 mod run_dir;
+mod score;
 mod session;
 mod tabular;
 mod train;
@@ -103,6 +104,31 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             &runs,
         )
         .map(|dir| println!("wrote {}/dp.csv, dp_J.png, dp_Jq.png", dir.display())),
+        Some(Command::Score {
+            estimators,
+            suite,
+            batches,
+            warmup,
+            seed,
+            sampling,
+            runs,
+        }) => score::run(
+            &score::Options {
+                estimators,
+                suite,
+                batches,
+                warmup,
+                seed,
+                sampling,
+            },
+            &runs,
+        )
+        .map(|dir| {
+            println!(
+                "\nwrote {0}/scorecard.md, scorecard.csv, bias_variance.svg",
+                dir.display()
+            )
+        }),
         Some(Command::Bench {
             quick,
             mujoco: true,

@@ -227,7 +227,7 @@ pub fn gap_curve(run_dir: &Path, title: &str) -> Option<Result<PathBuf, String>>
 
 /// Text is laid out with an embedded DejaVu Sans (ab_glyph), so PNGs render the same on a
 /// machine without system fonts.
-fn register_font() {
+pub fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {

@@ -1,0 +1,204 @@
+//! The scorecard's files: `scorecard.csv` (every task, point and row), `scorecard.md`
+//! (medians over points, per task and over the suite) and `bias_variance.svg`.
+
+use super::estimators::Row;
+use super::stats::{Scores, median};
+use super::suite::{CRITIC_ERRORS, TRAINING_UPDATES, Task};
+use super::{Cell, Options};
+use plotters::prelude::*;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const CSV_HEADER: &str = "task,point,critic_error,estimator,status,rel_bias,bias_se,rel_variance,rel_mse,mean_cosine,cosine_of_mean,gap_closed\n";
+
+fn csv(cells: &[Cell]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    for c in cells {
+        let _ = write!(out, "{},{},{},{},", c.task, c.point, c.critic_error, c.row);
+        let _ = match &c.result {
+            Ok(s) => writeln!(
+                out,
+                "ok,{},{},{},{},{},{},{}",
+                s.rel_bias,
+                s.bias_se,
+                s.rel_variance,
+                s.rel_mse,
+                s.mean_cosine,
+                s.cosine_of_mean,
+                s.gap_closed.map(|g| g.to_string()).unwrap_or_default()
+            ),
+            Err(e) => writeln!(out, "\"failed: {}\",,,,,,,", e.replace('"', "'")),
+        };
+    }
+    out
+}
+
+/// Medians over the cells of one row (and task, if given); `None` if any of them failed.
+fn medians<'a>(cells: impl Iterator<Item = &'a Cell>) -> Result<[f64; 7], String> {
+    let mut cols: [Vec<f64>; 7] = Default::default();
+    for c in cells {
+        let s: &Scores = c.result.as_ref().map_err(|e| e.clone())?;
+        let v = [
+            s.rel_bias,
+            s.rel_variance,
+            s.rel_mse,
+            s.mean_cosine,
+            s.cosine_of_mean,
+            s.gap_closed.unwrap_or(0.0),
+            s.bias_se,
+        ];
+        for (col, x) in cols.iter_mut().zip(v) {
+            col.push(x);
+        }
+    }
+    Ok(cols.map(median))
+}
+
+fn table(out: &mut String, rows: &[Row], cells: &[Cell], task: Option<&str>) {
+    out.push_str("| estimator | rel. bias (s.e.) | rel. variance | rel. MSE | mean cos | cos of mean | gap closed |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for row in rows {
+        let mine = cells
+            .iter()
+            .filter(|c| c.row == row.label && task.is_none_or(|t| c.task == t));
+        let _ = match medians(mine) {
+            Ok(m) => writeln!(
+                out,
+                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                row.label, m[0], m[6], m[1], m[2], m[3], m[4], m[5]
+            ),
+            Err(e) => writeln!(
+                out,
+                "| {} | failed: {} | | | | | |",
+                row.label,
+                e.replace('|', "/")
+            ),
+        };
+    }
+}
+
+/// Write the three files; returns the Markdown.
+pub fn write(
+    dir: &Path,
+    tasks: &[Task],
+    rows: &[Row],
+    cells: &[Cell],
+    o: &Options,
+    seconds: f64,
+) -> Result<String, String> {
+    let mut md = String::from("# Scorecard: gap estimators against the exact policy gradient\n\n");
+    let points = 2 * CRITIC_ERRORS.len() + TRAINING_UPDATES.len();
+    let _ = writeln!(
+        md,
+        "Suite `{}`, seed {}, sampling `{:?}`: {} tasks x {points} points x {} rows; {} scored batches of {} transitions per point after {} warm-up batches. {seconds:.1} s.\n",
+        o.suite,
+        o.seed,
+        o.sampling,
+        tasks.len(),
+        rows.len(),
+        o.batches,
+        super::suite::BATCH_LEN,
+        o.warmup,
+    );
+    md.push_str("Medians over points. Relative to |PG| (|PG|^2 for variance and MSE); gap closed = 1 - |E[base + c] - PG| / |E[base] - PG| on the same batches (0 for the plain rows).\n\n");
+    md.push_str("## Whole suite\n\n");
+    table(&mut md, rows, cells, None);
+    for t in tasks {
+        let _ = writeln!(md, "\n## {}\n", t.name);
+        table(&mut md, rows, cells, Some(&t.name));
+    }
+    let put = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| format!("cannot write `{}`: {e}", dir.join(name).display()))
+    };
+    put("scorecard.csv", &csv(cells))?;
+    put("scorecard.md", &md)?;
+    plot(&dir.join("bias_variance.svg"), tasks, rows, cells)
+        .map_err(|e| format!("cannot draw the bias-variance plot: {e}"))?;
+    Ok(md)
+}
+
+/// Smallest value drawn on the log axes (the oracle's bias and variance are ~1e-16).
+const FLOOR: f64 = 1e-4;
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// One point per row per task: median relative variance (x) and bias (y), log-log; colour
+/// is the row, the marker the task (circle, triangle, cross, square in suite order).
+fn plot(path: &Path, tasks: &[Task], rows: &[Row], cells: &[Cell]) -> Result<(), String> {
+    crate::plot::register_font();
+    let mut pts: Vec<(usize, usize, f64, f64)> = Vec::new();
+    for (ri, row) in rows.iter().enumerate() {
+        for (ti, t) in tasks.iter().enumerate() {
+            let mine = cells
+                .iter()
+                .filter(|c| c.row == row.label && c.task == t.name);
+            if let Ok(m) = medians(mine) {
+                pts.push((ri, ti, m[1].max(FLOOR), m[0].max(FLOOR)));
+            }
+        }
+    }
+    let hi =
+        |f: fn(&(usize, usize, f64, f64)) -> f64| pts.iter().map(f).fold(1.0f64, f64::max) * 2.0;
+    let (xmax, ymax) = (hi(|p| p.2), hi(|p| p.3));
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Gap estimators: bias vs variance (median over points)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((FLOOR..xmax).log_scale(), (FLOOR..ymax).log_scale())
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("relative variance of one batch's direction (trace cov / |PG|^2)")
+        .y_desc("relative bias |E[x] - PG| / |PG|")
+        .draw()
+        .map_err(e)?;
+    for (ri, row) in rows.iter().enumerate() {
+        let color = COLORS[ri % COLORS.len()];
+        let mine: Vec<_> = pts.iter().filter(|p| p.0 == ri).collect();
+        let series = chart
+            .draw_series(
+                mine.iter()
+                    .map(|&&(_, ti, x, y)| -> DynElement<SVGBackend, (f64, f64)> {
+                        let style = color.filled();
+                        match ti % 4 {
+                            0 => Circle::new((x, y), 6, style).into_dyn(),
+                            1 => TriangleMarker::new((x, y), 7, style).into_dyn(),
+                            2 => Cross::new((x, y), 6, color.stroke_width(3)).into_dyn(),
+                            _ => {
+                                Rectangle::new([(x, y), (x, y)], color.stroke_width(10)).into_dyn()
+                            }
+                        }
+                    }),
+            )
+            .map_err(e)?;
+        series
+            .label(row.label.clone())
+            .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)?;
+    Ok(())
+}

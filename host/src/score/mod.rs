@@ -1,0 +1,346 @@
+//! `host score`: any tabular gap estimator against the exact truth (docs/scorecard.md).
+//!
+//! On each MDP of a suite (`suite`), at (policy, critic) points, the same batches — one
+//! on-policy episode each, drawn as training draws them — go to every row: a base actor
+//! alone (the plain actor-critic rows, always present) or with an estimator (`estimators`).
+//! Each row's batch directions are scored against the exact policy gradient (`stats`), and
+//! the scorecard is written as Markdown, CSV and a bias-variance plot (`card`).
+
+mod card;
+mod estimators;
+mod stats;
+pub mod suite;
+
+use acgap_exact::Exact;
+use acgap_sdk::tabular::{Base, TabularCorrection, TabularTerm, Transition, softmax_table};
+use estimators::Row;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use stats::Scores;
+use std::path::{Path, PathBuf};
+use suite::{Point, Task};
+
+pub struct Options {
+    /// Row specs (`[agc+|aoc+]estimator`); empty: every estimator acgap ships.
+    pub estimators: Vec<String>,
+    pub suite: String,
+    /// Scored batches per point.
+    pub batches: usize,
+    /// Batches an estimator trains on at each point before its terms are scored.
+    pub warmup: usize,
+    pub seed: u64,
+    pub sampling: suite::Sampling,
+}
+
+/// What is scored when no estimator is named: every tabular estimator acgap ships (the
+/// third-party example where it is built), and the model-based references.
+const DEFAULT_ROWS: [&str; 8] = [
+    "agc+res-ac",
+    "aoc+stack-ac",
+    "aoc+stack-ac:eta=0.001",
+    "aoc+exact-stackelberg-visible",
+    "aoc+exact-stackelberg-semi",
+    "aoc+exact-stackelberg",
+    "agc+baseline",
+    "agc+oracle",
+];
+
+/// One scored (task, point, row).
+pub struct Cell {
+    pub task: String,
+    pub point: String,
+    /// `||q_phi - q_theta|| / ||q_theta||` at the point.
+    pub critic_error: f64,
+    pub row: String,
+    pub result: Result<Scores, String>,
+}
+
+/// The rows: the two plain actor-critics, then the estimators.
+pub fn rows(specs: &[String]) -> Result<Vec<Row>, String> {
+    let mut rows = vec![Row::plain(Base::ActorG), Row::plain(Base::ActorO)];
+    if specs.is_empty() {
+        for spec in DEFAULT_ROWS {
+            let row = Row::parse(spec)?;
+            let found = match &row.estimator {
+                estimators::Estimator::Plugin { spec: p, .. } => {
+                    crate::plugins::open_component(p, acgap_sdk::plugin::ComponentKind::Correction)
+                        .is_ok()
+                }
+                _ => true,
+            };
+            if found {
+                rows.push(row);
+            }
+        }
+    } else {
+        for spec in specs {
+            let row = Row::parse(spec)?;
+            if !rows.iter().any(|r| r.label == row.label) {
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Score every row at every point of every task.
+pub fn score_all(tasks: &[Task], rows: &[Row], o: &Options) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for (ti, task) in tasks.iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(acgap_sdk::seeds::derive(o.seed, &task.name));
+        for point in suite::points(task, &mut rng) {
+            let exact = Exact::new(&task.mdp, &point.theta);
+            let pg = exact.policy_gradient().as_slice().to_vec();
+            let policy = softmax_table(&point.theta, task.model.actions);
+            let batches: Vec<Vec<Transition>> = (0..o.warmup + o.batches)
+                .map(|_| {
+                    suite::batch(
+                        o.sampling,
+                        &task.model,
+                        &policy,
+                        exact.d_s.as_slice(),
+                        &mut rng,
+                    )
+                })
+                .collect();
+            let critic_error = (acgap_exact::Vector::from_column_slice(&point.critic) - &exact.q)
+                .norm()
+                / exact.q.norm().max(1e-300);
+            let mut base_means: Vec<(Base, Vec<f64>)> = Vec::new();
+            for row in rows {
+                let base_mean = base_means
+                    .iter()
+                    .find(|(b, _)| *b == row.base)
+                    .map(|(_, m)| m.clone());
+                let plain = matches!(row.estimator, estimators::Estimator::None);
+                let seed = acgap_sdk::seeds::derive(o.seed, &format!("{ti}/{}", point.name));
+                let xs = row
+                    .build(task, &point, seed)
+                    .and_then(|est| directions(task, &point, row.base, est, &batches, o.warmup));
+                if plain && let Ok(xs) = &xs {
+                    base_means.push((row.base, stats::mean(xs)));
+                }
+                let result = xs.map(|xs| {
+                    stats::score(&xs, &pg, if plain { None } else { base_mean.as_deref() })
+                });
+                cells.push(Cell {
+                    task: task.name.clone(),
+                    point: point.name.clone(),
+                    critic_error,
+                    row: row.label.clone(),
+                    result,
+                });
+            }
+        }
+    }
+    cells
+}
+
+/// The row's actor direction on every scored batch. An estimator that errs, returns a
+/// malformed term or panics fails its row with the reason.
+fn directions(
+    task: &Task,
+    point: &Point,
+    base: Base,
+    mut est: Option<Box<dyn TabularCorrection>>,
+    batches: &[Vec<Transition>],
+    warmup: usize,
+) -> Result<Vec<Vec<f64>>, String> {
+    let run = std::panic::AssertUnwindSafe(|| -> Result<Vec<Vec<f64>>, String> {
+        let mut xs = Vec::with_capacity(batches.len().saturating_sub(warmup));
+        for (b, batch) in batches.iter().enumerate() {
+            let ctx = suite::context(task, &point.theta, &point.critic, batch.clone(), base);
+            let term = match &mut est {
+                Some(e) => e.update(&ctx)?.term,
+                None => TabularTerm::Zero,
+            };
+            if b >= warmup {
+                xs.push(ctx.actor_direction(&term)?);
+            }
+        }
+        Ok(xs)
+    });
+    std::panic::catch_unwind(run).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into());
+        Err(format!("panicked: {msg}"))
+    })
+}
+
+/// Run the scorecard and write it to a new folder under `<runs>/score/`.
+pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
+    if o.batches < 2 {
+        return Err(format!("--batches must be at least 2, got {}", o.batches));
+    }
+    let rows = rows(&o.estimators)?;
+    let tasks = suite::tasks(&o.suite)?;
+    let started = std::time::Instant::now();
+    let cells = score_all(&tasks, &rows, o);
+    let seconds = started.elapsed().as_secs_f64();
+    let dir = crate::folder::create_unique(&runs.join("score").join(format!(
+        "{}-{}",
+        o.suite,
+        crate::run_dir::timestamp()
+    )))?;
+    let md = card::write(&dir, &tasks, &rows, &cells, o, seconds)?;
+    print!("{md}");
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::estimators::{ModelEstimator, Row};
+    use super::*;
+    use acgap_sdk::PluginResult;
+    use acgap_sdk::tabular::{TabularContext, TabularUpdate};
+
+    /// A model-based test estimator returning `f(pg, ctx)` as its term.
+    struct Fixed(Vec<f64>, fn(&[f64], &TabularContext) -> TabularTerm);
+
+    impl TabularCorrection for Fixed {
+        fn update(&mut self, ctx: &TabularContext) -> PluginResult<TabularUpdate> {
+            Ok(TabularUpdate {
+                term: (self.1)(&self.0, ctx),
+                metrics: Vec::new(),
+                critic_correction: None,
+            })
+        }
+    }
+
+    /// An Actor^g row with the test estimator `name` of [`BUILDERS`].
+    fn row(name: &'static str) -> Row {
+        let build = BUILDERS.iter().find(|b| b.0 == name).unwrap().1;
+        Row::model(Base::ActorG, ModelEstimator { name, build })
+    }
+
+    type Builder = (
+        &'static str,
+        fn(&Exact, &acgap_exact::Vector) -> Box<dyn TabularCorrection>,
+    );
+
+    /// `0.5 e_0` added to the oracle: a known absolute bias of 0.5.
+    fn biased(pg: &[f64], ctx: &TabularContext) -> TabularTerm {
+        let mut d: Vec<f64> = pg
+            .iter()
+            .zip(&ctx.base_direction)
+            .map(|(p, b)| p - b)
+            .collect();
+        d[0] += 0.5;
+        TabularTerm::Direction(d)
+    }
+
+    const BUILDERS: [Builder; 5] = [
+        ("zero", |e, _| {
+            Box::new(Fixed(pg(e), |_, _| TabularTerm::Zero))
+        }),
+        ("biased", |e, _| Box::new(Fixed(pg(e), biased))),
+        ("wrong-length", |e, _| {
+            Box::new(Fixed(pg(e), |_, _| TabularTerm::Direction(vec![1.0; 3])))
+        }),
+        ("nan", |e, _| {
+            Box::new(Fixed(pg(e), |_, c| {
+                TabularTerm::LogPiWeights(vec![f64::NAN; c.batch.len()])
+            }))
+        }),
+        ("panics", |e, _| {
+            Box::new(Fixed(pg(e), |_, _| panic!("estimator bug")))
+        }),
+    ];
+
+    fn pg(e: &Exact) -> Vec<f64> {
+        e.policy_gradient().as_slice().to_vec()
+    }
+
+    fn options() -> Options {
+        Options {
+            estimators: Vec::new(),
+            suite: "quick".into(),
+            batches: 40,
+            warmup: 5,
+            seed: 3,
+            sampling: suite::Sampling::Rollout,
+        }
+    }
+
+    fn scored<'a>(cells: &'a [Cell], row: &str) -> Vec<&'a Scores> {
+        let v: Vec<&Scores> = cells
+            .iter()
+            .filter(|c| c.row == row)
+            .map(|c| c.result.as_ref().unwrap_or_else(|e| panic!("{row}: {e}")))
+            .collect();
+        assert_eq!(
+            v.len(),
+            2 * suite::CRITIC_ERRORS.len() + suite::TRAINING_UPDATES.len()
+        );
+        v
+    }
+
+    /// Known answers: the oracle scores bias 0 and closes the whole gap; a zero correction
+    /// closes none; the oracle plus a known offset scores that offset; Theorem 3's exact
+    /// Stackelberg term on Actor^o gives the policy gradient for any critic.
+    #[test]
+    fn the_scorecard_is_right_where_the_answer_is_known() {
+        let tasks = suite::tasks("quick").unwrap();
+        let mut rows = rows(&["agc+oracle".into(), "aoc+exact-stackelberg".into()]).unwrap();
+        rows.push(row("zero"));
+        rows.push(row("biased"));
+        let cells = score_all(&tasks, &rows, &options());
+        let pg_norms: Vec<f64> = {
+            let task = &tasks[0];
+            let mut rng = ChaCha8Rng::seed_from_u64(acgap_sdk::seeds::derive(3, &task.name));
+            suite::points(task, &mut rng)
+                .iter()
+                .map(|p| Exact::new(&task.mdp, &p.theta).policy_gradient().norm())
+                .collect()
+        };
+        for s in scored(&cells, "agc+oracle") {
+            assert!(s.rel_bias < 1e-12 && s.rel_variance < 1e-20, "{s:?}");
+            assert!((s.gap_closed.unwrap() - 1.0).abs() < 1e-12, "{s:?}");
+            assert!((s.cosine_of_mean - 1.0).abs() < 1e-12);
+        }
+        for s in scored(&cells, "aoc+exact-stackelberg") {
+            assert!(s.rel_bias < 1e-9, "Theorem 3: {s:?}");
+        }
+        let plain = scored(&cells, "agc");
+        for (z, p) in scored(&cells, "agc+zero").iter().zip(&plain) {
+            assert_eq!(z.gap_closed, Some(0.0));
+            assert_eq!(z.rel_bias, p.rel_bias);
+            assert_eq!(z.rel_variance, p.rel_variance);
+        }
+        for (s, norm) in scored(&cells, "agc+biased").iter().zip(&pg_norms) {
+            assert!(
+                (s.rel_bias - 0.5 / norm).abs() < 1e-9 * s.rel_bias,
+                "{s:?} vs {}",
+                0.5 / norm
+            );
+            assert!(s.rel_variance < 1e-20);
+        }
+    }
+
+    /// An estimator that returns the wrong length, NaN, or panics fails its row with the
+    /// reason; the other rows are still scored.
+    #[test]
+    fn a_failing_estimator_fails_its_row_only() {
+        let tasks = suite::tasks("quick").unwrap();
+        let mut rows = rows(&["agc+oracle".into()]).unwrap();
+        for name in ["wrong-length", "nan", "panics"] {
+            rows.push(row(name));
+        }
+        let cells = score_all(&tasks, &rows, &options());
+        for (name, needle) in [
+            ("agc+wrong-length", "direction of 3 entries"),
+            ("agc+nan", "non-finite"),
+            ("agc+panics", "panicked: estimator bug"),
+        ] {
+            for c in cells.iter().filter(|c| c.row == name) {
+                let e = c.result.as_ref().expect_err(name);
+                assert!(e.contains(needle), "{name}: {e}");
+            }
+        }
+        scored(&cells, "agc+oracle");
+        scored(&cells, "agc");
+    }
+}
