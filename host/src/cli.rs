@@ -112,6 +112,9 @@ pub enum Command {
         /// `exact-d` (i.i.d. from d_theta, the distribution the theorems assume).
         #[arg(long, value_enum, default_value = "rollout")]
         sampling: crate::score::suite::Sampling,
+        /// Do not print the scorecard (it is written to the folder either way).
+        #[arg(long)]
+        quiet: bool,
         /// Batches each estimator trains on at a point before it is scored.
         #[arg(long, default_value_t = 100)]
         warmup: usize,

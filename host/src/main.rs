@@ -111,6 +111,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             warmup,
             seed,
             sampling,
+            quiet,
             runs,
         }) => score::run(
             &score::Options {
@@ -120,6 +121,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
                 warmup,
                 seed,
                 sampling,
+                quiet,
             },
             &runs,
         )

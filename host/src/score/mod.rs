@@ -30,6 +30,8 @@ pub struct Options {
     pub warmup: usize,
     pub seed: u64,
     pub sampling: suite::Sampling,
+    /// Write the scorecard without printing it.
+    pub quiet: bool,
 }
 
 /// What is scored when no estimator is named: every tabular estimator acgap ships (the
@@ -75,6 +77,10 @@ pub fn rows(specs: &[String]) -> Result<Vec<Row>, String> {
     } else {
         for spec in specs {
             let row = Row::parse(spec)?;
+            // A name that finds no plugin is a typo, not an estimator that failed.
+            if let estimators::Estimator::Plugin { spec, .. } = &row.estimator {
+                crate::plugins::open_component(spec, acgap_sdk::plugin::ComponentKind::Correction)?;
+            }
             if !rows.iter().any(|r| r.label == row.label) {
                 rows.push(row);
             }
@@ -186,7 +192,9 @@ pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
         crate::run_dir::timestamp()
     )))?;
     let md = card::write(&dir, &tasks, &rows, &cells, o, seconds)?;
-    print!("{md}");
+    if !o.quiet {
+        print!("{md}");
+    }
     Ok(dir)
 }
 
@@ -262,6 +270,7 @@ mod tests {
             warmup: 5,
             seed: 3,
             sampling: suite::Sampling::Rollout,
+            quiet: true,
         }
     }
 

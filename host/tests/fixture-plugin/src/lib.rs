@@ -20,6 +20,15 @@ impl Correction for BadCorrection {
     }
 }
 
+/// A tabular correction that panics in its update (`host score` and tabular agents survive it).
+struct PanickingTabular;
+
+impl acgap_sdk::TabularCorrection for PanickingTabular {
+    fn update(&mut self, _: &acgap_sdk::TabularContext) -> PluginResult<acgap_sdk::TabularUpdate> {
+        panic!("fixture: deliberate panic in a tabular correction");
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Fault {
     PanicInUpdate,
@@ -129,5 +138,8 @@ acgap_sdk::export_plugin! {
     corrections: [
         CorrectionEntry { name: "wrong-length", description: "returns 3 values", default_config: no_config, build: |_| Ok(Box::new(BadCorrection { panics: false })) },
         CorrectionEntry { name: "panics", description: "panics in actor_term", default_config: no_config, build: |_| Ok(Box::new(BadCorrection { panics: true })) },
+    ],
+    tabular_corrections: [
+        acgap_sdk::TabularCorrectionEntry { name: "tabular-panics", description: "panics in update", default_config: no_config, build: |_| Ok(Box::new(PanickingTabular)) },
     ],
 }
