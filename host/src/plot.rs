@@ -244,7 +244,7 @@ pub struct Band {
 }
 
 /// Tableau 10: distinguishable, also in print and for most colour-vision deficiencies.
-const COLORS: [RGBColor; 10] = [
+pub const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -1,5 +1,5 @@
 //! The scorecard's files: `scorecard.csv` (every task, point and row), `scorecard.md`
-//! (medians over points, per task and over the suite) and `bias_variance.svg`.
+//! (medians over points, per task and over the suite) and `bias_variance.svg` / `.png`.
 
 use super::estimators::Row;
 use super::stats::{Scores, median};
@@ -113,7 +113,7 @@ pub fn write(
     };
     put("scorecard.csv", &csv(cells))?;
     put("scorecard.md", &md)?;
-    plot(&dir.join("bias_variance.svg"), tasks, rows, cells)
+    plot(dir, "bias_variance", tasks, rows, cells)
         .map_err(|e| format!("cannot draw the bias-variance plot: {e}"))?;
     Ok(md)
 }
@@ -121,20 +121,16 @@ pub fn write(
 /// Smallest value drawn on the log axes (the oracle's bias and variance are ~1e-16).
 const FLOOR: f64 = 1e-4;
 
-const COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-];
-
 /// One point per row per task: median relative variance (x) and bias (y), log-log; colour
 /// is the row, the marker the task (circle, triangle, cross, square in suite order).
-fn plot(path: &Path, tasks: &[Task], rows: &[Row], cells: &[Cell]) -> Result<(), String> {
+/// Written as `<stem>.svg` and `<stem>.png`.
+fn plot(
+    dir: &Path,
+    stem: &str,
+    tasks: &[Task],
+    rows: &[Row],
+    cells: &[Cell],
+) -> Result<(), String> {
     crate::plot::register_font();
     let mut pts: Vec<(usize, usize, f64, f64)> = Vec::new();
     for (ri, row) in rows.iter().enumerate() {
@@ -147,11 +143,26 @@ fn plot(path: &Path, tasks: &[Task], rows: &[Row], cells: &[Cell]) -> Result<(),
             }
         }
     }
+    let size = (900, 600);
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    chart(SVGBackend::new(&svg, size).into_drawing_area(), rows, &pts)?;
+    chart(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        rows,
+        &pts,
+    )
+}
+
+fn chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    rows: &[Row],
+    pts: &[(usize, usize, f64, f64)],
+) -> Result<(), String> {
     let hi =
         |f: fn(&(usize, usize, f64, f64)) -> f64| pts.iter().map(f).fold(1.0f64, f64::max) * 2.0;
     let (xmax, ymax) = (hi(|p| p.2), hi(|p| p.3));
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -170,33 +181,34 @@ fn plot(path: &Path, tasks: &[Task], rows: &[Row], cells: &[Cell]) -> Result<(),
         .draw()
         .map_err(e)?;
     for (ri, row) in rows.iter().enumerate() {
-        let color = COLORS[ri % COLORS.len()];
-        let mine: Vec<_> = pts.iter().filter(|p| p.0 == ri).collect();
-        let series = chart
-            .draw_series(
-                mine.iter()
-                    .map(|&&(_, ti, x, y)| -> DynElement<SVGBackend, (f64, f64)> {
-                        let style = color.filled();
-                        match ti % 4 {
-                            0 => Circle::new((x, y), 6, style).into_dyn(),
-                            1 => TriangleMarker::new((x, y), 7, style).into_dyn(),
-                            2 => Cross::new((x, y), 6, color.stroke_width(3)).into_dyn(),
-                            _ => {
-                                Rectangle::new([(x, y), (x, y)], color.stroke_width(10)).into_dyn()
-                            }
-                        }
-                    }),
-            )
+        let color = crate::plot::COLORS[ri % crate::plot::COLORS.len()];
+        let style = color.filled();
+        for (i, &(_, ti, x, y)) in pts.iter().filter(|p| p.0 == ri).enumerate() {
+            let drawn = match ti % 4 {
+                0 => chart.draw_series(std::iter::once(Circle::new((x, y), 6, style))),
+                1 => chart.draw_series(std::iter::once(TriangleMarker::new((x, y), 7, style))),
+                2 => chart.draw_series(std::iter::once(Cross::new(
+                    (x, y),
+                    6,
+                    color.stroke_width(3),
+                ))),
+                _ => chart.draw_series(std::iter::once(
+                    EmptyElement::at((x, y)) + Rectangle::new([(-5, -5), (5, 5)], style),
+                )),
+            }
             .map_err(e)?;
-        series
-            .label(row.label.clone())
-            .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));
+            if i == 0 {
+                drawn
+                    .label(row.label.clone())
+                    .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));
+            }
+        }
     }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerRight)
         .draw()
         .map_err(e)?;
     root.present().map_err(e)?;

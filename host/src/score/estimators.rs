@@ -146,6 +146,7 @@ impl Row {
     }
 
     /// A row with a model-based estimator of one's own (the scorer's tests).
+    #[cfg(test)]
     pub fn model(base: Base, m: ModelEstimator) -> Self {
         Self {
             label: format!("{}+{}", base_name(base), m.name),

@@ -320,16 +320,17 @@ impl TabularAc {
             Ok(i)
         };
         let mut trans: Vec<Transition> = Vec::with_capacity(n);
-        let mut boundary = vec![false; n];
+        let mut boundary = Vec::with_capacity(n);
         for t in 0..n {
             let s = idx(b.obs[t], "state", self.states)?;
             let a = idx(b.action[t], "action", na)?;
             let s2 = idx(b.next_obs[t], "next state", self.states)?;
-            boundary[t] = b.terminated[t] > 0.5 || b.truncated[t] > 0.5;
+            let ends = b.terminated[t] > 0.5 || b.truncated[t] > 0.5;
+            boundary.push(ends);
             if self.s.next_is_start {
                 self.s.starts[s] += 1;
             }
-            self.s.next_is_start = boundary[t];
+            self.s.next_is_start = ends;
             trans.push(Transition {
                 s,
                 a,
