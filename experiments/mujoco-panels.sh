@@ -47,8 +47,8 @@ for label in sorted(os.listdir(root)):
         with open(path) as f:
             for r in csv.DictReader(f):
                 try:
-                    rows.append((float(r["stac/implicit_norm"]) / float(r["stac/plain_norm"]),
-                                 float(r["stac/cosine_with_plain"])))
+                    rows.append((float(r["correction/term_norm"]) / float(r["correction/plain_norm"]),
+                                 float(r["correction/cosine_with_plain"])))
                 except (KeyError, ValueError, ZeroDivisionError):
                     pass
     if rows:

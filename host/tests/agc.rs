@@ -162,6 +162,8 @@ fn stac_runs_logs_its_implicit_term_and_refuses_bad_settings() {
             "critic_steps=5",
             "--set",
             "diagnostics_every=1",
+            "--set",
+            "correction_diagnostics_every=1",
             "--eval-every",
             "1000",
             "--eval-episodes",
@@ -176,8 +178,8 @@ fn stac_runs_logs_its_implicit_term_and_refuses_bad_settings() {
         assert!(r.out.status.success(), "{extra:?}: {}", r.stderr());
         let train = read(&r.run_dir().join("train.csv"));
         for key in [
-            "stac/implicit_norm",
-            "stac/cosine_with_plain",
+            "correction/term_norm",
+            "correction/cosine_with_plain",
             "stac/solver_residual",
             "stac/hessian_eig_max",
             "stac/hessian_eig_min",
@@ -212,4 +214,136 @@ fn stac_runs_logs_its_implicit_term_and_refuses_bad_settings() {
         "10",
     ]);
     assert_clear_error(&r, &["lambda must be >= 0"]);
+}
+
+/// A short on-policy CartPole run (6 updates of 500 steps, 5 critic steps each).
+fn onpolicy_run(extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--env",
+        "cartpole",
+        "--steps",
+        "3000",
+        "--seed",
+        "2",
+        "--set",
+        "rollout_len=500",
+        "--set",
+        "critic_steps=5",
+        "--eval-every",
+        "1500",
+        "--eval-episodes",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let r = host(&args);
+    assert!(r.out.status.success(), "{extra:?}: {}", r.stderr());
+    r
+}
+
+/// What two runs must share to be the same run: their episodes, evaluations and metrics.
+fn same_run(a: &Run, b: &Run, what: &str) {
+    let (da, db) = (a.run_dir(), b.run_dir());
+    for f in ["episodes.csv", "eval.csv"] {
+        assert_eq!(read(&da.join(f)), read(&db.join(f)), "{what}: {f}");
+    }
+    assert_eq!(
+        metrics_without_timing(&da),
+        metrics_without_timing(&db),
+        "{what}: metrics"
+    );
+}
+
+/// STAC is an on-policy correction: the `stac` agent, `agc` with the `stac` correction by
+/// component name, and by file name are the same run bit for bit.
+#[test]
+fn stac_is_agc_with_the_stac_correction() {
+    let whole = onpolicy_run(&["--plugin", "stac"]);
+    let by_name = onpolicy_run(&["--plugin", "agc", "--correction", "stac"]);
+    let by_file = onpolicy_run(&["--plugin", "agc", "--correction", "libstac.so@stac"]);
+    same_run(&whole, &by_name, "stac vs agc + stac");
+    same_run(&whole, &by_file, "stac vs agc + libstac.so@stac");
+    let plain = onpolicy_run(&["--plugin", "agc"]);
+    assert_ne!(
+        read(&whole.run_dir().join("episodes.csv")),
+        read(&plain.run_dir().join("episodes.csv")),
+        "the implicit term changes the run"
+    );
+    let train = read(&by_name.run_dir().join("train.csv"));
+    for key in ["correction/term_norm", "stac/lambda"] {
+        assert!(train.contains(key), "train.csv lacks {key}");
+    }
+}
+
+/// A third-party on-policy correction (examples/entropy-bonus, SDK only) loads with
+/// `--correction`: at scale 0 it is plain AgC bit for bit, at scale 0.05 it is not.
+#[test]
+fn a_third_party_onpolicy_correction_loads_and_acts() {
+    let plain = onpolicy_run(&["--plugin", "agc"]);
+    let zero = onpolicy_run(&[
+        "--plugin",
+        "agc",
+        "--correction",
+        "libentropybonus.so",
+        "--correction-set",
+        "scale=0",
+    ]);
+    let some = onpolicy_run(&[
+        "--plugin",
+        "agc",
+        "--correction",
+        "entropy-bonus",
+        "--correction-set",
+        "scale=0.05",
+    ]);
+    for f in ["episodes.csv", "eval.csv"] {
+        assert_eq!(
+            read(&plain.run_dir().join(f)),
+            read(&zero.run_dir().join(f)),
+            "scale 0: {f}"
+        );
+    }
+    assert_ne!(
+        read(&plain.run_dir().join("episodes.csv")),
+        read(&some.run_dir().join("episodes.csv")),
+        "scale 0.05 changes the run"
+    );
+    assert!(read(&some.run_dir().join("train.csv")).contains("entropy_bonus/entropy_estimate"));
+}
+
+/// A correction of another family is refused naming both families, in both directions.
+#[test]
+fn corrections_of_another_family_are_refused_by_the_onpolicy_core() {
+    let r = host(&[
+        "--plugin",
+        "agc",
+        "--env",
+        "pendulum",
+        "--steps",
+        "100",
+        "--correction",
+        "actionpenalty",
+    ]);
+    assert_clear_error(&r, &["on-policy-family", "SAC-family", "action-penalty"]);
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--steps",
+        "100",
+        "--correction",
+        "stac",
+    ]);
+    assert_clear_error(&r, &["SAC-family", "on-policy-family", "`stac`"]);
+    let r = host(&[
+        "--plugin",
+        "stac",
+        "--env",
+        "cartpole",
+        "--steps",
+        "100",
+        "--correction",
+        "entropy-bonus",
+    ]);
+    assert_clear_error(&r, &["already has its correction"]);
 }

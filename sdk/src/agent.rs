@@ -145,4 +145,13 @@ pub trait Agent: Send {
         let _ = correction;
         Err("this agent takes no tabular-family correction (the correction implements `TabularCorrection`, the tabular actor-critics' hook)".into())
     }
+    /// Attach an on-policy-family correction ([`crate::onpolicy::OnPolicyCorrection`]).
+    /// Agents without the on-policy hook keep this default, which refuses.
+    fn set_onpolicy_correction(
+        &mut self,
+        correction: Box<dyn crate::onpolicy::OnPolicyCorrection>,
+    ) -> PluginResult<()> {
+        let _ = correction;
+        Err("this agent takes no on-policy-family correction (the correction implements `OnPolicyCorrection`, the on-policy actor-critic's hook)".into())
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! What a plugin author needs to add an actor-critic algorithm or a gap
 //! estimator to acgap:
-//! - [`agent::Agent`], [`correction::Correction`] (SAC family) and
-//!   [`tabular::TabularCorrection`] (tabular family): the plain-Rust traits to implement;
+//! - [`agent::Agent`] and the three correction hooks, [`correction::Correction`] (SAC family),
+//!   [`onpolicy::OnPolicyCorrection`] (on-policy family) and [`tabular::TabularCorrection`]
+//!   (tabular family): the plain-Rust traits to implement;
 //! - [`export_plugin!`]: the one macro that makes a library loadable by `host`
 //!   (the stable ABI behind it lives in [`plugin`] and is never seen by authors);
 //! - [`toolkit`] (feature `toolkit`, on by default): MLPs, Adam, the squashed
@@ -16,6 +17,7 @@ pub mod agent;
 pub mod batch;
 pub mod correction;
 pub mod memory;
+pub mod onpolicy;
 pub mod plugin;
 pub mod seeds;
 pub mod spec;
@@ -28,5 +30,6 @@ pub use batch::{Batch, BatchKind, UpdateStep};
 pub use correction::{
     ContextInfo, Correction, CorrectionInit, CorrectionTerm, SacContext, Sampled,
 };
-pub use plugin::{AgentEntry, CorrectionEntry, TabularCorrectionEntry};
+pub use onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm, RolloutInfo};
+pub use plugin::{AgentEntry, CorrectionEntry, OnPolicyCorrectionEntry, TabularCorrectionEntry};
 pub use tabular::{TabularContext, TabularCorrection, TabularTerm, TabularUpdate};

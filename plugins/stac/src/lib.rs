@@ -3,18 +3,40 @@
 //! `dJ/dtheta|_w - (d2L/dtheta dw) (d2L/dw2 + lambda I)^-1 dJ/dw`, with the critic Hessian in
 //! Gauss-Newton form solved exactly (minimum-norm at lambda = 0) and the cross term of the
 //! paper's Proposition 1 computed in one pass with a discounted cumulative sum over each episode.
-//! The whole algorithm is the SDK's [`AcCore`] with [`StacConfig`].
+//!
+//! The implicit term is an on-policy correction ([`Stac`]), exported as `stac`
+//! (`host --plugin agc --correction stac`); the agent `stac` is the SDK's [`AcCore`] with it
+//! attached, and the two are the same run bit for bit.
 
-use acgap_sdk::AgentEntry;
 use acgap_sdk::toolkit::ac::AcCore;
-use acgap_sdk::toolkit::stac::StacConfig;
+use acgap_sdk::toolkit::stac::{Stac, StacConfig};
+use acgap_sdk::{AgentEntry, AgentInit, OnPolicyCorrectionEntry};
+
+fn build_agent(init: AgentInit) -> acgap_sdk::PluginResult<Box<dyn acgap_sdk::Agent>> {
+    let (base, stac) = StacConfig::split(&init.config)?;
+    let init = AgentInit {
+        config: base,
+        ..init
+    };
+    Ok(Box::new(AcCore::with_correction(
+        &init,
+        Box::new(Stac::new(stac)),
+    )?))
+}
 
 acgap_sdk::export_plugin! {
     agents: [AgentEntry {
         name: "stac",
         description: "Stackelberg actor-critic: AgC plus the exact Gauss-Newton implicit term (Prop. 1 cross term)",
         default_config: StacConfig::default_config,
-        build: |init| Ok(Box::new(AcCore::new_stac(&init)?)),
+        build: build_agent,
     }],
     corrections: [],
+    tabular_corrections: [],
+    onpolicy_corrections: [OnPolicyCorrectionEntry {
+        name: "stac",
+        description: "STAC's implicit term (Zheng et al. 2022 eq. 19, Prop. 1) for the on-policy actor-critic",
+        default_config: StacConfig::correction_config,
+        build: |init| Ok(Box::new(Stac::from_config(&init.config)?)),
+    }],
 }

@@ -90,16 +90,22 @@ pub trait CorrectionFfi: Send {
         act: RSlice<'_, f32>,
         n: usize,
     ) -> RResult<RString, RString>;
-    /// Which hook the correction implements: [`FAMILY_SAC`] or [`FAMILY_TABULAR`] (appended).
+    /// Which hook the correction implements: [`FAMILY_SAC`], [`FAMILY_TABULAR`] or
+    /// [`FAMILY_ONPOLICY`] (appended).
     fn family(&self) -> u8;
     /// [`crate::tabular::TabularCorrection::update`] (appended).
     fn tabular_update(&mut self, ctx: TabularContextFfi<'_>) -> RResult<TabularUpdateFfi, RString>;
+    /// [`crate::onpolicy::OnPolicyCorrection::actor_term`] (appended); the context answers
+    /// through [`ContextFfi::call_f64`].
+    fn onpolicy_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString>;
 }
 
 /// [`CorrectionFfi::family`] of a [`crate::correction::Correction`].
 pub const FAMILY_SAC: u8 = 0;
 /// [`CorrectionFfi::family`] of a [`crate::tabular::TabularCorrection`].
 pub const FAMILY_TABULAR: u8 = 1;
+/// [`CorrectionFfi::family`] of a [`crate::onpolicy::OnPolicyCorrection`].
+pub const FAMILY_ONPOLICY: u8 = 2;
 
 /// [`crate::tabular::Transition`] across the boundary (`next_a` < 0: none).
 #[repr(C)]
@@ -148,6 +154,13 @@ pub struct TabularUpdateFfi {
 pub trait ContextFfi {
     #[sabi(last_prefix_field)]
     fn call(&self, op: RStr<'_>, args: RSlice<'_, RSlice<'_, f32>>) -> RResult<RVec<f32>, RString>;
+    /// The same in f64 (appended): the on-policy context's queries, whose Gram matrices and
+    /// solves are f64.
+    fn call_f64(
+        &self,
+        op: RStr<'_>,
+        args: RSlice<'_, RSlice<'_, f64>>,
+    ) -> RResult<RVec<f64>, RString>;
 }
 
 pub type AgentBox = AgentFfi_TO<'static, RBox<()>>;

@@ -8,14 +8,16 @@
 
 use super::abi::{
     AgentBox, AgentFfi, AgentFfi_TO, BatchFfi, ContextFfi_TO, ContextRef, CorrectionBox,
-    CorrectionFfi, CorrectionFfi_TO, FAMILY_SAC, FAMILY_TABULAR, TabularContextFfi,
-    TabularUpdateFfi, TermFfi,
+    CorrectionFfi, CorrectionFfi_TO, FAMILY_ONPOLICY, FAMILY_SAC, FAMILY_TABULAR,
+    TabularContextFfi, TabularUpdateFfi, TermFfi,
 };
 use super::context::{ContextServer, RemoteContext};
 use super::guard::guarded;
+use super::onpolicy_context::{OnPolicyServer, RemoteOnPolicyContext};
 use crate::agent::{Agent, Metrics, PluginResult, Training};
 use crate::batch::{Batch, BatchKind, UpdateStep};
 use crate::correction::{Correction, CorrectionTerm, SacContext};
+use crate::onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm};
 use crate::tabular::{TabularContext, TabularCorrection, TabularUpdate};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RString, RVec};
@@ -167,6 +169,9 @@ impl AgentFfi for AgentAdapter {
                 FAMILY_TABULAR => {
                     a.set_tabular_correction(Box::new(LoadedTabularCorrection::new(correction)))
                 }
+                FAMILY_ONPOLICY => {
+                    a.set_onpolicy_correction(Box::new(LoadedOnPolicyCorrection::new(correction)))
+                }
                 _ => a.set_correction(Box::new(LoadedCorrection::new(correction))),
             },
         )
@@ -291,12 +296,30 @@ impl Agent for LoadedAgent {
     ) -> PluginResult<()> {
         Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
     }
+
+    fn set_onpolicy_correction(
+        &mut self,
+        _correction: Box<dyn OnPolicyCorrection>,
+    ) -> PluginResult<()> {
+        Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
+    }
 }
 
-/// The two hooks a correction may implement.
+/// The three hooks a correction may implement.
 pub(crate) enum AnyCorrection {
     Sac(Box<dyn Correction>),
     Tabular(Box<dyn TabularCorrection>),
+    OnPolicy(Box<dyn OnPolicyCorrection>),
+}
+
+impl AnyCorrection {
+    fn family(&self) -> &'static str {
+        match self {
+            AnyCorrection::Sac(_) => "a SAC-family correction (Correction)",
+            AnyCorrection::Tabular(_) => "a tabular-family correction (TabularCorrection)",
+            AnyCorrection::OnPolicy(_) => "an on-policy-family correction (OnPolicyCorrection)",
+        }
+    }
 }
 
 /// Plugin side of a correction.
@@ -324,10 +347,13 @@ impl CorrectionAdapter {
     ) -> RResult<T, RString> {
         match &mut self.inner {
             AnyCorrection::Sac(c) => call_guarded(&mut **c, &mut self.broken, what, |c| f(c)),
-            AnyCorrection::Tabular(_) => RErr(format!(
-                "{what}: this is a tabular-family correction (TabularCorrection); the SAC core takes SAC-family corrections"
-            )
-            .into()),
+            other => RErr(
+                format!(
+                    "{what}: this is {}; the SAC core takes SAC-family corrections",
+                    other.family()
+                )
+                .into(),
+            ),
         }
     }
 }
@@ -362,6 +388,7 @@ impl CorrectionFfi for CorrectionAdapter {
             match &self.inner {
                 AnyCorrection::Sac(c) => c.save(),
                 AnyCorrection::Tabular(c) => c.save(),
+                AnyCorrection::OnPolicy(c) => c.save(),
             }
             .map(RVec::from)
         }))
@@ -375,6 +402,11 @@ impl CorrectionFfi for CorrectionAdapter {
                 })
             }
             AnyCorrection::Tabular(c) => {
+                call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
+                    c.load(bytes.as_slice())
+                })
+            }
+            AnyCorrection::OnPolicy(c) => {
                 call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
                     c.load(bytes.as_slice())
                 })
@@ -397,6 +429,7 @@ impl CorrectionFfi for CorrectionAdapter {
         match self.inner {
             AnyCorrection::Sac(_) => FAMILY_SAC,
             AnyCorrection::Tabular(_) => FAMILY_TABULAR,
+            AnyCorrection::OnPolicy(_) => FAMILY_ONPOLICY,
         }
     }
 
@@ -411,9 +444,43 @@ impl CorrectionFfi for CorrectionAdapter {
                     super::tabular::update_to_ffi(c.update(&ctx)?)
                 },
             ),
-            AnyCorrection::Sac(_) => RErr(
-                "this is a SAC-family correction (Correction); the tabular actor-critics take tabular-family corrections"
-                    .into(),
+            other => RErr(
+                format!(
+                    "this is {}; the tabular actor-critics take tabular-family corrections",
+                    other.family()
+                )
+                .into(),
+            ),
+        }
+    }
+
+    fn onpolicy_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString> {
+        match &mut self.inner {
+            AnyCorrection::OnPolicy(c) => call_guarded(
+                &mut **c,
+                &mut self.broken,
+                "correction.onpolicy_term",
+                |c| {
+                    let remote = RemoteOnPolicyContext::new(ctx)?;
+                    let (term, metrics) = c.actor_term(&remote)?;
+                    let (kind, values) = match term {
+                        OnPolicyTerm::Zero => (0, Vec::new()),
+                        OnPolicyTerm::LogPiWeights(v) => (1, v),
+                        OnPolicyTerm::ParamGrad(v) => (2, v),
+                    };
+                    Ok(TermFfi {
+                        kind,
+                        values: values.into(),
+                        metrics_json: metrics_to_json(&metrics)?,
+                    })
+                },
+            ),
+            other => RErr(
+                format!(
+                    "this is {}; the on-policy actor-critic takes on-policy-family corrections",
+                    other.family()
+                )
+                .into(),
             ),
         }
     }
@@ -505,6 +572,48 @@ impl TabularCorrection for LoadedTabularCorrection {
         let batch = super::tabular::transitions_to_ffi(&ctx.batch);
         let ffi = super::tabular::context_to_ffi(ctx, &batch);
         super::tabular::update_from_ffi(from_r(self.inner.tabular_update(ffi))?)
+    }
+
+    fn save(&self) -> PluginResult<Vec<u8>> {
+        from_r(self.inner.save()).map(RVec::into_vec)
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
+        from_r(self.inner.load(bytes.into()))
+    }
+}
+
+/// Caller side of an on-policy correction: implements [`OnPolicyCorrection`] by calling into
+/// its library.
+pub struct LoadedOnPolicyCorrection {
+    inner: CorrectionBox,
+}
+
+impl LoadedOnPolicyCorrection {
+    fn new(inner: CorrectionBox) -> Self {
+        Self { inner }
+    }
+}
+
+impl OnPolicyCorrection for LoadedOnPolicyCorrection {
+    fn actor_term(
+        &mut self,
+        ctx: &dyn OnPolicyContext,
+    ) -> PluginResult<(OnPolicyTerm, crate::agent::Metrics)> {
+        let server = OnPolicyServer(ctx);
+        let term = from_r(
+            self.inner
+                .onpolicy_term(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
+        )?;
+        let metrics = metrics_from_json(&term.metrics_json)?;
+        let values = term.values.into_vec();
+        let term = match term.kind {
+            0 => OnPolicyTerm::Zero,
+            1 => OnPolicyTerm::LogPiWeights(values),
+            2 => OnPolicyTerm::ParamGrad(values),
+            k => return Err(format!("correction returned unknown term kind {k}")),
+        };
+        Ok((term, metrics))
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {

@@ -81,6 +81,14 @@ impl ContextFfi for ContextServer<'_> {
             Err(e) => RErr(e.into()),
         }
     }
+
+    fn call_f64(
+        &self,
+        op: RStr<'_>,
+        _: RSlice<'_, RSlice<'_, f64>>,
+    ) -> RResult<RVec<f64>, RString> {
+        RErr(format!("the SAC core's context has no f64 query `{op}` (an on-policy correction given to a SAC agent?)").into())
+    }
 }
 
 /// A context owned by another library, seen as a [`SacContext`].

@@ -71,12 +71,20 @@ pub fn new_correction(
         {
             return Ok(AnyCorrection::Tabular((entry.build)(init)?));
         }
+        if let Some(entry) = comps
+            .onpolicy_corrections
+            .iter()
+            .find(|c| c.name == name.as_str())
+        {
+            return Ok(AnyCorrection::OnPolicy((entry.build)(init)?));
+        }
         let names = comps.corrections.iter().map(|c| c.name);
         Err(unknown(
             ComponentKind::Correction,
             name.as_str(),
             names
                 .chain(comps.tabular_corrections.iter().map(|c| c.name))
+                .chain(comps.onpolicy_corrections.iter().map(|c| c.name))
                 .collect(),
         ))
     });

@@ -12,14 +12,18 @@ mod context;
 pub mod export;
 mod guard;
 mod load;
+mod onpolicy_context;
 mod tabular;
 
-pub use abi::{FAMILY_SAC, FAMILY_TABULAR};
-pub use adapters::{LoadedAgent, LoadedCorrection, LoadedTabularCorrection};
+pub use abi::{FAMILY_ONPOLICY, FAMILY_SAC, FAMILY_TABULAR};
+pub use adapters::{
+    LoadedAgent, LoadedCorrection, LoadedOnPolicyCorrection, LoadedTabularCorrection,
+};
 pub use load::{LoadError, Plugin};
 
 use crate::agent::{Agent, AgentInit, PluginResult};
 use crate::correction::{Correction, CorrectionInit};
+use crate::onpolicy::OnPolicyCorrection;
 use crate::tabular::TabularCorrection;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +52,7 @@ pub struct ComponentInfo {
     pub name: String,
     pub description: String,
     pub default_config: serde_json::Value,
-    /// Corrections: the hook they implement, `"sac"` or `"tabular"` (absent: `"sac"`).
+    /// Corrections: the hook they implement, `"sac"`, `"onpolicy"` or `"tabular"` (absent: `"sac"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
 }
@@ -109,12 +113,21 @@ pub struct TabularCorrectionEntry {
     pub build: fn(CorrectionInit) -> PluginResult<Box<dyn TabularCorrection>>,
 }
 
+/// An on-policy-family correction a library provides.
+pub struct OnPolicyCorrectionEntry {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub default_config: fn() -> serde_json::Value,
+    pub build: fn(CorrectionInit) -> PluginResult<Box<dyn OnPolicyCorrection>>,
+}
+
 /// What [`crate::export_plugin!`] collects.
 pub struct Components {
     pub build: BuildInfo,
     pub agents: Vec<AgentEntry>,
     pub corrections: Vec<CorrectionEntry>,
     pub tabular_corrections: Vec<TabularCorrectionEntry>,
+    pub onpolicy_corrections: Vec<OnPolicyCorrectionEntry>,
 }
 
 impl Components {
@@ -140,9 +153,20 @@ impl Components {
             default_config: (c.default_config)(),
             family: Some("tabular".into()),
         });
+        let onpolicy = self.onpolicy_corrections.iter().map(|c| ComponentInfo {
+            kind: ComponentKind::Correction,
+            name: c.name.into(),
+            description: c.description.into(),
+            default_config: (c.default_config)(),
+            family: Some("onpolicy".into()),
+        });
         PluginInfo {
             build: self.build.clone(),
-            components: agents.chain(corrections).chain(tabular).collect(),
+            components: agents
+                .chain(corrections)
+                .chain(tabular)
+                .chain(onpolicy)
+                .collect(),
         }
     }
 }
@@ -197,8 +221,9 @@ fn same_json_type(default: &serde_json::Value, value: &serde_json::Value) -> boo
 }
 
 /// Export this crate's agents and corrections as an acgap plugin. Use once per library.
-/// Tabular-family corrections ([`TabularCorrectionEntry`]) go in an optional third list,
-/// `tabular_corrections: [...]`.
+/// Tabular-family corrections ([`TabularCorrectionEntry`]) and on-policy-family ones
+/// ([`OnPolicyCorrectionEntry`]) go in the optional lists `tabular_corrections: [...]` and
+/// `onpolicy_corrections: [...]`, in that order.
 ///
 /// ```ignore
 /// acgap_sdk::export_plugin! {
@@ -214,7 +239,8 @@ fn same_json_type(default: &serde_json::Value, value: &serde_json::Value) -> boo
 #[macro_export]
 macro_rules! export_plugin {
     (agents: [$($agent:expr),* $(,)?], corrections: [$($correction:expr),* $(,)?]
-     $(, tabular_corrections: [$($tabular:expr),* $(,)?])? $(,)?) => {
+     $(, tabular_corrections: [$($tabular:expr),* $(,)?])?
+     $(, onpolicy_corrections: [$($onpolicy:expr),* $(,)?])? $(,)?) => {
         #[doc(hidden)]
         pub fn __acgap_components() -> $crate::plugin::Components {
             $crate::plugin::Components {
@@ -226,6 +252,7 @@ macro_rules! export_plugin {
                 agents: vec![$($agent),*],
                 corrections: vec![$($correction),*],
                 tabular_corrections: vec![$($($tabular),*)?],
+                onpolicy_corrections: vec![$($($onpolicy),*)?],
             }
         }
         $crate::__export_root_module!(__acgap_components);

@@ -9,12 +9,12 @@
 //! truncation, bootstrap with `V(s')` (termination does not); `objective = "o"` (Actor^o)
 //! averages the policy-gradient terms over the rollout's episode start states only.
 
+use super::ac_context::AcContext;
 use super::adam::Adam;
-use super::gram::Gram;
 use super::mlp::{Activation, Mlp};
-use super::stac::{StacBatch, StacConfig, implicit_coefficients};
 use super::state::{StateReader, StateWriter};
 use super::tensor::{Device, Tensor, device_from_name, from_rows, from_vec, to_vec};
+use crate::onpolicy::{OnPolicyCorrection, OnPolicyTerm};
 use crate::spec::Space;
 use crate::{AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
 use burn::tensor::activation::log_softmax;
@@ -61,6 +61,9 @@ pub struct AcConfig {
     pub normalize_advantages: bool,
     /// Initial log-std of the Gaussian policy (continuous actions).
     pub init_log_std: f64,
+    /// With a correction attached: log its term's norm, the plain gradient's and their cosine
+    /// every this many updates (0: never); costs two extra backward passes on those updates.
+    pub correction_diagnostics_every: u64,
 }
 
 impl Default for AcConfig {
@@ -78,6 +81,7 @@ impl Default for AcConfig {
             objective: Objective::Global,
             normalize_advantages: false,
             init_log_std: 0.0,
+            correction_diagnostics_every: 10,
         }
     }
 }
@@ -133,8 +137,8 @@ struct Counters {
 
 pub struct AcCore {
     cfg: AcConfig,
-    /// `Some`: STAC, the actor follows the Stackelberg total derivative.
-    stac: Option<StacConfig>,
+    /// The gap estimator whose term the actor adds (`--correction`; STAC's implicit term).
+    correction: Option<Box<dyn OnPolicyCorrection>>,
     device: Device,
     obs_dim: usize,
     /// `Some(n)`: categorical over n actions; `None`: Gaussian over `act_dim` reals.
@@ -147,20 +151,44 @@ pub struct AcCore {
     critic_opt: Opt,
     rng: ChaCha8Rng,
     counters: Counters,
-    /// STAC's Gram matrix, its buffers kept across updates.
-    gram: Gram,
 }
 
 impl AcCore {
-    /// STAC: the config holds [`StacConfig::KEYS`] besides the actor-critic's.
-    pub fn new_stac(init: &AgentInit) -> PluginResult<Self> {
-        let (base, stac) = StacConfig::split(&init.config)?;
-        let mut core = Self::new(&AgentInit {
-            config: base,
-            ..init.clone()
-        })?;
-        core.stac = Some(stac);
+    /// The core with a correction attached from the start (a plugin's own composition, e.g.
+    /// STAC = this core + `toolkit::stac::Stac`).
+    pub fn with_correction(
+        init: &AgentInit,
+        correction: Box<dyn OnPolicyCorrection>,
+    ) -> PluginResult<Self> {
+        let mut core = Self::new(init)?;
+        core.correction = Some(correction);
         Ok(core)
+    }
+
+    pub fn config(&self) -> &AcConfig {
+        &self.cfg
+    }
+
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    pub fn act_dim(&self) -> usize {
+        self.act_dim
+    }
+
+    pub fn critic(&self) -> &Mlp {
+        &self.critic
+    }
+
+    /// Actor parameters, log-std row included.
+    pub fn actor_params(&self) -> usize {
+        self.policy.param_count() + self.log_std.dims()[1]
+    }
+
+    /// Updates done so far.
+    pub fn updates(&self) -> u64 {
+        self.counters.updates
     }
 
     pub fn new(init: &AgentInit) -> PluginResult<Self> {
@@ -221,8 +249,7 @@ impl AcCore {
         let mut policy_params = policy.params();
         policy_params.push(log_std.clone());
         Ok(Self {
-            stac: None,
-            gram: Gram::default(),
+            correction: None,
             policy_opt: Opt::new(cfg.optimizer, &policy_params, cfg.actor_lr),
             critic_opt: Opt::new(cfg.optimizer, &critic.params(), cfg.critic_lr),
             cfg,
@@ -317,55 +344,73 @@ impl AcCore {
                 }
             }
         }
-        // Actor: one ascent step on mean_t w_t log pi(a_t|s_t) A_t (+ STAC's implicit term).
+        // Actor: one ascent step on mean_t w_t log pi(a_t|s_t) A_t, plus a correction's term.
         let plain: Vec<f32> = adv.iter().zip(&weight).map(|(a, w)| a * w).collect();
-        let mut extra_metrics = Vec::new();
-        let implicit = match self.stac.clone() {
-            None => None,
-            Some(stac) => {
+        let (term, mut extra_metrics) = match self.correction.take() {
+            None => (OnPolicyTerm::Zero, Vec::new()),
+            Some(mut correction) => {
                 let segment = (n / self.cfg.num_envs).max(1);
                 let starts: Vec<bool> = (0..n)
                     .map(|t| {
                         t % segment == 0 || b.terminated[t - 1] > 0.5 || b.truncated[t - 1] > 0.5
                     })
                     .collect();
-                let batch = StacBatch {
+                let ctx = AcContext {
+                    core: self,
+                    batch: b,
                     obs: &obs,
-                    ret: &ret,
-                    values: &v,
                     starts: &starts,
-                    gamma: self.cfg.gamma,
+                    returns: &ret,
+                    advantages: &adv,
+                    values: &v,
                     plain: &plain,
                 };
-                let (coef, metrics) = implicit_coefficients(
-                    &stac,
-                    &self.critic,
-                    &batch,
-                    self.counters.updates,
-                    &mut self.gram,
-                )?;
-                extra_metrics = metrics;
-                Some((coef, stac.diagnostics_due(self.counters.updates)))
+                let answer = correction.actor_term(&ctx);
+                self.correction = Some(correction);
+                answer.map_err(|e| format!("correction: {e}"))?
             }
         };
-        let (pg, logp) = match implicit {
-            // Both terms are linear in their coefficients: one backward pass for their sum,
-            // except on diagnostics updates, which log the terms' norms and cosine.
-            Some((coef, false)) => {
-                let total = plain.iter().zip(&coef).map(|(p, c)| p + c).collect();
+        let (mut pg, logp) = match &term {
+            // Weights on log pi: one backward pass for the sum with the plain weights.
+            OnPolicyTerm::LogPiWeights(c) => {
+                if c.len() != n {
+                    return Err(format!(
+                        "the correction returned {} log-pi weights for a rollout of {n}",
+                        c.len()
+                    ));
+                }
+                let total = plain.iter().zip(c).map(|(p, c)| p + c).collect();
                 self.policy_gradient(&obs, b.action, total)?
             }
-            Some((coef, true)) => {
-                let (pg, logp) = self.policy_gradient(&obs, b.action, plain.clone())?;
-                let (implicit, _) = self.policy_gradient(&obs, b.action, coef)?;
-                extra_metrics.extend(compare_terms(&pg, &implicit));
-                (
-                    pg.into_iter().zip(implicit).map(|(a, b)| a + b).collect(),
-                    logp,
-                )
+            OnPolicyTerm::Zero | OnPolicyTerm::ParamGrad(_) => {
+                self.policy_gradient(&obs, b.action, plain.clone())?
             }
-            None => self.policy_gradient(&obs, b.action, plain.clone())?,
         };
+        if let OnPolicyTerm::ParamGrad(p) = &term {
+            // `pg` descends; the term ascends.
+            let term = self.unflatten_actor(p)?;
+            for (g, t) in pg.iter_mut().zip(term) {
+                *g = g.clone() - t;
+            }
+        }
+        let due = self.cfg.correction_diagnostics_every > 0
+            && self
+                .counters
+                .updates
+                .is_multiple_of(self.cfg.correction_diagnostics_every);
+        if due && term != OnPolicyTerm::Zero {
+            let (plain_grad, _) = self.policy_gradient(&obs, b.action, plain.clone())?;
+            let term_grad = match &term {
+                OnPolicyTerm::LogPiWeights(c) => self.policy_gradient(&obs, b.action, c.clone())?.0,
+                OnPolicyTerm::ParamGrad(p) => self
+                    .unflatten_actor(p)?
+                    .into_iter()
+                    .map(|t| t.neg())
+                    .collect(),
+                OnPolicyTerm::Zero => unreachable!("checked above"),
+            };
+            extra_metrics.extend(compare_terms(&plain_grad, &term_grad));
+        }
         let objective_value: f32 = plain.iter().zip(&logp).map(|(c, l)| c * l).sum();
         let mean_logp = logp.iter().sum::<f32>() / n as f32;
         let params = self
@@ -410,9 +455,36 @@ impl AcCore {
         Ok(metrics)
     }
 
+    /// `log pi(a_t|s_t)` per row, without autodiff.
+    pub(super) fn log_probs(&self, obs: &Tensor<2>, action: &[f32]) -> PluginResult<Vec<f32>> {
+        Ok(to_vec(self.log_prob(
+            &self.policy,
+            &self.log_std,
+            obs.clone(),
+            action,
+        )))
+    }
+
+    /// A flat actor vector (layers, then the log-std row) as tensors shaped like the
+    /// parameters.
+    fn unflatten_actor(&self, flat: &[f32]) -> PluginResult<Vec<Tensor<2>>> {
+        let p = self.policy.param_count();
+        if flat.len() != self.actor_params() {
+            return Err(format!(
+                "the correction returned a direction of {} values; the actor has {}",
+                flat.len(),
+                self.actor_params()
+            ));
+        }
+        let mut out = self.policy.unflatten(&flat[..p], &self.device);
+        let heads = self.log_std.dims()[1];
+        out.push(from_vec(flat[p..].to_vec(), 1, heads, &self.device));
+        Ok(out)
+    }
+
     /// Gradients (descent direction of `-sum_t coef_t log pi(a_t|s_t)`) for the policy
     /// parameters and the log-std, and the log-probabilities `log pi(a_t|s_t)`.
-    fn policy_gradient(
+    pub(super) fn policy_gradient(
         &self,
         obs: &Tensor<2>,
         action: &[f32],
@@ -517,7 +589,34 @@ impl crate::Agent for AcCore {
         w.meta("rng", &self.rng)
             .meta("counters", &self.counters)
             .meta("config", &self.cfg);
+        if let Some(c) = &self.correction {
+            w.meta("correction", &c.save()?);
+        }
         w.finish()
+    }
+
+    fn set_correction(&mut self, _: Box<dyn crate::Correction>) -> PluginResult<()> {
+        Err(FAMILY_MISMATCH.replace("{}", "a SAC-family correction (Correction)"))
+    }
+
+    fn set_tabular_correction(
+        &mut self,
+        _: Box<dyn crate::tabular::TabularCorrection>,
+    ) -> PluginResult<()> {
+        Err(FAMILY_MISMATCH.replace("{}", "a tabular-family correction (TabularCorrection)"))
+    }
+
+    fn set_onpolicy_correction(
+        &mut self,
+        correction: Box<dyn OnPolicyCorrection>,
+    ) -> PluginResult<()> {
+        if self.correction.is_some() {
+            return Err(
+                "this agent already has its correction (stac); attach corrections to `agc`".into(),
+            );
+        }
+        self.correction = Some(correction);
+        Ok(())
     }
 
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
@@ -535,26 +634,36 @@ impl crate::Agent for AcCore {
         self.policy_opt.load(&r, "policy_opt", policy_count, &d)?;
         let critic_count = self.critic.params().len();
         self.critic_opt.load(&r, "critic_opt", critic_count, &d)?;
+        if let Some(c) = &mut self.correction {
+            let bytes: Vec<u8> = r.meta("correction").map_err(|e| {
+                format!(
+                    "the checkpoint has no correction state, and this run has a correction ({e})"
+                )
+            })?;
+            c.load(&bytes)?;
+        }
         self.rng = r.meta("rng")?;
         self.counters = r.meta("counters")?;
         Ok(())
     }
 }
 
-/// STAC's diagnostics of the two actor terms: the implicit term's norm, the plain gradient's
-/// and their cosine.
-fn compare_terms(plain: &[Tensor<2>], implicit: &[Tensor<2>]) -> Metrics {
+const FAMILY_MISMATCH: &str = "the on-policy actor-critic takes on-policy-family corrections (OnPolicyCorrection); this one is {}";
+
+/// Diagnostics of the two actor terms (descent directions): the correction term's norm, the
+/// plain gradient's and their cosine.
+fn compare_terms(plain: &[Tensor<2>], term: &[Tensor<2>]) -> Metrics {
     let flat = |g: &[Tensor<2>]| -> Vec<f64> {
         g.iter().cloned().flat_map(to_vec).map(f64::from).collect()
     };
-    let (p, q) = (flat(plain), flat(implicit));
+    let (p, q) = (flat(plain), flat(term));
     let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
     let dot: f64 = p.iter().zip(&q).map(|(a, b)| a * b).sum();
     vec![
-        ("stac/implicit_norm".into(), norm(&q)),
-        ("stac/plain_norm".into(), norm(&p)),
+        ("correction/term_norm".into(), norm(&q)),
+        ("correction/plain_norm".into(), norm(&p)),
         (
-            "stac/cosine_with_plain".into(),
+            "correction/cosine_with_plain".into(),
             dot / (norm(&p) * norm(&q)).max(1e-30),
         ),
     ]

@@ -96,6 +96,24 @@ impl Gram {
         gram
     }
 
+    /// Refill from a full row-major `n x n` matrix, keeping the buffers.
+    pub fn set_from_row_major(&mut self, n: usize, k: &[f64]) {
+        assert_eq!(k.len(), n * n, "a Gram matrix of n = {n} has n^2 entries");
+        self.n = n;
+        self.lower.resize(n * n, 0.0);
+        for j in 0..n {
+            for i in j..n {
+                self.lower[j * n + i] = k[i * n + j];
+            }
+        }
+    }
+
+    /// The full matrix, row-major, in f64.
+    pub fn to_row_major(&self) -> Vec<f64> {
+        let n = self.n;
+        (0..n * n).map(|e| self.get(e / n, e % n)).collect()
+    }
+
     pub fn n(&self) -> usize {
         self.n
     }

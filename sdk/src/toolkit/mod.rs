@@ -9,6 +9,7 @@
 //! forward-mode products (for Stackelberg corrections) straightforward.
 
 pub mod ac;
+mod ac_context;
 mod adam;
 pub mod gram;
 pub mod implicit;
@@ -18,6 +19,7 @@ pub mod sac;
 pub mod stac;
 mod state;
 mod tensor;
+pub mod value;
 
 pub use adam::Adam;
 pub use mlp::{Activation, Mlp};

@@ -1,5 +1,5 @@
-//! STAC's implicit term (docs/algorithms.md §4, Zheng et al. 2022 eq. 19 and Prop. 1): the actor of the
-//! on-policy actor-critic ([`super::ac::AcCore`]) adds
+//! STAC's implicit term (docs/algorithms.md §4, Zheng et al. 2022 eq. 19 and Prop. 1), an
+//! on-policy correction ([`Stac`]): the actor of the on-policy actor-critic adds
 //!
 //! ```text
 //! -(d2L/dtheta dw) (d2L/dw2 + lambda I)^-1 dJ/dw,   L = mean_k (V_w(s_k) - G_k)^2,
@@ -18,7 +18,9 @@
 use super::gram::Gram;
 use super::implicit::{conjugate_gradient, conjugate_gradient_unchecked, extreme_eigenvalues};
 use super::mlp::Mlp;
-use super::tensor::{Tensor, from_vec, to_vec};
+use super::tensor::Tensor;
+use super::value::{critic_hvp, critic_jvp, critic_vjp};
+use crate::onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm};
 use crate::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +50,8 @@ pub enum Term {
     AuthorsCode,
 }
 
-/// STAC's settings (the `stac` agent), on top of the actor-critic's [`super::ac::AcConfig`].
+/// STAC's settings: the `stac` correction's config (the `stac` agent's adds the actor-critic's
+/// [`super::ac::AcConfig`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StacConfig {
@@ -71,9 +74,9 @@ pub struct StacConfig {
     /// Conjugate-gradient stopping rule of the full Hessian: relative residual and steps.
     pub cg_tolerance: f64,
     pub cg_max_iterations: usize,
-    /// Log the critic Hessian's extreme eigenvalues, the implicit term's norm and its cosine
-    /// with the plain gradient every this many updates (0: never). Other updates take one
-    /// backward pass for the sum of both terms instead of one each.
+    /// Log the critic Hessian's extreme eigenvalues every this many updates (0: never). (The
+    /// term's norm and cosine with the plain gradient are the core's
+    /// `correction_diagnostics_every`.)
     pub diagnostics_every: u64,
 }
 
@@ -106,6 +109,11 @@ impl StacConfig {
         "cg_max_iterations",
         "diagnostics_every",
     ];
+
+    /// The `stac` correction's default config: these keys alone.
+    pub fn correction_config() -> serde_json::Value {
+        serde_json::to_value(Self::default()).expect("config serialises")
+    }
 
     /// The `stac` agent's default config: the actor-critic's plus these keys.
     pub fn default_config() -> serde_json::Value {
@@ -165,10 +173,125 @@ impl StacConfig {
     }
 }
 
+/// STAC's implicit term as an on-policy correction (`host --plugin agc --correction stac`;
+/// the `stac` agent is the core with this attached).
+pub struct Stac {
+    cfg: StacConfig,
+    /// The Gram matrix's buffers, kept across updates.
+    gram: Gram,
+}
+
+impl Stac {
+    pub fn new(cfg: StacConfig) -> Self {
+        Self {
+            cfg,
+            gram: Gram::default(),
+        }
+    }
+
+    /// From a correction config (only [`StacConfig::KEYS`]), validated.
+    pub fn from_config(config: &serde_json::Value) -> PluginResult<Self> {
+        let (rest, cfg) = StacConfig::split(config)?;
+        if let Some(k) = rest.as_object().and_then(|m| m.keys().next()) {
+            return Err(format!("unknown config key `{k}` for the STAC correction"));
+        }
+        Ok(Self::new(cfg))
+    }
+}
+
+impl OnPolicyCorrection for Stac {
+    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(OnPolicyTerm, Metrics)> {
+        let info = ctx.info();
+        let b = ctx.batch();
+        let products = ContextProducts {
+            ctx,
+            obs: b.obs,
+            params: info.critic_params,
+        };
+        let (ret, values, starts, plain) = (
+            ctx.returns(),
+            ctx.values(),
+            ctx.episode_starts(),
+            ctx.plain_weights(),
+        );
+        let batch = StacBatch {
+            ret: &ret,
+            values: &values,
+            starts: &starts,
+            gamma: info.gamma,
+            plain: &plain,
+        };
+        let (coef, metrics) =
+            implicit_coefficients(&self.cfg, &products, &batch, info.update, &mut self.gram)?;
+        Ok((OnPolicyTerm::LogPiWeights(coef), metrics))
+    }
+}
+
+/// The critic products STAC's solves need, at the rollout's states.
+pub trait CriticProducts {
+    fn param_count(&self) -> usize;
+    /// `J x`.
+    fn jvp(&self, x: &[f64]) -> PluginResult<Vec<f64>>;
+    /// `J^T z`.
+    fn vjp(&self, z: &[f64]) -> PluginResult<Vec<f64>>;
+    /// `H x` of `mean_k (V(s_k) - targets_k)^2`.
+    fn hvp(&self, targets: &[f32], x: &[f64]) -> PluginResult<Vec<f64>>;
+    /// `K = J J^T`.
+    fn gram_into(&self, k: &mut Gram) -> PluginResult<()>;
+}
+
+/// Through a correction's context (compiled in or loaded: the same numbers).
+struct ContextProducts<'a> {
+    ctx: &'a dyn OnPolicyContext,
+    obs: &'a [f32],
+    params: usize,
+}
+
+impl CriticProducts for ContextProducts<'_> {
+    fn param_count(&self) -> usize {
+        self.params
+    }
+    fn jvp(&self, x: &[f64]) -> PluginResult<Vec<f64>> {
+        self.ctx.critic_jvp(self.obs, x)
+    }
+    fn vjp(&self, z: &[f64]) -> PluginResult<Vec<f64>> {
+        self.ctx.critic_vjp(self.obs, z)
+    }
+    fn hvp(&self, targets: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
+        self.ctx.critic_hvp(self.obs, targets, x)
+    }
+    fn gram_into(&self, k: &mut Gram) -> PluginResult<()> {
+        self.ctx.critic_gram_into(self.obs, k)
+    }
+}
+
+/// Directly on a critic network at states `obs`.
+pub struct NetworkProducts<'a> {
+    pub critic: &'a Mlp,
+    pub obs: &'a Tensor<2>,
+}
+
+impl CriticProducts for NetworkProducts<'_> {
+    fn param_count(&self) -> usize {
+        self.critic.param_count()
+    }
+    fn jvp(&self, x: &[f64]) -> PluginResult<Vec<f64>> {
+        Ok(critic_jvp(self.critic, self.obs, x))
+    }
+    fn vjp(&self, z: &[f64]) -> PluginResult<Vec<f64>> {
+        Ok(critic_vjp(self.critic, self.obs, z))
+    }
+    fn hvp(&self, targets: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
+        Ok(critic_hvp(self.critic, self.obs, targets, x))
+    }
+    fn gram_into(&self, k: &mut Gram) -> PluginResult<()> {
+        self.critic.per_sample_gram_into(self.obs.clone(), k);
+        Ok(())
+    }
+}
+
 /// One rollout as the implicit term needs it.
 pub struct StacBatch<'a> {
-    /// `N x obs_dim` batch states.
-    pub obs: &'a Tensor<2>,
     /// Monte-Carlo returns `G_t` (bootstrapped at truncations and the rollout's end).
     pub ret: &'a [f32],
     /// The critic's values `V_w(s_t)` before this update (the optional cross-term baseline).
@@ -185,7 +308,7 @@ pub struct StacBatch<'a> {
 /// `k` is the Gram matrix's workspace, kept by the caller across updates.
 pub fn implicit_coefficients(
     cfg: &StacConfig,
-    critic: &Mlp,
+    critic: &dyn CriticProducts,
     batch: &StacBatch<'_>,
     update: u64,
     k: &mut Gram,
@@ -198,7 +321,7 @@ pub fn implicit_coefficients(
     let spectrum_wanted = cfg.max_condition > 0.0 || cfg.diagnostics_due(update);
     let c = match cfg.hessian {
         Hessian::GaussNewton => {
-            critic.per_sample_gram_into(batch.obs.clone(), k);
+            critic.gram_into(k)?;
             // The nonzero eigenvalues of 2/N J^T J are those of 2/N J J^T (N x N).
             let apply = |x: &[f64]| Ok(k.times(x).iter().map(|v| 2.0 * v / n as f64).collect());
             let spectrum = spectrum_wanted
@@ -211,12 +334,12 @@ pub fn implicit_coefficients(
             gn.c
         }
         Hessian::Full => {
-            let hvp = |x: &[f64]| Ok(critic_hvp(critic, batch.obs, batch.ret, x));
+            let hvp = |x: &[f64]| critic.hvp(batch.ret, x);
             let spectrum = spectrum_wanted
                 .then(|| extreme_eigenvalues(hvp, critic.param_count(), 60))
                 .transpose()?;
             let lambda = regularisation(cfg, update, spectrum, &mut metrics);
-            let full = full_hessian_solve(critic, batch.obs, batch.ret, lambda, cfg)?;
+            let full = full_hessian_solve(critic, batch.ret, lambda, cfg)?;
             if full.lambda > lambda {
                 metrics.push(("stac/lambda_raised_to".into(), full.lambda));
             }
@@ -242,20 +365,20 @@ pub fn implicit_coefficients(
 /// [`Term::AuthorsCode`]: the plain coefficients times `2 grad_w V(s_0) . v`.
 fn authors_code_coefficients(
     cfg: &StacConfig,
-    critic: &Mlp,
+    critic: &dyn CriticProducts,
     batch: &StacBatch<'_>,
     update: u64,
 ) -> PluginResult<(Vec<f32>, Metrics)> {
     let n = batch.ret.len();
     let lambda = cfg.lambda_at(update);
-    let djdw = critic_vjp(critic, batch.obs, &vec![1.0 / n as f64; n]);
+    let djdw = critic.vjp(&vec![1.0 / n as f64; n])?;
     let apply = |x: &[f64]| {
-        let hx = critic_hvp(critic, batch.obs, batch.ret, x);
+        let hx = critic.hvp(batch.ret, x)?;
         Ok(hx.iter().zip(x).map(|(h, xi)| h + lambda * xi).collect())
     };
     // SciPy's default tolerance (relative residual 1e-5) and the code's `maxiter=10`.
     let solve = conjugate_gradient_unchecked(apply, &djdw, 1e-5, 10)?;
-    let scale = 2.0 * critic_jvp(critic, batch.obs, &solve.x)[0];
+    let scale = 2.0 * critic.jvp(&solve.x)?[0];
     let metrics = vec![
         ("stac/lambda".into(), lambda),
         ("stac/authors_code_scale".into(), scale),
@@ -376,18 +499,17 @@ pub(crate) struct FullSolve {
 /// (to `max(lambda - 2 q, 4 lambda)`) and the solve restarts, at most 12 times; `lambda` in the
 /// result is the one used.
 pub(crate) fn full_hessian_solve(
-    critic: &Mlp,
-    obs: &Tensor<2>,
+    critic: &dyn CriticProducts,
     ret: &[f32],
     mut lambda: f64,
     cfg: &StacConfig,
 ) -> PluginResult<FullSolve> {
     let n = ret.len();
-    let djdw = critic_vjp(critic, obs, &vec![1.0 / n as f64; n]);
+    let djdw = critic.vjp(&vec![1.0 / n as f64; n])?;
     for _ in 0..=12 {
         let lowest = std::cell::Cell::new(f64::INFINITY);
         let apply = |x: &[f64]| {
-            let hx = critic_hvp(critic, obs, ret, x);
+            let hx = critic.hvp(ret, x)?;
             let ax: Vec<f64> = hx.iter().zip(x).map(|(h, xi)| h + lambda * xi).collect();
             let q = ax.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
                 / x.iter().map(|v| v * v).sum::<f64>().max(1e-300);
@@ -397,7 +519,7 @@ pub(crate) fn full_hessian_solve(
         match conjugate_gradient(apply, &djdw, cfg.cg_tolerance, cfg.cg_max_iterations) {
             Ok(solve) => {
                 return Ok(FullSolve {
-                    c: critic_jvp(critic, obs, &solve.x),
+                    c: critic.jvp(&solve.x)?,
                     iterations: solve.iterations,
                     relative_residual: solve.relative_residual,
                     lambda,
@@ -416,54 +538,15 @@ pub(crate) fn full_hessian_solve(
     ))
 }
 
-/// `J x`: per-sample `grad_w V(s_k) . x` (forward mode, exact).
-pub(crate) fn critic_jvp(critic: &Mlp, obs: &Tensor<2>, x: &[f64]) -> Vec<f64> {
-    let device = obs.device();
-    let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-    let d = critic.unflatten(&x, &device);
-    to_vec(critic.jvp(obs.clone(), &d, None).1)
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
-
-/// `J^T z = sum_k z_k grad_w V(s_k)`, flat.
-pub(crate) fn critic_vjp(critic: &Mlp, obs: &Tensor<2>, z: &[f64]) -> Vec<f64> {
-    let (n, device) = (z.len(), obs.device());
-    let tracked = critic.tracked();
-    let w: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-    let out = (tracked.forward(obs.clone()) * from_vec(w, n, 1, &device)).sum();
-    tracked
-        .grads(&out.backward())
-        .into_iter()
-        .flat_map(to_vec)
-        .map(f64::from)
-        .collect()
-}
-
-/// The exact Hessian-vector product `(d2L/dw2) x` of `L = mean_k (V(s_k) - G_k)^2`, reverse over
-/// forward: the directional derivative `dL . x = 2 mean_k (V_k - G_k) (J x)_k` is computed in
-/// forward mode on autodiff-tracked parameters, and its gradient is `H x`.
-pub(crate) fn critic_hvp(critic: &Mlp, obs: &Tensor<2>, ret: &[f32], x: &[f64]) -> Vec<f64> {
-    let (n, device) = (ret.len(), obs.device());
-    let tracked = critic.tracked();
-    let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-    let dir = critic.unflatten(&xs, &device);
-    let (v, jx) = tracked.jvp(obs.clone(), &dir, None);
-    let g = from_vec(ret.to_vec(), n, 1, &device);
-    let directional = ((v - g) * jx).sum().mul_scalar(2.0 / n as f32);
-    tracked
-        .grads(&directional.backward())
-        .into_iter()
-        .flat_map(to_vec)
-        .map(f64::from)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolkit::tensor::to_vec;
     use nalgebra::{DMatrix, DVector};
+
+    fn net<'a>(critic: &'a Mlp, obs: &'a Tensor<2>) -> NetworkProducts<'a> {
+        NetworkProducts { critic, obs }
+    }
 
     /// Paper Prop. 1, checked by brute force: on a small finite-horizon MDP (state = (time, x),
     /// so `V^pi` is well defined per batch state) whose trajectories can all be enumerated,
@@ -832,7 +915,6 @@ mod tests {
             ..StacConfig::default()
         };
         let batch = StacBatch {
-            obs: &obs,
             ret: &ret,
             values: &values,
             starts: &starts,
@@ -840,7 +922,8 @@ mod tests {
             plain: &plain,
         };
         let (coef, metrics) =
-            implicit_coefficients(&cfg, &critic, &batch, 0, &mut Gram::default()).unwrap();
+            implicit_coefficients(&cfg, &net(&critic, &obs), &batch, 0, &mut Gram::default())
+                .unwrap();
         let want: Vec<f64> = plain.iter().map(|&x| scale * x as f64).collect();
         let got: Vec<f64> = coef.iter().map(|&x| x as f64).collect();
         assert!(rel(&got, &want) < 1e-3, "{got:?} vs {want:?}");
@@ -860,7 +943,8 @@ mod tests {
             ..StacConfig::default()
         };
         let (other, _) =
-            implicit_coefficients(&exact, &critic, &batch, 0, &mut Gram::default()).unwrap();
+            implicit_coefficients(&exact, &net(&critic, &obs), &batch, 0, &mut Gram::default())
+                .unwrap();
         let ratio: Vec<f64> = other
             .iter()
             .zip(&plain)
@@ -908,14 +992,14 @@ mod tests {
             hessian: Hessian::Full,
             ..StacConfig::default()
         };
-        let full = full_hessian_solve(&critic, &obs, &ret, lambda, &cfg).unwrap();
+        let full = full_hessian_solve(&net(&critic, &obs), &ret, lambda, &cfg).unwrap();
         let want = critic_jvp(&critic, &obs, dense.as_slice());
         assert!(rel(&full.c, &want) < 1e-3, "{}", rel(&full.c, &want));
         assert!(full.relative_residual <= 1e-6);
         assert_eq!(full.lambda, lambda);
         // Asked for lambda = 0 on this indefinite Hessian, the solve raises lambda until CG
         // succeeds; the result is the dense solve at the lambda it reports.
-        let raised = full_hessian_solve(&critic, &obs, &ret, 0.0, &cfg).unwrap();
+        let raised = full_hessian_solve(&net(&critic, &obs), &ret, 0.0, &cfg).unwrap();
         assert!(
             raised.lambda >= -min_eig,
             "{} vs {}",

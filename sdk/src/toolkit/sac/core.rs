@@ -503,4 +503,21 @@ impl Agent for SacCore {
         self.correction = Some(correction);
         Ok(())
     }
+
+    fn set_onpolicy_correction(
+        &mut self,
+        _: Box<dyn crate::onpolicy::OnPolicyCorrection>,
+    ) -> PluginResult<()> {
+        Err(FAMILY_MISMATCH.replace("{}", "an on-policy-family correction (OnPolicyCorrection)"))
+    }
+
+    fn set_tabular_correction(
+        &mut self,
+        _: Box<dyn crate::tabular::TabularCorrection>,
+    ) -> PluginResult<()> {
+        Err(FAMILY_MISMATCH.replace("{}", "a tabular-family correction (TabularCorrection)"))
+    }
 }
+
+const FAMILY_MISMATCH: &str =
+    "the SAC core takes SAC-family corrections (Correction); this one is {}";

@@ -1,0 +1,139 @@
+//! The on-policy core's [`OnPolicyContext`]: what a correction sees of one update — the rollout,
+//! the core's returns, advantages, values and plain weights, and exact products with the
+//! critic (`toolkit::value`) and the policy.
+
+use super::ac::AcCore;
+use super::gram::Gram;
+use super::tensor::{Tensor, from_rows, to_vec};
+use super::value::{critic_hvp, critic_jvp, critic_vjp};
+use crate::onpolicy::{OnPolicyContext, RolloutInfo};
+use crate::{Batch, PluginResult};
+
+/// One update's context; everything is as it was before the update.
+pub(super) struct AcContext<'a> {
+    pub core: &'a AcCore,
+    pub batch: &'a Batch<'a>,
+    pub obs: &'a Tensor<2>,
+    pub starts: &'a [bool],
+    pub returns: &'a [f32],
+    pub advantages: &'a [f32],
+    pub values: &'a [f32],
+    pub plain: &'a [f32],
+}
+
+impl AcContext<'_> {
+    /// The states a query names as a tensor (the rollout's own tensor when they are its states).
+    fn states(&self, obs: &[f32]) -> PluginResult<Tensor<2>> {
+        let d = self.core.obs_dim();
+        if !obs.len().is_multiple_of(d) {
+            return Err(format!("{} state values are not rows of {d}", obs.len()));
+        }
+        if obs == self.batch.obs {
+            return Ok(self.obs.clone());
+        }
+        Ok(from_rows(obs, obs.len() / d, d, &self.obs.device()))
+    }
+
+    fn check(&self, what: &str, len: usize, want: usize) -> PluginResult<()> {
+        if len == want {
+            Ok(())
+        } else {
+            Err(format!("{what} has {len} values, expected {want}"))
+        }
+    }
+}
+
+impl OnPolicyContext for AcContext<'_> {
+    fn info(&self) -> RolloutInfo {
+        let c = self.core;
+        RolloutInfo {
+            obs_dim: c.obs_dim(),
+            act_dim: c.act_dim(),
+            batch_len: self.batch.len,
+            gamma: c.config().gamma,
+            gae_lambda: c.config().gae_lambda,
+            critic_params: c.critic().param_count(),
+            actor_params: c.actor_params(),
+            hidden: c.config().hidden.clone(),
+            update: c.updates(),
+        }
+    }
+    fn batch(&self) -> Batch<'_> {
+        *self.batch
+    }
+    fn episode_starts(&self) -> Vec<bool> {
+        self.starts.to_vec()
+    }
+    fn returns(&self) -> Vec<f32> {
+        self.returns.to_vec()
+    }
+    fn advantages(&self) -> Vec<f32> {
+        self.advantages.to_vec()
+    }
+    fn values(&self) -> Vec<f32> {
+        self.values.to_vec()
+    }
+    fn plain_weights(&self) -> Vec<f32> {
+        self.plain.to_vec()
+    }
+    fn log_probs(&self) -> PluginResult<Vec<f32>> {
+        self.core.log_probs(self.obs, self.batch.action)
+    }
+    fn critic_values(&self, obs: &[f32]) -> PluginResult<Vec<f32>> {
+        Ok(to_vec(self.core.critic().forward(self.states(obs)?)))
+    }
+    fn critic_jvp(&self, obs: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
+        self.check(
+            "critic_jvp direction",
+            x.len(),
+            self.core.critic().param_count(),
+        )?;
+        Ok(critic_jvp(self.core.critic(), &self.states(obs)?, x))
+    }
+    fn critic_vjp(&self, obs: &[f32], z: &[f64]) -> PluginResult<Vec<f64>> {
+        self.check(
+            "critic_vjp weights",
+            z.len(),
+            obs.len() / self.core.obs_dim(),
+        )?;
+        Ok(critic_vjp(self.core.critic(), &self.states(obs)?, z))
+    }
+    fn critic_gram(&self, obs: &[f32]) -> PluginResult<Vec<f64>> {
+        Ok(self
+            .core
+            .critic()
+            .per_sample_gram(self.states(obs)?)
+            .to_row_major())
+    }
+    fn critic_gram_into(&self, obs: &[f32], k: &mut Gram) -> PluginResult<()> {
+        self.core
+            .critic()
+            .per_sample_gram_into(self.states(obs)?, k);
+        Ok(())
+    }
+    fn critic_hvp(&self, obs: &[f32], targets: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
+        self.check(
+            "critic_hvp targets",
+            targets.len(),
+            obs.len() / self.core.obs_dim(),
+        )?;
+        self.check(
+            "critic_hvp direction",
+            x.len(),
+            self.core.critic().param_count(),
+        )?;
+        Ok(critic_hvp(
+            self.core.critic(),
+            &self.states(obs)?,
+            targets,
+            x,
+        ))
+    }
+    fn log_prob_vjp(&self, coef: &[f32]) -> PluginResult<Vec<f32>> {
+        self.check("log_prob_vjp weights", coef.len(), self.batch.len)?;
+        let (descent, _) = self
+            .core
+            .policy_gradient(self.obs, self.batch.action, coef.to_vec())?;
+        Ok(descent.into_iter().flat_map(to_vec).map(|g| -g).collect())
+    }
+}
