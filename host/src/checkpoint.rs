@@ -33,7 +33,12 @@ pub struct HostState {
     pub next_checkpoint: usize,
     pub last_eval: Option<f64>,
     pub last_eval_step: Option<usize>,
+    /// Agent update calls (a SAC iteration makes `x + y + 1` of them).
     pub updates: u64,
+    /// Training iterations: one per off-policy schedule (critic, correction and actor steps)
+    /// or on-policy rollout update. What the speed of a run is counted in.
+    #[serde(default)]
+    pub iterations: u64,
     pub elapsed_secs: f64,
     pub env: serde_json::Value,
     pub eval_env: serde_json::Value,

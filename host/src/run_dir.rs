@@ -47,6 +47,9 @@ pub struct Status {
     pub elapsed_secs: Option<f64>,
     #[serde(default)]
     pub updates: Option<u64>,
+    /// Training iterations done (see `checkpoint::TrainerState::iterations`).
+    #[serde(default)]
+    pub iterations: Option<u64>,
 }
 
 impl Status {
@@ -59,6 +62,7 @@ impl Status {
             peak_rss_mib: peak_rss_mib(),
             elapsed_secs: None,
             updates: None,
+            iterations: None,
         }
     }
 }

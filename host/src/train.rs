@@ -156,6 +156,7 @@ impl Trainer {
             last_eval: None,
             last_eval_step: None,
             updates: 0,
+            iterations: 0,
             elapsed_secs: 0.0,
             env: serde_json::Value::Null,
             eval_env: serde_json::Value::Null,
@@ -378,6 +379,7 @@ impl Trainer {
                                 self.state.updates += 1;
                             }
                         }
+                        self.state.iterations += 1;
                     }
                 }
                 Training::OnPolicy {
@@ -392,6 +394,7 @@ impl Trainer {
                         .map_err(|e| self.plugin_failure("update", e))?;
                     self.state.window.add(&metrics);
                     self.state.updates += 1;
+                    self.state.iterations += 1;
                     self.tabular_diagnostics()?;
                 }
             }
@@ -763,6 +766,7 @@ impl Trainer {
             peak_rss_mib: crate::run_dir::peak_rss_mib(),
             elapsed_secs: Some(self.state.elapsed_secs),
             updates: Some(self.state.updates),
+            iterations: Some(self.state.iterations),
         };
         // A status that cannot be written must not hide the run's own outcome.
         let _ = crate::run_dir::write_status(&self.dir, &status);

@@ -347,3 +347,42 @@ fn corrections_of_another_family_are_refused_by_the_onpolicy_core() {
     ]);
     assert_clear_error(&r, &["already has its correction"]);
 }
+
+/// A run with a loaded on-policy correction checkpoints the correction's state with the agent's
+/// and resumes exactly after kill -9.
+#[test]
+fn a_run_with_an_onpolicy_correction_resumes_exactly() {
+    let args: Vec<String> = [
+        "--plugin",
+        "agc",
+        "--correction",
+        "stac",
+        "--env",
+        "cartpole",
+        "--steps",
+        "4000",
+        "--set",
+        "rollout_len=400",
+        "--set",
+        "critic_steps=5",
+        "--eval-every",
+        "2000",
+        "--eval-episodes",
+        "2",
+        "--checkpoint-every",
+        "800",
+        "--seed",
+        "6",
+    ]
+    .map(String::from)
+    .to_vec();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reference = host(&refs);
+    assert!(reference.out.status.success(), "{}", reference.stderr());
+    let want = reference.run_dir();
+    let (_runs, dir) = kill_at_first_checkpoint(&args, "cartpole/agc");
+    resume_ok(&dir);
+    for f in ["eval.csv", "episodes.csv"] {
+        assert_eq!(read(&dir.join(f)), read(&want.join(f)), "{f} after resume");
+    }
+}

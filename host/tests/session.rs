@@ -86,11 +86,24 @@ fn a_session_runs_the_grid_and_writes_the_report() {
     };
     assert_eq!(first_episode("sac", 0), first_episode("SAC-2-0", 0));
     assert_ne!(first_episode("sac", 0), first_episode("sac", 1));
+    // Speed is counted in iterations: SAC-2-0 makes 3 update calls per iteration, SAC-1-0 two,
+    // over the same number of iterations.
+    let counts = |label: &str| {
+        let s = status(&out.join(format!("{label}/seed-0")));
+        (
+            s["updates"].as_u64().unwrap(),
+            s["iterations"].as_u64().unwrap(),
+        )
+    };
+    let ((u1, i1), (u2, i2)) = (counts("sac"), counts("SAC-2-0"));
+    assert!(i1 > 0 && i1 == i2, "{i1} vs {i2}");
+    assert_eq!((u1, u2), (2 * i1, 3 * i2));
 
     let csv = read(&out.join("summary.csv"));
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(rows[0].starts_with("label,planned,finished,final_mean"));
+    assert!(rows[0].ends_with(",wall_secs_mean,iterations_per_sec_mean"));
     assert!(rows[1].starts_with("sac,2,2,") && rows[2].starts_with("SAC-2-0,2,2,"));
     // The final mean in the summary is the mean of the runs' last evaluations.
     let last_eval = |seed: u64| last_eval_mean(&out.join(format!("sac/seed-{seed}")));

@@ -20,7 +20,7 @@ pub struct RunRecord {
     /// (env step, mean deterministic eval return).
     pub evals: Vec<(f64, f64)>,
     pub elapsed_secs: Option<f64>,
-    pub updates: Option<u64>,
+    pub iterations: Option<u64>,
     /// (env step, exact J of the policy) from `tabular.csv` (tabular envs).
     pub exact_j: Vec<(f64, f64)>,
 }
@@ -46,8 +46,8 @@ impl RunRecord {
                 Some((cells.next()??, cells.next()??))
             })
             .collect();
-        let (state, message, elapsed_secs, updates) = match status {
-            Some(s) => (s.state, s.message, s.elapsed_secs, s.updates),
+        let (state, message, elapsed_secs, iterations) = match status {
+            Some(s) => (s.state, s.message, s.elapsed_secs, s.iterations),
             None => ("not run".to_string(), None, None, None),
         };
         Self {
@@ -57,7 +57,7 @@ impl RunRecord {
             message,
             evals,
             elapsed_secs,
-            updates,
+            iterations,
             exact_j,
         }
     }
@@ -81,7 +81,10 @@ pub struct Row {
     /// First eval step at or above the threshold, per finished run (None: never reached).
     pub steps_to_threshold: Vec<Option<f64>>,
     pub wall_secs: Vec<f64>,
-    pub updates_per_sec: Vec<f64>,
+    /// Training iterations per second of each finished run: one SAC-x-y iteration is x critic,
+    /// y correction and one actor step, so a correction's cost shows here (its update calls
+    /// per second would count its own cheap steps as speed).
+    pub iterations_per_sec: Vec<f64>,
 }
 
 pub struct Report {
@@ -123,9 +126,9 @@ impl Report {
                         })
                         .collect(),
                     wall_secs: done.iter().filter_map(|r| r.elapsed_secs).collect(),
-                    updates_per_sec: done
+                    iterations_per_sec: done
                         .iter()
-                        .filter_map(|r| Some(r.updates? as f64 / r.elapsed_secs?))
+                        .filter_map(|r| Some(r.iterations? as f64 / r.elapsed_secs?))
                         .collect(),
                     label,
                 }
@@ -172,7 +175,7 @@ fn threshold_cell(row: &Row) -> (f64, usize) {
 /// Bootstrap resamples per point of a curve's band.
 const CURVE_REPS: usize = 2_000;
 
-pub const CSV_HEADER: &str = "label,planned,finished,final_mean,final_std,final_median,final_iqm,final_iqm_ci_low,final_iqm_ci_high,auc_mean,auc_ci_low,auc_ci_high,threshold,steps_to_threshold_median,runs_reaching_threshold,wall_secs_mean,updates_per_sec_mean";
+pub const CSV_HEADER: &str = "label,planned,finished,final_mean,final_std,final_median,final_iqm,final_iqm_ci_low,final_iqm_ci_high,auc_mean,auc_ci_low,auc_ci_high,threshold,steps_to_threshold_median,runs_reaching_threshold,wall_secs_mean,iterations_per_sec_mean";
 
 /// `summary.csv`: one row per plugin; the last two columns are wall-clock measurements.
 pub fn csv(report: &Report) -> String {
@@ -199,7 +202,7 @@ pub fn csv(report: &Report) -> String {
             steps.to_string(),
             reached.to_string(),
             or_nan(&row.wall_secs, stats::mean).to_string(),
-            or_nan(&row.updates_per_sec, stats::mean).to_string(),
+            or_nan(&row.iterations_per_sec, stats::mean).to_string(),
         ];
         let quoted: Vec<String> = cells
             .iter()
@@ -246,7 +249,7 @@ pub fn markdown(report: &Report, session: &Session) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         md,
-        "| plugin | runs | final mean ± std | median | IQM [95% CI] | AUC [95% CI]{thr} | wall s/run | updates/s |"
+        "| plugin | runs | final mean ± std | median | IQM [95% CI] | AUC [95% CI]{thr} | wall s/run | iterations/s |"
     );
     let _ = writeln!(
         md,
@@ -280,7 +283,7 @@ pub fn markdown(report: &Report, session: &Session) -> String {
             fmt(alo),
             fmt(ahi),
             fmt(or_nan(&row.wall_secs, stats::mean)),
-            fmt(or_nan(&row.updates_per_sec, stats::mean)),
+            fmt(or_nan(&row.iterations_per_sec, stats::mean)),
         );
     }
     let rows: Vec<&Row> = report

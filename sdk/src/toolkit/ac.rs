@@ -590,7 +590,7 @@ impl crate::Agent for AcCore {
             .meta("counters", &self.counters)
             .meta("config", &self.cfg);
         if let Some(c) = &self.correction {
-            w.meta("correction", &c.save()?);
+            w.bytes("correction", &c.save()?);
         }
         w.finish()
     }
@@ -635,7 +635,7 @@ impl crate::Agent for AcCore {
         let critic_count = self.critic.params().len();
         self.critic_opt.load(&r, "critic_opt", critic_count, &d)?;
         if let Some(c) = &mut self.correction {
-            let bytes: Vec<u8> = r.meta("correction").map_err(|e| {
+            let bytes = r.bytes("correction").map_err(|e| {
                 format!(
                     "the checkpoint has no correction state, and this run has a correction ({e})"
                 )
