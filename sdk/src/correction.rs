@@ -108,6 +108,18 @@ pub trait SacContext {
     fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
         Err("this context does not provide actor_gradient".into())
     }
+    /// The online critics and their weighted action gradients at `n` pairs, for weights
+    /// `w = (w1, w2)` (`2 x n`): `[Q1 (n), Q2 (n), w1_b dQ1(s_b,a_b)/da (n x act_dim),
+    /// w2_b dQ2(s_b,a_b)/da (n x act_dim)]`, actions in `[-1, 1]` (appended).
+    fn critic_action_gradient(
+        &self,
+        obs: &[f32],
+        act: &[f32],
+        w: &[f32],
+    ) -> PluginResult<Vec<f32>> {
+        let _ = (obs, act, w);
+        Err("this context does not provide critic_action_gradient".into())
+    }
 }
 
 /// Everything a correction is built from.

@@ -64,6 +64,9 @@ impl ContextServer<'_> {
             "target_vjp" => c.target_vjp(arg(args, 0, op)?)?,
             "critic_gram" => c.critic_gram(arg(args, 0, op)?, arg(args, 1, op)?)?,
             "actor_gradient" => c.actor_gradient()?,
+            "critic_action_gradient" => {
+                c.critic_action_gradient(arg(args, 0, op)?, arg(args, 1, op)?, arg(args, 2, op)?)?
+            }
             other => {
                 return Err(format!(
                     "unknown context query `{other}` (correction built against a newer SDK?)"
@@ -218,5 +221,13 @@ impl SacContext for RemoteContext<'_> {
     }
     fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
         self.ask("actor_gradient", &[])
+    }
+    fn critic_action_gradient(
+        &self,
+        obs: &[f32],
+        act: &[f32],
+        w: &[f32],
+    ) -> PluginResult<Vec<f32>> {
+        self.ask("critic_action_gradient", &[obs, act, w])
     }
 }

@@ -184,6 +184,31 @@ impl SacContext for StepContext<'_> {
         Ok(v)
     }
 
+    fn critic_action_gradient(
+        &self,
+        obs: &[f32],
+        act: &[f32],
+        w: &[f32],
+    ) -> PluginResult<Vec<f32>> {
+        let (_, _, n) = self.rows(obs, act)?;
+        Self::check_len("critic_action_gradient weights", w.len(), 2 * n)?;
+        let (od, ad) = (self.core.obs_dim, self.core.act_dim);
+        let inputs: Vec<f32> = obs
+            .chunks(od)
+            .zip(act.chunks(ad))
+            .flat_map(|(o, a)| o.iter().chain(a).copied())
+            .collect();
+        let (mut values, mut grads) = (Vec::new(), Vec::new());
+        for (i, critic) in self.core.critics.iter().enumerate() {
+            let (q, g) = critic.input_gradient(&inputs, n, &w[i * n..(i + 1) * n])?;
+            values.extend(q);
+            // The input gradient's action columns.
+            grads.extend(g.chunks(od + ad).flat_map(|row| row[od..].to_vec()));
+        }
+        values.extend(grads);
+        Ok(values)
+    }
+
     fn critic_jvp(&self, obs: &[f32], act: &[f32], v: &[f32]) -> PluginResult<Vec<f32>> {
         let (o, a, _) = self.rows(obs, act)?;
         let p = self.core.critics[0].param_count();

@@ -207,6 +207,35 @@ fn critic_products_match_finite_differences() {
     assert_close("critic JVP", dot(&w, &jvp), fd, 1e-2);
 }
 
+/// `critic_action_gradient`: the values equal `critic_values`, and `w . dQ/da` matches central
+/// differences of `w . Q` along a random action direction.
+#[test]
+fn critic_action_gradients_match_finite_differences() {
+    let c = core(31);
+    let data = Data::random(32);
+    let act = random_vec(B * 2, 33);
+    let w = random_vec(2 * B, 34);
+    let dir = random_vec(B * 2, 35);
+    with_context(&c, &data, 36, |ctx| {
+        let out = ctx.critic_action_gradient(&data.obs, &act, &w).unwrap();
+        assert_eq!(out.len(), 2 * B + 2 * B * 2);
+        assert_eq!(
+            &out[..2 * B],
+            ctx.critic_values(&data.obs, &act).unwrap().as_slice()
+        );
+        let (g1, g2) = out[2 * B..].split_at(B * 2);
+        let analytic = dot(g1, &dir) + dot(g2, &dir);
+        let fd = central(&act, &dir, 1e-3, |a| {
+            dot(&ctx.critic_values(&data.obs, a).unwrap(), &w)
+        });
+        assert_close("critic action gradient", analytic, fd, 1e-2);
+        assert!(
+            ctx.critic_action_gradient(&data.obs, &act, &w[1..])
+                .is_err()
+        );
+    });
+}
+
 #[test]
 fn actor_products_match_finite_differences() {
     let mut c = core(21);
