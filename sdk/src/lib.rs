@@ -25,6 +25,10 @@ pub mod tabular;
 #[cfg(feature = "toolkit")]
 pub mod toolkit;
 
+/// The exact `rand` and `rand_chacha` the SDK's signatures use (e.g. `impl rand::Rng`), so a
+/// plugin needs no version of its own.
+pub use {rand, rand_chacha};
+
 pub use agent::{Agent, AgentInit, Metrics, PluginResult, SoftSample, TabularView, Training};
 pub use batch::{Batch, BatchKind, UpdateStep};
 pub use correction::{

@@ -114,15 +114,13 @@ impl Opt {
 
     fn save(&self, w: &mut StateWriter, name: &str) {
         if let Opt::Adam(a) = self {
-            w.tensors(name, &a.moments())
-                .meta(&format!("{name}_t"), &a.t);
+            a.save_into(w, name);
         }
     }
 
-    fn load(&mut self, r: &StateReader, name: &str, count: usize, d: &Device) -> PluginResult<()> {
+    fn load(&mut self, r: &StateReader, name: &str) -> PluginResult<()> {
         if let Opt::Adam(a) = self {
-            a.set_moments(&r.tensors(name, 2 * count)?, d)?;
-            a.t = r.meta(&format!("{name}_t"))?;
+            a.load_from(r, name)?;
         }
         Ok(())
     }
@@ -630,10 +628,8 @@ impl crate::Agent for AcCore {
         let heads = self.log_std.dims()[1];
         self.log_std = from_vec(r.tensor("log_std")?, 1, heads, &d);
         self.critic.set_flat(&r.tensor("critic")?, &d)?;
-        let policy_count = self.policy.params().len() + 1;
-        self.policy_opt.load(&r, "policy_opt", policy_count, &d)?;
-        let critic_count = self.critic.params().len();
-        self.critic_opt.load(&r, "critic_opt", critic_count, &d)?;
+        self.policy_opt.load(&r, "policy_opt")?;
+        self.critic_opt.load(&r, "critic_opt")?;
         if let Some(c) = &mut self.correction {
             let bytes = r.bytes("correction").map_err(|e| {
                 format!(

@@ -93,4 +93,18 @@ impl Adam {
         }
         Ok(())
     }
+
+    /// Write the moments and the step count into a checkpoint under `name`.
+    pub fn save_into(&self, w: &mut super::StateWriter, name: &str) {
+        w.tensors(name, &self.moments())
+            .meta(&format!("{name}_t"), &self.t);
+    }
+
+    /// Read what [`Adam::save_into`] wrote under `name`.
+    pub fn load_from(&mut self, r: &super::StateReader, name: &str) -> Result<(), String> {
+        let moments = r.tensors(name, 2 * self.m.len())?;
+        self.set_moments(&moments, &Device::default())?;
+        self.t = r.meta(&format!("{name}_t"))?;
+        Ok(())
+    }
 }

@@ -323,6 +323,11 @@ impl Mlp {
         Ok((to_vec(y.inner()), to_vec(g)))
     }
 
+    /// An Adam optimiser for this network's parameters.
+    pub fn adam(&self, lr: f64) -> Adam {
+        Adam::new(&self.params(), lr)
+    }
+
     /// One Adam step on `1/2 mean (f(x) - targets)^2`; returns the loss before the step.
     pub fn regression_step(
         &mut self,

@@ -11,6 +11,7 @@
 pub mod ac;
 mod ac_context;
 mod adam;
+mod categorical;
 pub mod gram;
 pub mod implicit;
 mod mlp;
@@ -22,6 +23,7 @@ mod tensor;
 pub mod value;
 
 pub use adam::Adam;
+pub use categorical::Categorical;
 pub use mlp::{Activation, Mlp};
 pub use policy::SquashedGaussian;
 pub use state::{StateReader, StateWriter};
