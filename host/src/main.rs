@@ -268,6 +268,11 @@ fn inspect(spec: &str) -> Result<(), String> {
     println!("plugin      {}", plugin.path.display());
     println!("crate       {} {}", b.crate_name, b.crate_version);
     println!(
+        "abi         {} (host {})",
+        b.abi_version,
+        acgap_sdk::plugin::ABI_VERSION
+    );
+    println!(
         "sdk         {} (host {})",
         b.sdk_version,
         acgap_sdk::plugin::SDK_VERSION
@@ -275,7 +280,12 @@ fn inspect(spec: &str) -> Result<(), String> {
     println!("rustc       {}", b.rustc);
     println!("panic       {}", b.panic_strategy);
     for c in &plugin.info.components {
-        println!("\n{:?} `{}`: {}", c.kind, c.name, c.description);
+        let family = c
+            .family
+            .as_deref()
+            .map(|f| format!(" ({f} family)"))
+            .unwrap_or_default();
+        println!("\n{:?} `{}`{family}: {}", c.kind, c.name, c.description);
         println!(
             "default config: {}",
             serde_json::to_string_pretty(&c.default_config).unwrap_or_default()

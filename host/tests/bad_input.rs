@@ -70,11 +70,20 @@ fn shared_library_that_is_not_an_acgap_plugin() {
     assert_clear_error(&r, &["not an acgap plugin"]);
 }
 
+/// A plugin of another ABI major version, or of a newer minor than the host's, is refused
+/// naming both versions and what to do.
 #[test]
-fn plugin_built_against_an_incompatible_sdk() {
-    let plugin = format!("{}@nan-action", fixtures().old_sdk.display());
+fn plugins_of_an_abi_this_host_cannot_serve_are_refused() {
+    let host_abi = acgap_sdk::plugin::ABI_VERSION;
+    let plugin = format!("{}@nan-action", fixtures().other_major.display());
     let r = host(&["--plugin", &plugin, "--steps", "10"]);
-    assert_clear_error(&r, &["incompatible", "Rebuild the plugin"]);
+    assert_clear_error(&r, &["plugin ABI 0.9", "another major version", host_abi]);
+    let plugin = format!("{}@nan-action", fixtures().newer_abi.display());
+    let r = host(&["--plugin", &plugin, "--steps", "10"]);
+    assert_clear_error(
+        &r,
+        &["plugin ABI 1.99", "newer than this host's ABI", host_abi],
+    );
 }
 
 #[test]

@@ -55,12 +55,15 @@ pub fn workspace_plugins() -> &'static Path {
     })
 }
 
-/// The misbehaving fixture plugin in three builds: normal, `panic = "abort"`, and one
-/// that claims an incompatible SDK version. Returns their paths.
+/// The misbehaving fixture plugin in four builds: normal, `panic = "abort"`, and two that
+/// claim ABI versions this host cannot serve. Returns their paths.
 pub struct Fixtures {
     pub normal: PathBuf,
     pub abort: PathBuf,
-    pub old_sdk: PathBuf,
+    /// Claims plugin ABI 0.9 (another major version).
+    pub other_major: PathBuf,
+    /// Claims plugin ABI 1.99 (newer than the host).
+    pub newer_abi: PathBuf,
 }
 
 pub fn fixtures() -> &'static Fixtures {
@@ -85,13 +88,15 @@ pub fn fixtures() -> &'static Fixtures {
         let normal = keep("libfixture_normal.so");
         build(&["--", "-C", "panic=abort"], &[]);
         let abort = keep("libfixture_abort.so");
-        // abi_stable accepts a newer minor SDK (prefix types are append-only) but not an older one.
-        build(&[], &[("ACGAP_TEST_SDK_VERSION", "0.0.9")]);
-        let old_sdk = keep("libfixture_old_sdk.so");
+        build(&[], &[("ACGAP_TEST_ABI_VERSION", "0.9")]);
+        let other_major = keep("libfixture_abi_0_9.so");
+        build(&[], &[("ACGAP_TEST_ABI_VERSION", "1.99")]);
+        let newer_abi = keep("libfixture_abi_1_99.so");
         Fixtures {
             normal,
             abort,
-            old_sdk,
+            other_major,
+            newer_abi,
         }
     })
 }

@@ -5,8 +5,13 @@
 //!
 //! Design: the root module has three entry points (describe, new agent, new
 //! correction); agents and corrections are `#[sabi_trait]` objects whose
-//! methods take `f32` slices and JSON strings. New methods are appended below
-//! the `last_prefix_field` so that older hosts keep working.
+//! methods take `f32` slices and JSON strings.
+//!
+//! **Frozen at ABI 1.0.** abi_stable accepts a library whose interface has *more* fields than
+//! the host's, never fewer, so appending a method here would make every older plugin
+//! unloadable. Within ABI major 1 nothing in this file changes; new features are named
+//! operations of the `call` methods (and of the contexts' `call` / `call_f64`), and a plugin's
+//! ABI minor ([`super::ABI_VERSION`], in its description) tells the host which it has.
 
 use abi_stable::{
     StableAbi, declare_root_module_statics,
@@ -71,8 +76,12 @@ pub trait AgentFfi: Send {
         n: usize,
         seed: u64,
     ) -> RResult<RString, RString>;
-    /// `Option<`[`crate::agent::TabularView`]`>` as JSON (SDK 0.2).
+    /// `Option<`[`crate::agent::TabularView`]`>` as JSON.
     fn tabular(&mut self) -> RResult<RString, RString>;
+    /// Every later addition (ABI 1.1 on): a named operation with JSON input and output. A
+    /// plugin built before an operation existed answers it with an error naming the operation;
+    /// the host turns that into a default or a message saying which ABI the feature needs.
+    fn call(&mut self, op: RStr<'_>, input: RStr<'_>) -> RResult<RString, RString>;
 }
 
 /// A correction object living in a plugin.
@@ -98,6 +107,8 @@ pub trait CorrectionFfi: Send {
     /// [`crate::onpolicy::OnPolicyCorrection::actor_term`] (appended); the context answers
     /// through [`ContextFfi::call_f64`].
     fn onpolicy_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString>;
+    /// Every later addition (ABI 1.1 on), as [`AgentFfi::call`].
+    fn call(&mut self, op: RStr<'_>, input: RStr<'_>) -> RResult<RString, RString>;
 }
 
 /// [`CorrectionFfi::family`] of a [`crate::correction::Correction`].
@@ -187,7 +198,7 @@ impl RootModule for PluginModuleRef {
     declare_root_module_statics! {PluginModuleRef}
     const BASE_NAME: &'static str = "acgap_plugin";
     const NAME: &'static str = "acgap plugin";
-    // The SDK's crate version: abi_stable refuses a plugin whose SDK is not
-    // semver-compatible (for 0.x: a different minor version).
-    const VERSION_STRINGS: VersionStrings = VersionStrings::new(super::SDK_VERSION);
+    // Constant within ABI major 1: abi_stable's own rule (library version >= host version)
+    // would refuse older plugins; `Plugin::open` checks `ABI_VERSION` instead.
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
 }

@@ -20,7 +20,7 @@ use crate::correction::{Correction, CorrectionTerm, SacContext};
 use crate::onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm};
 use crate::tabular::{TabularContext, TabularCorrection, TabularUpdate};
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RString, RVec};
+use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
 
 fn to_r<T>(r: PluginResult<T>) -> RResult<T, RString> {
     match r {
@@ -210,6 +210,20 @@ impl AgentFfi for AgentAdapter {
             to_json(&a.tabular()?)
         })
     }
+
+    fn call(&mut self, op: RStr<'_>, _input: RStr<'_>) -> RResult<RString, RString> {
+        call_guarded(&mut *self.inner, &mut self.broken, "agent.call", |_| {
+            Err(unknown_op(op.as_str()))
+        })
+    }
+}
+
+/// The answer of a plugin to an operation its SDK does not know.
+fn unknown_op(op: &str) -> String {
+    format!(
+        "unknown operation `{op}` (the plugin was built against ABI {})",
+        super::ABI_VERSION
+    )
 }
 
 /// Caller side of an agent: implements [`Agent`] by calling into its library.
@@ -483,6 +497,10 @@ impl CorrectionFfi for CorrectionAdapter {
                 .into(),
             ),
         }
+    }
+
+    fn call(&mut self, op: RStr<'_>, _input: RStr<'_>) -> RResult<RString, RString> {
+        RErr(unknown_op(op.as_str()).into())
     }
 }
 

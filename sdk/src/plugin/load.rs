@@ -17,6 +17,8 @@ pub enum LoadError {
     NotALibrary(PathBuf, String),
     NotAPlugin(PathBuf, String),
     IncompatibleSdk(PathBuf, String),
+    /// The plugin's ABI version, when this host cannot serve it.
+    IncompatibleAbi(PathBuf, String),
     PanicAbort(PathBuf, String),
     UnknownComponent {
         path: PathBuf,
@@ -56,10 +58,31 @@ impl std::fmt::Display for LoadError {
             ),
             LoadError::IncompatibleSdk(p, e) => write!(
                 f,
-                "`{}` was built against an SDK incompatible with this host (SDK {}): {e}. Rebuild the plugin against this SDK version.",
+                "`{}` was built against an SDK incompatible with this host (plugin ABI {}): {e}. Rebuild the plugin against an SDK of ABI {}.",
                 p.display(),
-                super::SDK_VERSION
+                super::ABI_VERSION,
+                super::ABI_VERSION
             ),
+            LoadError::IncompatibleAbi(p, plugin) => {
+                let (host, (hm, _)) = (
+                    super::ABI_VERSION,
+                    super::parse_abi_version(super::ABI_VERSION).unwrap_or((0, 0)),
+                );
+                let what = match super::parse_abi_version(plugin) {
+                    Some((m, _)) if m == hm => format!(
+                        "is newer than this host's ABI {host}: update the host, or rebuild the plugin against an SDK of ABI {host}"
+                    ),
+                    Some(_) => format!(
+                        "is of another major version than this host's ABI {host}: rebuild the plugin against an SDK of ABI {hm}.x"
+                    ),
+                    None => format!("is unreadable; this host speaks ABI {host}"),
+                };
+                write!(
+                    f,
+                    "`{}` was built against plugin ABI {plugin}, which {what}.",
+                    p.display()
+                )
+            }
             LoadError::PanicAbort(p, c) => write!(
                 f,
                 "`{}` (crate `{c}`) was built with `panic = \"abort\"`: a panic in it would kill the host and lose the run. Rebuild it with `panic = \"unwind\"` (the default).",
@@ -139,6 +162,12 @@ impl Plugin {
         let info: PluginInfo = serde_json::from_str(&json).map_err(|e| {
             LoadError::IncompatibleSdk(path.clone(), format!("unreadable plugin description: {e}"))
         })?;
+        let (host_major, host_minor) =
+            super::parse_abi_version(super::ABI_VERSION).expect("the SDK's ABI version parses");
+        match super::parse_abi_version(&info.build.abi_version) {
+            Some((major, minor)) if major == host_major && minor <= host_minor => {}
+            _ => return Err(LoadError::IncompatibleAbi(path, info.build.abi_version)),
+        }
         if info.build.panic_strategy != "unwind" {
             return Err(LoadError::PanicAbort(path, info.build.crate_name));
         }

@@ -27,13 +27,25 @@ use crate::onpolicy::OnPolicyCorrection;
 use crate::tabular::TabularCorrection;
 use serde::{Deserialize, Serialize};
 
-/// The SDK version a plugin was built against (also checked by the ABI layer).
-/// `ACGAP_TEST_SDK_VERSION` at build time overrides it; the host's tests use that to
-/// build a plugin that claims an incompatible SDK.
-pub const SDK_VERSION: &str = match option_env!("ACGAP_TEST_SDK_VERSION") {
+/// The SDK crate version a plugin was built against (informative: compatibility is the
+/// ABI's, [`ABI_VERSION`]).
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The plugin ABI, `major.minor`, versioned apart from the SDK crate. Within a major version
+/// the ABI is append-only (docs/plugins.md, "Compatibility"): a host loads every plugin of its
+/// major version with a minor up to its own, and refuses a newer plugin naming both versions.
+/// `ACGAP_TEST_ABI_VERSION` at build time overrides it (the host's tests build plugins that
+/// claim other versions).
+pub const ABI_VERSION: &str = match option_env!("ACGAP_TEST_ABI_VERSION") {
     Some(v) => v,
-    None => env!("CARGO_PKG_VERSION"),
+    None => "1.0",
 };
+
+/// `(major, minor)` of an ABI version string.
+pub fn parse_abi_version(v: &str) -> Option<(u32, u32)> {
+    let (major, minor) = v.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
 /// The compiler that built the SDK (and, in the same build, the plugin).
 pub const RUSTC_VERSION: &str = env!("ACGAP_RUSTC_VERSION");
 
@@ -61,6 +73,9 @@ pub struct ComponentInfo {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BuildInfo {
     pub sdk_version: String,
+    /// [`ABI_VERSION`] of the SDK the plugin was built with.
+    #[serde(default)]
+    pub abi_version: String,
     pub crate_name: String,
     pub crate_version: String,
     pub rustc: String,
@@ -74,6 +89,7 @@ impl BuildInfo {
     pub fn new(crate_name: &str, crate_version: &str, panic_unwind: bool) -> Self {
         Self {
             sdk_version: SDK_VERSION.into(),
+            abi_version: ABI_VERSION.into(),
             crate_name: crate_name.into(),
             crate_version: crate_version.into(),
             rustc: RUSTC_VERSION.into(),
