@@ -691,12 +691,17 @@ impl Trainer {
 
     /// Monte-Carlo soft returns against the agent's value estimates (`gap.csv`).
     fn gap_diagnostics(&mut self) -> Result<(), RunFailure> {
-        let gamma = self
-            .spec
-            .agent_config
-            .get("gamma")
-            .and_then(|g| g.as_f64())
-            .unwrap_or(0.99);
+        // The agent's own discount (ABI 1.1), else the env's where its model defines one.
+        let env_gamma = self.env.spec().tabular.as_ref().map(|m| m.gamma);
+        let Some(gamma) = self.agent.discount().or(env_gamma) else {
+            return Err(RunFailure {
+                state: "failed",
+                message: format!(
+                    "--gap-every needs the agent's discount: `{}` (plugin ABI {}) does not report it (agents report it from ABI 1.1; rebuild the plugin against this SDK, or implement `Agent::discount`)",
+                    self.spec.agent, self.spec.plugin_build.abi_version
+                ),
+            });
+        };
         let horizon = if self.spec.gap.horizon == 0 {
             crate::gap::default_horizon(gamma)
         } else {

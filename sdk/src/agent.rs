@@ -125,6 +125,12 @@ pub trait Agent: Send {
         Err("this agent does not support Monte-Carlo gap diagnostics".into())
     }
 
+    /// The discount `gamma` the agent optimises, which the host's diagnostics use (the gap
+    /// diagnostics' Monte-Carlo returns). Default: not reported. (ABI 1.1.)
+    fn discount(&mut self) -> Option<f64> {
+        None
+    }
+
     /// Tabular agents: the policy and critic tables and the last actor direction, which the
     /// host compares with the exact quantities of the env's model every update. Default: none.
     fn tabular(&mut self) -> PluginResult<Option<TabularView>> {

@@ -444,6 +444,10 @@ impl Agent for TabularAc {
         Err("the tabular actor-critics take tabular-family corrections (TabularCorrection); this one is a SAC-family correction (Correction)".into())
     }
 
+    fn discount(&mut self) -> Option<f64> {
+        Some(self.gamma)
+    }
+
     fn save(&self) -> PluginResult<Vec<u8>> {
         let correction = self.correction.as_ref().map(|c| c.save()).transpose()?;
         serde_json::to_vec(&Saved {

@@ -212,9 +212,16 @@ impl AgentFfi for AgentAdapter {
     }
 
     fn call(&mut self, op: RStr<'_>, _input: RStr<'_>) -> RResult<RString, RString> {
-        call_guarded(&mut *self.inner, &mut self.broken, "agent.call", |_| {
-            Err(unknown_op(op.as_str()))
-        })
+        call_guarded(
+            &mut *self.inner,
+            &mut self.broken,
+            "agent.call",
+            |a| match op.as_str() {
+                // ABI 1.1
+                "discount" => to_json(&a.discount()),
+                other => Err(unknown_op(other)),
+            },
+        )
     }
 }
 
@@ -271,6 +278,14 @@ impl Agent for LoadedAgent {
 
     fn tabular(&mut self) -> PluginResult<Option<crate::agent::TabularView>> {
         from_json(&from_r(self.inner.tabular())?)
+    }
+
+    /// `None` also for a plugin older than ABI 1.1, which has no such operation.
+    fn discount(&mut self) -> Option<f64> {
+        from_r(self.inner.call("discount".into(), "".into()))
+            .ok()
+            .and_then(|json| serde_json::from_str::<Option<f64>>(&json).ok())
+            .flatten()
     }
 
     fn training(&self) -> Training {

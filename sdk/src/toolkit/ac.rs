@@ -577,6 +577,10 @@ impl crate::Agent for AcCore {
         }
     }
 
+    fn discount(&mut self) -> Option<f64> {
+        Some(self.cfg.gamma)
+    }
+
     fn save(&self) -> PluginResult<Vec<u8>> {
         let mut w = StateWriter::default();
         w.tensor("policy", &self.policy.to_flat())

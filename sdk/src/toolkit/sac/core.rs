@@ -363,6 +363,10 @@ impl Agent for SacCore {
         }
     }
 
+    fn discount(&mut self) -> Option<f64> {
+        Some(self.cfg.gamma)
+    }
+
     fn save(&self) -> PluginResult<Vec<u8>> {
         let mut w = StateWriter::default();
         w.tensor("actor", &self.actor.net.to_flat())
