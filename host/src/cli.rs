@@ -1,5 +1,6 @@
 //! Command-line interface (clap). `host --help` is generated from these docs.
 
+use crate::run::spec::RunSettings;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -79,10 +80,10 @@ pub enum Command {
         env: String,
         /// Actor updates to run (comma-separated).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "pg,aoc,agc")]
-        actor: Vec<crate::dp::Actor>,
+        actor: Vec<crate::tools::exact_dp::Actor>,
         /// Critic updates to run (comma-separated).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "br,td")]
-        critic: Vec<crate::dp::Critic>,
+        critic: Vec<crate::tools::exact_dp::Critic>,
         #[arg(long, default_value_t = 3000)]
         iterations: usize,
         #[arg(long, default_value_t = 0.01)]
@@ -111,7 +112,7 @@ pub enum Command {
         /// `rollout` (one on-policy episode per batch, as the tabular agents train) or
         /// `exact-d` (i.i.d. from d_theta, the distribution the theorems assume).
         #[arg(long, value_enum, default_value = "rollout")]
-        sampling: crate::score::suite::Sampling,
+        sampling: crate::tools::score::suite::Sampling,
         /// Do not print the scorecard (it is written to the folder either way).
         #[arg(long)]
         quiet: bool,
@@ -202,47 +203,6 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// What every run of a session shares (and a session file's `settings` object holds).
-/// The defaults are clap's, so the command line and session files cannot disagree.
-#[derive(Args, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RunSettings {
-    /// Environment id (see `host envs`).
-    #[arg(long, default_value = "pendulum")]
-    pub env: String,
-    /// Total environment steps.
-    #[arg(long, default_value_t = 20_000)]
-    pub steps: usize,
-    /// Compute device handed to the plugin.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Evaluate every this many env steps (0: only at the end).
-    #[arg(long, default_value_t = 1000)]
-    pub eval_every: usize,
-    /// Episodes per evaluation (deterministic policy, separately seeded env).
-    #[arg(long, default_value_t = 10)]
-    pub eval_episodes: usize,
-    /// Average update metrics over windows of this many env steps.
-    #[arg(long, default_value_t = 1000)]
-    pub log_every: usize,
-    /// Write a checkpoint every this many env steps (0: only at the end).
-    #[arg(long, default_value_t = 5000)]
-    pub checkpoint_every: usize,
-    /// Monte-Carlo gap diagnostics every this many env steps (0: off): the critic's bias
-    /// against true soft returns from a fixed set of replay states (see README).
-    #[arg(long, default_value_t = 0)]
-    pub gap_every: usize,
-    /// Number of (state, action) pairs of the gap diagnostics.
-    #[arg(long, default_value_t = 10)]
-    pub gap_pairs: usize,
-    /// Monte-Carlo rollouts per pair.
-    #[arg(long, default_value_t = 10)]
-    pub gap_rollouts: usize,
-    /// Rollout length (0: until gamma^H < 1%).
-    #[arg(long, default_value_t = 0)]
-    pub gap_horizon: usize,
-}
-
 impl RunSettings {
     /// Refuse settings no run can honour, before anything is allocated or written.
     pub fn check(&self) -> Result<(), String> {
@@ -258,17 +218,6 @@ impl RunSettings {
         within("gap_rollouts", self.gap_rollouts, 1, 100_000)?;
         within("steps", self.steps, 1, 1 << 40)?;
         Ok(())
-    }
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        #[derive(Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            settings: RunSettings,
-        }
-        Defaults::parse_from(["host"]).settings
     }
 }
 
@@ -300,4 +249,43 @@ pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> 
         if session { "session.json" } else { "run.json" },
         given.join(", ")
     ))
+}
+
+/// The `--plugin` flags as session entries: the global overrides (`--config`, `--set`,
+/// `--schedule`, `--correction`, ...) apply to every plugin, its own after the colon win.
+pub fn entries(args: &TrainArgs) -> Result<Vec<crate::run::spec::Entry>, String> {
+    if args.plugin.is_empty() {
+        return Err(
+            "no plugin given: pass `--plugin sac` (a name) or `--plugin path/to/libsac.so`".into(),
+        );
+    }
+    let mut set = match &args.config {
+        Some(f) => crate::plugins::read_config_file(f)?,
+        None => serde_json::Map::new(),
+    };
+    set.extend(crate::plugins::parse_sets(&args.set)?);
+    if let Some(s) = &args.schedule {
+        set.insert("schedule".into(), s.clone().into());
+    }
+    if let Some(e) = args.env_steps_per_iter {
+        set.insert("env_steps_per_iter".into(), e.into());
+    }
+    let correction_set = crate::plugins::parse_sets(&args.correction_set)?;
+    args.plugin
+        .iter()
+        .map(|typed| {
+            let own = crate::session::spec::parse_entry(typed)?;
+            let mut entry = crate::run::spec::Entry {
+                set: set.clone(),
+                correction: args.correction.clone(),
+                correction_set: correction_set.clone(),
+                config_file: args.config.clone(),
+                ..own.clone()
+            };
+            entry.set.extend(own.set);
+            entry.correction = own.correction.or(entry.correction);
+            entry.correction_set.extend(own.correction_set);
+            Ok(entry)
+        })
+        .collect()
 }

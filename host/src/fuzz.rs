@@ -3,7 +3,7 @@
 //! without bound.
 
 use crate::cli::Cli;
-use crate::replay::ReplayBuffer;
+use crate::run::replay::ReplayBuffer;
 use crate::session::spec::{SessionSpec, parse_entry};
 use clap::Parser;
 use proptest::prelude::*;
@@ -92,7 +92,7 @@ proptest! {
         if let Ok(b) = ReplayBuffer::from_bytes(&bytes) {
             // A buffer that reads back must be usable: sampling stays within it.
             let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
-            let mut mb = crate::replay::Minibatch::default();
+            let mut mb = crate::run::replay::Minibatch::default();
             if b.len() > 0 {
                 b.sample(4, &mut rng, &mut mb);
             }
@@ -101,6 +101,6 @@ proptest! {
 
     #[test]
     fn host_states_read_or_fail_cleanly(text in syntax()) {
-        let _ = serde_json::from_str::<crate::checkpoint::HostState>(&text);
+        let _ = serde_json::from_str::<crate::run::checkpoint::HostState>(&text);
     }
 }

@@ -9,10 +9,10 @@ mod exact_table;
 pub mod report;
 pub mod spec;
 pub mod stats;
+pub mod summary;
 
-use crate::folder::Lock;
-use crate::run_dir::{Status, write_json};
-use crate::train::Trainer;
+use crate::output::folder::Lock;
+use crate::output::run_dir::{Status, write_json};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 use spec::{PlannedRun, Session, SessionSpec, Shard};
@@ -68,11 +68,11 @@ pub fn start(
                 // An env id with options (`fourroom:goal=[1,1]`) as a plain folder name.
                 spec.settings.env.replace(['/', '\\'], "_")
             });
-            crate::folder::check_name("session name", &name)?;
-            crate::folder::create_unique(
+            crate::output::folder::check_name("session name", &name)?;
+            crate::output::folder::create_unique(
                 &runs_root
                     .join("sessions")
-                    .join(format!("{name}-{}", crate::run_dir::timestamp())),
+                    .join(format!("{name}-{}", crate::output::run_dir::timestamp())),
             )?
         }
     };
@@ -200,7 +200,7 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
             scope.spawn(|| {
                 loop {
                     // After SIGINT/SIGTERM the runs in progress checkpoint and stop; no new one starts.
-                    if crate::interrupt::requested().is_some() {
+                    if crate::run::interrupt::requested().is_some() {
                         break;
                     }
                     // Take the lock only to pop: `while let` would hold it for the whole run.
@@ -226,7 +226,7 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
                             "finished {} seed {}: final eval return {ret:.1} ({secs:.0} s)",
                             run.label, run.seed
                         ),
-                        Err(e) if crate::interrupt::requested().is_some() => format!(
+                        Err(e) if crate::run::interrupt::requested().is_some() => format!(
                             "stopped  {} seed {}: {}",
                             run.label,
                             run.seed,
@@ -244,7 +244,7 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
         }
     });
     overall.finish_and_clear();
-    let report = report::write(dir, session, None)?;
+    let report = summary::write(dir, session, None)?;
     // Only this shard's runs decide its exit code; other shards' runs may still be pending.
     let unfinished: Vec<String> = mine
         .iter()
@@ -294,7 +294,7 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
     // never got that far (a plugin that would not load, a host panic) is marked failed here.
     if let Err(e) = &result
         && !has_outcome(&run_dir)
-        && crate::interrupt::requested().is_none()
+        && crate::run::interrupt::requested().is_none()
     {
         let _ = std::fs::create_dir_all(&run_dir);
         let _ = write_json(&run_dir.join("status.json"), &Status::failed(e.clone()));
@@ -304,7 +304,7 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
 
 /// Start, or resume from its checkpoint, one run of the grid; its final eval return.
 fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> Result<f64, String> {
-    let resuming = crate::checkpoint::exists(run_dir);
+    let resuming = crate::run::checkpoint::exists(run_dir);
     if !resuming {
         // Killed before its first checkpoint: nothing to continue, start over cleanly
         // (keeping the lock file this process holds).
@@ -320,17 +320,48 @@ fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
             }
         }
     }
-    let agent = crate::plugins::build_agent(&run.spec)?;
-    let mut trainer = if resuming {
-        Trainer::resume(run.spec.clone(), run_dir.to_path_buf(), agent, lock)?
-    } else {
-        Trainer::new(run.spec.clone(), run_dir.to_path_buf(), agent, lock)?
-    };
-    let outcome = trainer.run(bar);
+    let agent = crate::run::spec::build_agent(&run.spec)?;
+    let trainer = crate::run::start(
+        run.spec.clone(),
+        run_dir.to_path_buf(),
+        agent,
+        lock,
+        resuming,
+    )?;
     let title = format!("{} on {} (seed {})", run.label, run.spec.env, run.seed);
-    let _ = crate::plot::learning_curve(run_dir, &title);
-    let _ = crate::plot::gap_curve(run_dir, &format!("critic bias, {title}"));
-    let _ = crate::plot::tabular_values(run_dir, &format!("values, {title}"));
+    let crate::run::Outcome {
+        trainer, outcome, ..
+    } = crate::run::finish(trainer, bar, &title);
     outcome.map_err(|f| f.message)?;
     Ok(trainer.last_eval().unwrap_or(f64::NAN))
+}
+
+/// Several plugins, several seeds, a shard, or resuming a session directory.
+pub fn wanted(args: &crate::cli::TrainArgs) -> bool {
+    args.plugin.len() > 1
+        || args.seeds.is_some()
+        || args.shard.is_some()
+        || args
+            .resume
+            .as_ref()
+            .is_some_and(|d| d.join("session.json").is_file())
+}
+
+/// A session from the command line (`--plugin A --plugin B`, `--seeds N`, `--shard`), or
+/// the resumption of a session directory.
+pub fn from_cli(args: &crate::cli::TrainArgs) -> Result<(), String> {
+    let opts = Options::new(args.jobs, args.shard.as_deref(), args.quiet)?;
+    if let Some(dir) = &args.resume {
+        return resume(dir, &opts).map(|_| ());
+    }
+    let spec = SessionSpec {
+        name: None,
+        description: None,
+        plugins: crate::cli::entries(args)?,
+        seeds: args.seeds.unwrap_or(1),
+        seed: args.seed,
+        threshold: args.threshold,
+        settings: args.settings.clone(),
+    };
+    start(&spec, args.out.clone(), &args.runs, &opts).map(|_| ())
 }

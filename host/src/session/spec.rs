@@ -2,39 +2,12 @@
 //! shared run settings — from the command line or a session file — and the planned
 //! (plugin, seed) grid that `session.json` records.
 
-use crate::cli::RunSettings;
-use crate::train::RunSpec;
+use crate::run::spec::RunSpec;
+use crate::run::spec::{Entry, RunSettings};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// The most runs one session plans (each is a folder and a row of the report).
 const MAX_RUNS: u64 = 100_000;
-
-/// One plugin of a session with its own overrides.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    /// Name in reports and the run folder name (default: the agent's name, `+correction`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Plugin name or path, `name@agent` for a plugin with several agents.
-    pub plugin: String,
-    /// Agent config overrides.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub set: Map<String, Value>,
-    /// Correction plugin or component name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correction: Option<String>,
-    /// Correction config overrides.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub correction_set: Map<String, Value>,
-    /// The plugin as typed on the command line, used to tell apart two entries of one plugin.
-    #[serde(skip)]
-    pub typed: String,
-    /// The `--config` file the agent overrides came from, named in config errors.
-    #[serde(skip)]
-    pub config_file: Option<std::path::PathBuf>,
-}
 
 /// A session file (`host session FILE`), or what several `--plugin` flags say.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,7 +67,7 @@ impl SessionSpec {
             return Err("`seeds` must be at least 1".into());
         }
         if let Some(name) = &self.name {
-            crate::folder::check_name("session name", name)?;
+            crate::output::folder::check_name("session name", name)?;
         }
         let runs = self.seeds.saturating_mul(self.plugins.len() as u64);
         if runs > MAX_RUNS {
@@ -116,7 +89,7 @@ impl SessionSpec {
         let templates = self
             .plugins
             .iter()
-            .map(|e| crate::plugins::resolve_entry(e, &self.settings, self.seed))
+            .map(|e| crate::run::spec::resolve_entry(e, &self.settings, self.seed))
             .collect::<Result<Vec<_>, _>>()?;
         let labels = labels(&self.plugins, &templates)?;
         let mut runs = Vec::new();
@@ -161,7 +134,7 @@ fn labels(entries: &[Entry], specs: &[RunSpec]) -> Result<Vec<String>, String> {
             base[i].clone()
         };
         let label = sanitize(&label);
-        crate::folder::check_name("label", &label)?;
+        crate::output::folder::check_name("label", &label)?;
         out.push(label);
     }
     for (i, l) in out.iter().enumerate() {

@@ -118,7 +118,7 @@ impl RunLogs {
                 )?;
             }
             if tabular {
-                logs.write(5, crate::tabular::HEADER)?;
+                logs.write(5, crate::diagnostics::exact::HEADER)?;
             }
         }
         Ok(logs)
@@ -171,7 +171,7 @@ impl RunLogs {
     }
 
     /// One gap diagnostic of one value estimator (long format: a row per estimator).
-    pub fn gap(&mut self, step: usize, r: &crate::gap::GapRow) -> Result<(), String> {
+    pub fn gap(&mut self, step: usize, r: &crate::diagnostics::gap::GapRow) -> Result<(), String> {
         self.record(&serde_json::json!({
             "type": "gap", "step": step, "estimator": r.estimator, "q_mc_mean": r.q_mc_mean,
             "estimate_mean": r.estimate_mean, "bias_mean": r.bias_mean, "abs_bias_mean": r.abs_bias_mean,
@@ -185,7 +185,7 @@ impl RunLogs {
         )
     }
 
-    /// One row of exact tabular diagnostics (see `crate::tabular`).
+    /// One row of exact tabular diagnostics (see `crate::diagnostics::exact`).
     pub fn tabular(&mut self, row: &str) -> Result<(), String> {
         self.write(5, row)
     }

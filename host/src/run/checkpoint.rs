@@ -7,10 +7,10 @@
 //! one before it stays as `previous/`, where a resume falls back (with a warning) when the
 //! latest one fails verification.
 
-use crate::replay::ReplayBuffer;
-use crate::run_dir::{LogOffsets, write_atomic};
-use crate::train::RunSpec;
-use crate::window::Window;
+use crate::output::run_dir::{LogOffsets, write_atomic};
+use crate::run::replay::ReplayBuffer;
+use crate::run::spec::RunSpec;
+use crate::run::window::Window;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,7 +48,7 @@ pub struct HostState {
     #[serde(default)]
     pub extra_envs: Vec<EnvSlot>,
     /// Gap-diagnostic pairs (with env snapshots) and their RNG.
-    pub gap: crate::gap::GapState,
+    pub gap: crate::diagnostics::gap::GapState,
     pub next_gap: usize,
 }
 

@@ -83,7 +83,7 @@ pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
     let dir = runs.join("exact").join(format!(
         "{}-{}",
         o.env.replace(['/', ':'], "_"),
-        crate::run_dir::timestamp()
+        crate::output::run_dir::timestamp()
     ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let optimal = mdp.optimal_j();
@@ -109,7 +109,7 @@ pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
                 reach(0.9),
                 reach(0.99)
             );
-            let line = |f: fn(&(f64, f64)) -> f64| crate::plot::Band {
+            let line = |f: fn(&(f64, f64)) -> f64| crate::output::plot::Band {
                 label: name.clone(),
                 points: traj
                     .iter()
@@ -121,19 +121,19 @@ pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
             jq_bands.push(line(|p| p.1.max(1e-300).log10()));
         }
     }
-    crate::run_dir::write_atomic(&dir.join("dp.csv"), csv.as_bytes())?;
-    let axes = |y: &str| crate::plot::Axes {
+    crate::output::run_dir::write_atomic(&dir.join("dp.csv"), csv.as_bytes())?;
+    let axes = |y: &str| crate::output::plot::Axes {
         x: "iteration".into(),
         y: y.into(),
     };
-    crate::plot::comparison(
+    crate::output::plot::comparison(
         &dir,
         "dp_J",
         &format!("exact DP on {}: J of the policy (J* = {optimal:.4})", o.env),
         &axes("J = (1 - gamma) mu0 . v"),
         &j_bands,
     )?;
-    crate::plot::comparison(
+    crate::output::plot::comparison(
         &dir,
         "dp_Jq",
         &format!("exact DP on {}: critic loss", o.env),

@@ -144,7 +144,8 @@ fn session_throughput(
     steps: usize,
     dir: &std::path::Path,
 ) -> Result<f64, String> {
-    use crate::session::spec::{Entry, SessionSpec};
+    use crate::run::spec::Entry;
+    use crate::session::spec::SessionSpec;
     let mut set = serde_json::Map::new();
     set.insert("learning_starts".into(), 128.into());
     let spec = SessionSpec {
@@ -158,7 +159,7 @@ fn session_throughput(
         seeds: runs,
         seed: 0,
         threshold: None,
-        settings: crate::cli::RunSettings {
+        settings: crate::run::spec::RunSettings {
             env: "pendulum".into(),
             steps,
             eval_every: 0,
@@ -322,7 +323,7 @@ fn run_host(args: &[&str], runs: &std::path::Path) -> Result<std::path::PathBuf,
     let runs_s = runs.to_str().ok_or("temp path is not UTF-8")?;
     argv.extend_from_slice(&["--quiet", "--runs", runs_s]);
     let cli = Cli::try_parse_from(&argv).map_err(|e| e.to_string())?;
-    crate::train(&cli.train)?;
+    crate::run::single(&cli.train)?;
     find_status(runs).ok_or_else(|| "bench run left no run directory".to_string())
 }
 
@@ -565,7 +566,7 @@ pub fn mujoco_only(quick: bool, json: Option<&std::path::Path>) -> Result<(), St
         mujoco::measure(quick).ok_or("MuJoCo is not available (see `host envs`)".to_string())?;
     mujoco::print(&rows);
     match json {
-        Some(path) => crate::run_dir::write_json(path, &rows),
+        Some(path) => crate::output::run_dir::write_json(path, &rows),
         None => Ok(()),
     }
 }

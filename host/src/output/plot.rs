@@ -142,7 +142,7 @@ pub fn runs_curve(run_dirs: &[PathBuf], out: &Path, title: &str) -> Result<(), S
         .iter()
         .filter_map(|&(step, _)| {
             let values: Option<Vec<f64>> = curves.iter().map(|c| value_at(c, step)).collect();
-            let s = crate::run_dir::summary(&values?);
+            let s = crate::output::run_dir::summary(&values?);
             Some((step, s.mean, s.std))
         })
         .collect();

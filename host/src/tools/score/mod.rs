@@ -186,10 +186,10 @@ pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
     let started = std::time::Instant::now();
     let cells = score_all(&tasks, &rows, o);
     let seconds = started.elapsed().as_secs_f64();
-    let dir = crate::folder::create_unique(&runs.join("score").join(format!(
+    let dir = crate::output::folder::create_unique(&runs.join("score").join(format!(
         "{}-{}",
         o.suite,
-        crate::run_dir::timestamp()
+        crate::output::run_dir::timestamp()
     )))?;
     let md = card::write(&dir, &tasks, &rows, &cells, o, seconds)?;
     if !o.quiet {

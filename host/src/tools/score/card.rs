@@ -131,7 +131,7 @@ fn plot(
     rows: &[Row],
     cells: &[Cell],
 ) -> Result<(), String> {
-    crate::plot::register_font();
+    crate::output::plot::register_font();
     let mut pts: Vec<(usize, usize, f64, f64)> = Vec::new();
     for (ri, row) in rows.iter().enumerate() {
         for (ti, t) in tasks.iter().enumerate() {
@@ -181,7 +181,7 @@ fn chart<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     for (ri, row) in rows.iter().enumerate() {
-        let color = crate::plot::COLORS[ri % crate::plot::COLORS.len()];
+        let color = crate::output::plot::COLORS[ri % crate::output::plot::COLORS.len()];
         let style = color.filled();
         for (i, &(_, ti, x, y)) in pts.iter().filter(|p| p.0 == ri).enumerate() {
             let drawn = match ti % 4 {

@@ -65,7 +65,7 @@ fn gymnasium(task: Task, steps: usize) -> Option<f64> {
     let out = std::process::Command::new(python)
         .args([
             "-c",
-            include_str!("../../../scripts/bench/gym_step_rate.py"),
+            include_str!("../../../../scripts/bench/gym_step_rate.py"),
         ])
         .args([task.ids().1, &steps.to_string()])
         .env("MUJOCO_GL", "disable")

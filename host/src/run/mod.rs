@@ -1,0 +1,158 @@
+//! The run loop: one (plugin, env, seed) run from its spec to its folder — stepping, replay,
+//! evaluation and diagnostics, checkpoints, signals — and the one path (`start`, `finish`)
+//! that single runs and sessions both take.
+
+pub mod checkpoint;
+mod evaluation;
+pub mod interrupt;
+pub mod replay;
+mod setup;
+pub mod spec;
+mod stepping;
+pub mod trainer;
+pub mod window;
+
+use crate::cli::TrainArgs;
+use crate::output::folder::Lock;
+use crate::output::plot;
+use indicatif::ProgressBar;
+use spec::{Extension, RunSpec};
+use std::path::PathBuf;
+use trainer::{RunFailure, Trainer};
+
+/// What `finish` leaves: the trainer (its folder, step, last evaluation), how the run ended, the
+/// learning curve, and warnings about plots that could not be drawn.
+pub struct Outcome {
+    pub trainer: Trainer,
+    pub outcome: Result<(), RunFailure>,
+    pub curve: Result<PathBuf, String>,
+    pub warnings: Vec<String>,
+}
+
+/// The trainer of a run in `dir`: a new one, or one resumed from the folder's checkpoint.
+pub fn start(
+    spec: RunSpec,
+    dir: PathBuf,
+    agent: Box<dyn acgap_sdk::Agent>,
+    lock: Lock,
+    resuming: bool,
+) -> Result<Trainer, String> {
+    if resuming {
+        Trainer::resume(spec, dir, agent, lock)
+    } else {
+        Trainer::new(spec, dir, agent, lock)
+    }
+}
+
+/// The one path every run ends through, single or in a session: run the trainer to its end
+/// and draw its learning curve, gap and tabular plots.
+pub fn finish(mut trainer: Trainer, progress: &ProgressBar, title: &str) -> Outcome {
+    let outcome = trainer.run(progress);
+    let curve = plot::learning_curve(&trainer.dir, title);
+    let mut warnings = Vec::new();
+    if let Some(Err(e)) = plot::gap_curve(&trainer.dir, &format!("critic bias, {title}")) {
+        warnings.push(e);
+    }
+    if let Some(Err(e)) = plot::tabular_values(&trainer.dir, &format!("values, {title}")) {
+        warnings.push(e);
+    }
+    Outcome {
+        trainer,
+        outcome,
+        curve,
+        warnings,
+    }
+}
+
+/// What a finished run reports.
+pub struct Finished {
+    pub steps: usize,
+    pub final_eval: f64,
+    /// The largest |TD error| of the critic seen in the run (SAC-family agents).
+    pub td_abs_max: Option<f64>,
+    pub curve: Result<std::path::PathBuf, String>,
+}
+
+/// `host --plugin P --env E ...` or `host --resume RUN_DIR`: one run, to its end.
+pub fn single(args: &TrainArgs) -> Result<Finished, String> {
+    let (spec, dir, resuming, agent, lock) = match &args.resume {
+        Some(dir) => {
+            let text = std::fs::read_to_string(dir.join("run.json")).map_err(|e| {
+                format!(
+                    "`{}` is not a run directory (no readable run.json: {e})",
+                    dir.display()
+                )
+            })?;
+            let mut spec: RunSpec = serde_json::from_str(&text)
+                .map_err(|e| format!("`{}/run.json` is corrupt: {e}", dir.display()))?;
+            let lock = crate::output::folder::Lock::acquire(dir)?;
+            if let Some(steps) = args.resume_steps
+                && steps != spec.steps
+            {
+                // `--resume DIR --steps N`: the one change a resume allows, recorded in run.json.
+                spec.extended.push(Extension {
+                    from_steps: spec.steps,
+                    to_steps: steps,
+                });
+                spec.steps = steps;
+            }
+            let agent = crate::run::spec::build_agent(&spec)?;
+            (spec, dir.clone(), true, agent, lock)
+        }
+        None => {
+            // The agent first: a config the plugin refuses leaves no empty run folder behind.
+            let spec = new_run_spec(args)?;
+            let agent = crate::run::spec::build_agent(&spec)?;
+            let base = args.runs.join(&spec.env).join(&spec.agent).join(format!(
+                "{}-{}",
+                spec.seed,
+                crate::output::run_dir::timestamp()
+            ));
+            let dir = crate::output::folder::create_unique(&base)?;
+            let lock = crate::output::folder::Lock::acquire(&dir)?;
+            (spec, dir, false, agent, lock)
+        }
+    };
+    if !args.quiet || resuming {
+        eprintln!("run directory: {}", dir.display());
+    }
+    let progress = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    let title = format!("{} on {} (seed {})", spec.agent, spec.env, spec.seed);
+    let trainer = start(spec, dir, agent, lock, resuming)?;
+    if resuming {
+        eprintln!("resuming at step {}", trainer.step());
+    }
+    let Outcome {
+        trainer,
+        outcome,
+        curve,
+        warnings,
+    } = finish(trainer, &progress, &title);
+    progress.finish_and_clear();
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Err(failure) = outcome {
+        return Err(format!(
+            "{}\nThe run is marked `{}` in {}/status.json; its metrics and last checkpoint stay readable.",
+            failure.message,
+            failure.state,
+            trainer.dir.display()
+        ));
+    }
+    Ok(Finished {
+        steps: trainer.step(),
+        final_eval: trainer.last_eval().unwrap_or(f64::NAN),
+        td_abs_max: crate::output::run_dir::train_column_max(&trainer.dir, "train/td_abs_max"),
+        curve,
+    })
+}
+
+fn new_run_spec(args: &TrainArgs) -> Result<RunSpec, String> {
+    let entries = crate::cli::entries(args)?;
+    crate::run::spec::resolve_entry(&entries[0], &args.settings, args.seed)
+}

@@ -1,0 +1,265 @@
+//! The training loop: env stepping, the "Algo-x-y" update schedule,
+//! evaluation, logging and checkpoints for one (plugin, env, seed) run.
+
+use crate::output::folder::Lock;
+use crate::output::run_dir::{RunLogs, Status};
+use crate::run::checkpoint::{self, HostState};
+use crate::run::replay::{Minibatch, ReplayBuffer};
+use crate::run::spec::RunSpec;
+use acgap_envs::{Env, Space};
+use acgap_sdk::{Agent, BatchKind, Training, UpdateStep};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How a run ended early.
+#[derive(Debug)]
+pub struct RunFailure {
+    pub state: &'static str,
+    pub message: String,
+}
+
+pub struct Trainer {
+    pub spec: RunSpec,
+    pub dir: PathBuf,
+    pub(super) agent: Box<dyn Agent>,
+    pub(super) training: Training,
+    pub(super) env: Box<dyn Env>,
+    /// Envs 1.. of an on-policy agent stepping `num_envs` envs together.
+    pub(super) extra_envs: Vec<Box<dyn Env>>,
+    pub(super) eval_env: Box<dyn Env>,
+    pub(super) replay: ReplayBuffer,
+    pub(super) minibatch: Minibatch,
+    pub(super) state: HostState,
+    pub(super) logs: RunLogs,
+    pub(super) action_space: Space,
+    pub(super) obs_dim: usize,
+    pub(super) act_dim: usize,
+    /// The env's exact model, for `tabular.csv` (tabular envs only).
+    pub(super) exact: Option<acgap_exact::Mdp>,
+    /// The run folder's lock, held while this trainer may write into it.
+    pub(super) _lock: Lock,
+    /// The step of the last checkpoint this process wrote.
+    pub(super) last_checkpoint: Option<usize>,
+}
+
+impl Trainer {
+    pub fn step(&self) -> usize {
+        self.state.step
+    }
+
+    pub fn last_eval(&self) -> Option<f64> {
+        self.state.last_eval
+    }
+
+    /// Run to `spec.steps`, or until the plugin fails. `status.json` says which.
+    pub fn run(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        self.set_status("running", None);
+        progress.set_style(
+            ProgressStyle::with_template(
+                "{prefix}{bar:30} {pos}/{len} steps  {per_sec}  eval {msg}  ETA {eta}",
+            )
+            .expect("valid template"),
+        );
+        progress.set_length(self.spec.steps as u64);
+        progress.set_position(self.state.step as u64);
+        let result = self.run_inner(progress);
+        match &result {
+            Ok(()) => self.set_status("finished", None),
+            Err(f) => self.set_status(f.state, Some(f.message.clone())),
+        }
+        result
+    }
+
+    fn run_inner(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        let clock = Instant::now();
+        let elapsed_before = self.state.elapsed_secs;
+        while self.state.step < self.spec.steps {
+            let window_start = Instant::now();
+            match self.training.clone() {
+                Training::OffPolicy {
+                    batch_size,
+                    learning_starts,
+                    env_steps_per_iter,
+                    critic_steps,
+                    correction_steps,
+                    actor_steps,
+                    ..
+                } => {
+                    for _ in 0..env_steps_per_iter {
+                        if self.state.step >= self.spec.steps {
+                            break;
+                        }
+                        let warmup = self.state.step < learning_starts;
+                        self.env_step(warmup)?;
+                    }
+                    if self.state.step >= learning_starts && self.replay.len() >= batch_size {
+                        let schedule = [
+                            (UpdateStep::Critic, critic_steps),
+                            (UpdateStep::Correction, correction_steps),
+                            (UpdateStep::Actor, actor_steps),
+                        ];
+                        for (kind, count) in schedule {
+                            for _ in 0..count {
+                                self.replay.sample(
+                                    batch_size,
+                                    &mut self.state.replay_rng,
+                                    &mut self.minibatch,
+                                );
+                                let metrics = self
+                                    .agent
+                                    .update(&self.minibatch.view(), kind)
+                                    .map_err(|e| self.plugin_failure("update", e))?;
+                                self.state.window.add(&metrics);
+                                self.state.updates += 1;
+                            }
+                        }
+                        self.state.iterations += 1;
+                    }
+                }
+                Training::OnPolicy {
+                    rollout_len,
+                    num_envs,
+                } => {
+                    self.vector_rollout(rollout_len / num_envs, num_envs)?;
+                    let batch = self.replay.in_order(BatchKind::Rollout);
+                    let metrics = self
+                        .agent
+                        .update(&batch, UpdateStep::Rollout)
+                        .map_err(|e| self.plugin_failure("update", e))?;
+                    self.state.window.add(&metrics);
+                    self.state.updates += 1;
+                    self.state.iterations += 1;
+                    self.tabular_diagnostics()?;
+                }
+            }
+            self.state.window.busy_secs += window_start.elapsed().as_secs_f64();
+            self.state.elapsed_secs = elapsed_before + clock.elapsed().as_secs_f64();
+            progress.set_position(self.state.step as u64);
+            self.after_iteration(progress)?;
+            if let Some(sig) = crate::run::interrupt::requested() {
+                self.checkpoint()?;
+                return Err(RunFailure {
+                    state: "interrupted",
+                    message: format!(
+                        "interrupted by {} at step {}; the checkpoint is complete: continue with `host --resume {}`",
+                        crate::run::interrupt::name(sig),
+                        self.state.step,
+                        self.dir.display()
+                    ),
+                });
+            }
+        }
+        if self.state.last_eval_step != Some(self.state.step) {
+            self.evaluate(progress)?;
+        }
+        // The final checkpoint, unless the cadence just wrote it (a second one at the same step
+        // would rotate the one before it out of `previous/`).
+        if self.last_checkpoint != Some(self.state.step) {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Logging, evaluation and checkpoints at iteration boundaries (where the state is
+    /// complete, so a checkpoint resumes exactly).
+    fn after_iteration(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        let step = self.state.step;
+        if step >= self.state.next_log {
+            // Windows before learning starts have nothing to report (and would fix
+            // train.csv's columns too early).
+            if !self.state.window.is_empty() {
+                let metrics = self.state.window.drain(self.state.updates);
+                self.logs.train_window(step, &metrics).map_err(io_failure)?;
+            }
+            // status.json follows the run: its step and time at every log window.
+            self.set_status("running", None);
+            while self.state.next_log <= step {
+                self.state.next_log += self.spec.log_every.max(1);
+            }
+        }
+        if step >= self.state.next_eval {
+            self.evaluate(progress)?;
+            while self.state.next_eval <= step {
+                self.state.next_eval += self.spec.eval_every;
+            }
+        }
+        if step >= self.state.next_gap {
+            self.gap_diagnostics()?;
+            while self.state.next_gap <= step {
+                self.state.next_gap += self.spec.gap.every;
+            }
+        }
+        if step >= self.state.next_checkpoint {
+            self.checkpoint()?;
+            while self.state.next_checkpoint <= step {
+                self.state.next_checkpoint += self.spec.checkpoint_every;
+            }
+        }
+        Ok(())
+    }
+
+    /// A plugin's error as the run's failure: `diverged` when the plugin says so.
+    pub(super) fn plugin_failure(&self, what: &str, message: String) -> RunFailure {
+        let state = if message.starts_with("diverged") {
+            "diverged"
+        } else {
+            "failed"
+        };
+        RunFailure {
+            state,
+            message: format!(
+                "plugin `{}` failed in {what} at step {}: {message}",
+                self.spec.agent, self.state.step
+            ),
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<(), RunFailure> {
+        let agent = self
+            .agent
+            .save()
+            .map_err(|e| self.plugin_failure("save", e))?;
+        self.state.env = self.env.snapshot();
+        for (slot, e) in self.state.extra_envs.iter_mut().zip(&self.extra_envs) {
+            slot.env = e.snapshot();
+        }
+        self.state.eval_env = self.eval_env.snapshot();
+        self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
+        self.state.train_columns = self.logs.train_columns.clone();
+        let digest = checkpoint::spec_digest(&self.spec);
+        checkpoint::save(&self.dir, &digest, &self.state, &agent, &self.replay)
+            .map_err(io_failure)?;
+        self.last_checkpoint = Some(self.state.step);
+        Ok(())
+    }
+
+    fn set_status(&self, state: &str, message: Option<String>) {
+        let status = Status {
+            state: state.into(),
+            step: self.state.step,
+            message,
+            peak_rss_mib: crate::output::run_dir::peak_rss_mib(),
+            elapsed_secs: Some(self.state.elapsed_secs),
+            updates: Some(self.state.updates),
+            iterations: Some(self.state.iterations),
+        };
+        // A status that cannot be written must not hide the run's own outcome.
+        let _ = crate::output::run_dir::write_status(&self.dir, &status);
+    }
+}
+
+/// The simulator could not continue (MuJoCo's physics blew up): the run diverged.
+pub(super) fn env_fault(why: String, step: usize) -> RunFailure {
+    RunFailure {
+        state: "diverged",
+        message: format!("diverged: {why} at step {step}"),
+    }
+}
+
+pub(super) fn io_failure(message: String) -> RunFailure {
+    RunFailure {
+        state: "failed",
+        message,
+    }
+}

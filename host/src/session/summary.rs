@@ -1,0 +1,220 @@
+//! The files of a session's report: `summary.md` (with the exact `J / J*` table on tabular
+//! envs), `summary.csv`, and the comparison curves, written from a [`Report`].
+
+use super::report::{Report, Row, RunRecord, ci, csv, fmt, or_nan, threshold_cell};
+use super::spec::Session;
+use super::stats;
+use crate::output::run_dir::write_atomic;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Bootstrap resamples per point of a curve's band.
+const CURVE_REPS: usize = 2_000;
+
+/// `summary.md`: the tables a reader wants first.
+pub fn markdown(report: &Report, session: &Session) -> String {
+    let s = &session.spec;
+    let mut md = String::new();
+    let title = s.name.clone().unwrap_or_else(|| "comparison".into());
+    let _ = writeln!(md, "# {title}\n");
+    if let Some(d) = &s.description {
+        let _ = writeln!(md, "{d}\n");
+    }
+    let _ = writeln!(
+        md,
+        "`{}`, {} env steps, seeds {}..{}, deterministic evaluation every {} steps ({} episodes).\n",
+        s.settings.env,
+        s.settings.steps,
+        s.seed,
+        s.seed + s.seeds - 1,
+        s.settings.eval_every,
+        s.settings.eval_episodes
+    );
+    let _ = writeln!(
+        md,
+        "Final = the last evaluation's mean return per run; IQM and AUC with 95% stratified-bootstrap CIs ({} resamples); AUC = the eval curve's average return over training.\n",
+        stats::BOOTSTRAP_REPS
+    );
+    let thr = report
+        .threshold
+        .map(|t| format!(" | steps to {t}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "| plugin | runs | final mean ± std | median | IQM [95% CI] | AUC [95% CI]{thr} | wall s/run | iterations/s |"
+    );
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|{}---|---|",
+        if thr.is_empty() { "" } else { "---|" }
+    );
+    for row in &report.rows {
+        let f = &row.final_returns;
+        let (lo, hi) = ci(f, stats::iqm);
+        let (alo, ahi) = ci(&row.auc, stats::mean);
+        let thr_cell = match report.threshold {
+            Some(_) => {
+                let (steps, reached) = threshold_cell(row);
+                format!(" {} ({reached}/{}) |", fmt(steps), row.finished)
+            }
+            None => String::new(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {}/{} | {} ± {} | {} | {} [{}, {}] | {} [{}, {}] |{thr_cell} {} | {} |",
+            row.label,
+            row.finished,
+            row.planned,
+            fmt(or_nan(f, stats::mean)),
+            fmt(or_nan(f, stats::std)),
+            fmt(or_nan(f, stats::median)),
+            fmt(or_nan(f, stats::iqm)),
+            fmt(lo),
+            fmt(hi),
+            fmt(or_nan(&row.auc, stats::mean)),
+            fmt(alo),
+            fmt(ahi),
+            fmt(or_nan(&row.wall_secs, stats::mean)),
+            fmt(or_nan(&row.iterations_per_sec, stats::mean)),
+        );
+    }
+    let rows: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| !r.final_returns.is_empty())
+        .collect();
+    if rows.len() > 1 {
+        let _ = writeln!(
+            md,
+            "\n## Probability of improvement\n\nP(row > column) of the final return, with a 95% bootstrap CI.\n"
+        );
+        let header: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        let _ = writeln!(md, "| P(row > col) | {} |", header.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(rows.len()));
+        for x in &rows {
+            let cells: Vec<String> = rows
+                .iter()
+                .map(|y| {
+                    if x.label == y.label {
+                        "—".into()
+                    } else {
+                        let p =
+                            stats::probability_of_improvement(&x.final_returns, &y.final_returns);
+                        let (lo, hi) = stats::probability_of_improvement_ci(
+                            &x.final_returns,
+                            &y.final_returns,
+                        );
+                        format!("{p:.2} [{lo:.2}, {hi:.2}]")
+                    }
+                })
+                .collect();
+            let _ = writeln!(md, "| {} | {} |", x.label, cells.join(" | "));
+        }
+    }
+    let unfinished: Vec<&RunRecord> = report.unfinished().collect();
+    if !unfinished.is_empty() {
+        let _ = writeln!(md, "\n## Runs without a result\n");
+        for r in unfinished {
+            let why = r.message.clone().unwrap_or_else(|| match r.state.as_str() {
+                "running" => "killed; `--resume` the session to continue it".into(),
+                "not run" => "not run yet (another shard, or an interrupted session)".into(),
+                "finished" => "its eval.csv has no readable evaluation row".into(),
+                other => format!("state `{other}` without a message"),
+            });
+            let _ = writeln!(
+                md,
+                "- {} seed {}: **{}** — {}",
+                r.label,
+                r.seed,
+                r.state,
+                why.replace('\n', " ")
+            );
+        }
+    }
+    if let Some(table) = super::exact_table::markdown(report, session) {
+        md.push_str(&table);
+    }
+    let _ = writeln!(md, "\n![curves](curves.png)");
+    if report.records.iter().any(|r| !r.exact_j.is_empty()) {
+        let _ = writeln!(md, "\n![exact J](curves_exact_j.png)");
+    }
+    md
+}
+
+/// Mean eval curve with a 95% bootstrap band per plugin, over its finished runs, at the
+/// eval steps they share.
+pub fn curves(report: &Report) -> Vec<crate::output::plot::Band> {
+    curves_of(report, |r| &r.evals)
+}
+
+/// The same for any per-run curve (e.g. the exact J of tabular runs).
+fn curves_of(
+    report: &Report,
+    curve: fn(&RunRecord) -> &Vec<(f64, f64)>,
+) -> Vec<crate::output::plot::Band> {
+    report
+        .rows
+        .iter()
+        .map(|row| {
+            let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+            let runs: Vec<&RunRecord> = report
+                .records
+                .iter()
+                .filter(|r| r.label == row.label && r.finished())
+                .collect();
+            for r in &runs {
+                for (step, ret) in curve(r) {
+                    by_step.entry(*step as u64).or_default().push(*ret);
+                }
+            }
+            let shared: Vec<(u64, Vec<f64>)> = by_step
+                .into_iter()
+                .filter(|(_, v)| v.len() == runs.len())
+                .collect();
+            // At most ~300 points per curve (tabular runs log every episode).
+            let stride = shared.len().div_ceil(300).max(1);
+            let points = shared
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % stride == 0 || *i == shared.len() - 1)
+                .map(|(_, (step, v))| {
+                    let (lo, hi) = stats::bootstrap_ci_with(v, stats::mean, CURVE_REPS);
+                    (*step as f64, stats::mean(v), lo, hi)
+                })
+                .collect();
+            crate::output::plot::Band {
+                label: format!("{} (n={})", row.label, runs.len()),
+                points,
+            }
+        })
+        .collect()
+}
+
+/// Write every report file into the session directory (atomically, file by file).
+pub fn write(dir: &Path, session: &Session, threshold: Option<f64>) -> Result<Report, String> {
+    let report = Report::compute(dir, session, threshold.or(session.spec.threshold));
+    write_atomic(&dir.join("summary.csv"), csv(&report).as_bytes())?;
+    write_atomic(
+        &dir.join("summary.md"),
+        markdown(&report, session).as_bytes(),
+    )?;
+    let title = format!(
+        "{} on {}",
+        session.spec.name.as_deref().unwrap_or("comparison"),
+        session.spec.settings.env
+    );
+    let bands = curves(&report);
+    if bands.iter().any(|b| !b.points.is_empty()) {
+        crate::output::plot::comparison(dir, "curves", &title, &Default::default(), &bands)?;
+    }
+    let exact = curves_of(&report, |r| &r.exact_j);
+    if exact.iter().any(|b| !b.points.is_empty()) {
+        let axes = crate::output::plot::Axes {
+            y: "exact J of the policy (mean, 95% CI)".into(),
+            ..Default::default()
+        };
+        crate::output::plot::comparison(dir, "curves_exact_j", &title, &axes, &exact)?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,38 @@
+//! `host inspect`: a plugin's build info (its ABI next to the host's) and its components with
+//! their families and default configs.
+
+use crate::plugins;
+
+pub fn run(spec: &str) -> Result<(), String> {
+    let (lib, _) = plugins::split_spec(spec);
+    let plugin =
+        acgap_sdk::plugin::Plugin::open(&plugins::resolve(lib)?).map_err(|e| e.to_string())?;
+    let b = &plugin.info.build;
+    println!("plugin      {}", plugin.path.display());
+    println!("crate       {} {}", b.crate_name, b.crate_version);
+    println!(
+        "abi         {} (host {})",
+        b.abi_version,
+        acgap_sdk::plugin::ABI_VERSION
+    );
+    println!(
+        "sdk         {} (host {})",
+        b.sdk_version,
+        acgap_sdk::plugin::SDK_VERSION
+    );
+    println!("rustc       {}", b.rustc);
+    println!("panic       {}", b.panic_strategy);
+    for c in &plugin.info.components {
+        let family = c
+            .family
+            .as_deref()
+            .map(|f| format!(" ({f} family)"))
+            .unwrap_or_default();
+        println!("\n{:?} `{}`{family}: {}", c.kind, c.name, c.description);
+        println!(
+            "default config: {}",
+            serde_json::to_string_pretty(&c.default_config).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
