@@ -47,95 +47,16 @@ pub enum Command {
         threshold: Option<f64>,
     },
     /// Run a comparison session described by a JSON file (see `experiments/`).
-    Session {
-        /// Session file.
-        file: std::path::PathBuf,
-        /// Runs in parallel (default: the number of cores).
-        #[arg(long, value_name = "N")]
-        jobs: Option<usize>,
-        /// Run only the i-th (0-based) of n slices of the grid; needs `--out`.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<String>,
-        /// Session directory (default: `runs/sessions/<name>-<timestamp>/`).
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-        /// Replace the file's training length (e.g. a paper's full budget).
-        #[arg(long, value_name = "N")]
-        steps: Option<usize>,
-        /// Replace the file's environment (e.g. another goal cell: `fourroom:goal=[1,1]`).
-        #[arg(long, value_name = "ID")]
-        env: Option<String>,
-        /// Replace the file's number of seeds.
-        #[arg(long, value_name = "N")]
-        seeds: Option<u64>,
-        /// Do not draw progress bars.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Session(crate::session::SessionArgs),
     /// The paper's dynamic-programming experiments (appendix D.1.1, Fig. 4) on a tabular env:
     /// exact PG / Actor^o / Actor^g actors with BR or TD tabular critics, J and Jq per iteration.
-    Exact {
-        /// A tabular environment (see `host envs`).
-        #[arg(long, default_value = "fourroom")]
-        env: String,
-        /// Actor updates to run (comma-separated).
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "pg,aoc,agc")]
-        actor: Vec<crate::tools::exact_dp::Actor>,
-        /// Critic updates to run (comma-separated).
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "br,td")]
-        critic: Vec<crate::tools::exact_dp::Critic>,
-        #[arg(long, default_value_t = 3000)]
-        iterations: usize,
-        #[arg(long, default_value_t = 0.01)]
-        actor_lr: f64,
-        #[arg(long, default_value_t = 0.02)]
-        critic_lr: f64,
-        /// Parent folder: results go to `<runs>/exact/<env>-<timestamp>/`.
-        #[arg(long, default_value = "runs")]
-        runs: std::path::PathBuf,
-    },
+    Exact(crate::tools::exact_dp::Options),
     /// Score gap estimators against the exact policy gradient on finite MDPs: relative bias,
     /// variance, MSE, cosines and the share of the actor-critic / policy-gradient gap each
     /// closes (docs/scorecard.md). Writes `<runs>/score/<suite>-<timestamp>/`.
-    Score {
-        /// Rows `[agc+|aoc+]ESTIMATOR[:key=value,...]`: a tabular correction as for
-        /// `--correction` (`res-ac`, `libmine.so`, `libmine.so@name`) with config overrides, or
-        /// a model-based reference: `oracle`, `exact-stackelberg`, `exact-stackelberg-semi`.
-        /// None: every estimator acgap ships. Plain AgC and AoC are always rows.
-        estimators: Vec<String>,
-        /// `default` (Garnet 10x3 and 40x4, FourRoom, FourRoom with slip 0.2) or `quick`.
-        #[arg(long, default_value = "default")]
-        suite: String,
-        /// Scored batches per point.
-        #[arg(long, default_value_t = 2000)]
-        batches: usize,
-        /// `rollout` (one on-policy episode per batch, as the tabular agents train) or
-        /// `exact-d` (i.i.d. from d_theta, the distribution the theorems assume).
-        #[arg(long, value_enum, default_value = "rollout")]
-        sampling: crate::tools::score::suite::Sampling,
-        /// Do not print the scorecard (it is written to the folder either way).
-        #[arg(long)]
-        quiet: bool,
-        /// Batches each estimator trains on at a point before it is scored.
-        #[arg(long, default_value_t = 100)]
-        warmup: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long, default_value = "runs")]
-        runs: std::path::PathBuf,
-    },
+    Score(crate::tools::score::Options),
     /// Measure throughput on one thread (SAC updates/s, env steps/s, fraction of the fp32 peak, memory).
-    Bench {
-        /// Shorter timings, no memory run.
-        #[arg(long)]
-        quick: bool,
-        /// Only the MuJoCo env rates (native vs Gymnasium's loop).
-        #[arg(long)]
-        mujoco: bool,
-        /// Also write the figures as JSON here.
-        #[arg(long)]
-        json: Option<std::path::PathBuf>,
-    },
+    Bench(crate::tools::bench::Args),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -21,7 +21,6 @@ mod tools;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
-use session::spec::SessionSpec;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -59,130 +58,19 @@ fn dispatch(cli: Cli) -> Result<(), String> {
     match cli.command {
         Some(Command::Inspect { plugin }) => tools::inspect::run(&plugin),
         Some(Command::Envs) => {
-            for (id, about) in acgap_envs::ENV_IDS {
-                println!("{id:26} {about}");
-            }
-            let mujoco = acgap_envs::mujoco::availability();
-            println!(
-                "\nMuJoCo tasks (halfcheetah, hopper, walker2d, reacher): {}",
-                match &mujoco {
-                    Ok(()) => format!(
-                        "available (MuJoCo {}, Gymnasium {} models)",
-                        acgap_envs::mujoco::MUJOCO_VERSION,
-                        acgap_envs::mujoco::GYMNASIUM_VERSION
-                    ),
-                    Err(why) => format!("not available. {why}"),
-                }
-            );
+            tools::inspect::envs();
             Ok(())
         }
         Some(Command::Plot { runs, out, title }) => output::plot::runs_curve(&runs, &out, &title)
             .map(|()| println!("wrote {}", out.display())),
-        Some(Command::Exact {
-            env,
-            actor,
-            critic,
-            iterations,
-            actor_lr,
-            critic_lr,
-            runs,
-        }) => tools::exact_dp::run(
-            &tools::exact_dp::Options {
-                env,
-                actors: actor,
-                critics: critic,
-                iterations,
-                actor_lr,
-                critic_lr,
-            },
-            &runs,
-        )
-        .map(|dir| println!("wrote {}/dp.csv, dp_J.png, dp_Jq.png", dir.display())),
-        Some(Command::Score {
-            estimators,
-            suite,
-            batches,
-            warmup,
-            seed,
-            sampling,
-            quiet,
-            runs,
-        }) => tools::score::run(
-            &tools::score::Options {
-                estimators,
-                suite,
-                batches,
-                warmup,
-                seed,
-                sampling,
-                quiet,
-            },
-            &runs,
-        )
-        .map(|dir| {
-            println!(
-                "\nwrote {0}/scorecard.md, scorecard.csv, bias_variance.svg",
-                dir.display()
-            )
-        }),
-        Some(Command::Bench {
-            quick,
-            mujoco: true,
-            json,
-        }) => tools::bench::mujoco_only(quick, json.as_deref()),
-        Some(Command::Bench { quick, json, .. }) => tools::bench::run(quick).and_then(|report| {
-            tools::bench::print(&report);
-            match json {
-                Some(path) => output::run_dir::write_json(&path, &report),
-                None => Ok(()),
-            }
-        }),
-        Some(Command::Report { session, threshold }) => session::read(&session)
-            .and_then(|s| session::summary::write(&session, &s, threshold).map(|_| ()))
-            .map(|()| {
-                print!("{}", run_dir_text(&session.join("summary.md")));
-                println!(
-                    "wrote {}/summary.md, summary.csv, curves.svg, curves.png",
-                    session.display()
-                );
-            }),
-        Some(Command::Session {
-            file,
-            jobs,
-            shard,
-            out,
-            steps,
-            env,
-            seeds,
-            quiet,
-        }) => SessionSpec::read(&file).and_then(|mut spec| {
-            spec.settings.steps = steps.unwrap_or(spec.settings.steps);
-            spec.settings.env = env.unwrap_or(spec.settings.env);
-            spec.seeds = seeds.unwrap_or(spec.seeds);
-            spec.check()?;
-            let opts = session::Options::new(jobs, shard.as_deref(), quiet)?;
-            session::start(&spec, out, std::path::Path::new("runs"), &opts).map(|_| ())
-        }),
+        Some(Command::Exact(o)) => tools::exact_dp::command(&o),
+        Some(Command::Score(o)) => tools::score::command(&o),
+        Some(Command::Bench(a)) => tools::bench::command(&a),
+        Some(Command::Report { session, threshold }) => {
+            session::report_command(&session, threshold)
+        }
+        Some(Command::Session(a)) => session::command(a),
         None if session::wanted(&cli.train) => session::from_cli(&cli.train),
-        None => run::single(&cli.train).map(|done| {
-            println!(
-                "finished {} steps; final eval return {:.2}",
-                done.steps, done.final_eval
-            );
-            if let Some(td) = done.td_abs_max {
-                // Wen et al. 2021, Fig. 6: Res-SAC's clip c = the largest |TD error| plain SAC sees.
-                println!(
-                    "largest |TD error| seen: {td:.2} (suggested Res-SAC clip: --set clip={td:.2})"
-                );
-            }
-            match done.curve {
-                Ok(path) => println!("learning curve: {}", path.display()),
-                Err(e) => eprintln!("warning: {e}"),
-            }
-        }),
+        None => run::command(&cli.train),
     }
-}
-
-fn run_dir_text(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
 }

@@ -73,7 +73,25 @@ pub struct Finished {
     pub curve: Result<std::path::PathBuf, String>,
 }
 
-/// `host --plugin P --env E ...` or `host --resume RUN_DIR`: one run, to its end.
+/// `host --plugin P --env E ...` or `host --resume RUN_DIR`: one run, and what it says.
+pub fn command(args: &TrainArgs) -> Result<(), String> {
+    let done = single(args)?;
+    println!(
+        "finished {} steps; final eval return {:.2}",
+        done.steps, done.final_eval
+    );
+    if let Some(td) = done.td_abs_max {
+        // Wen et al. 2021, Fig. 6: Res-SAC's clip c = the largest |TD error| plain SAC sees.
+        println!("largest |TD error| seen: {td:.2} (suggested Res-SAC clip: --set clip={td:.2})");
+    }
+    match done.curve {
+        Ok(path) => println!("learning curve: {}", path.display()),
+        Err(e) => eprintln!("warning: {e}"),
+    }
+    Ok(())
+}
+
+/// One run, started or resumed, to its end.
 pub fn single(args: &TrainArgs) -> Result<Finished, String> {
     let (spec, dir, resuming, agent, lock) = match &args.resume {
         Some(dir) => {

@@ -28,13 +28,44 @@ pub enum Critic {
     Td,
 }
 
+/// `host exact`'s arguments.
+#[derive(clap::Args, Debug)]
 pub struct Options {
+    /// A tabular environment (see `host envs`).
+    #[arg(long, default_value = "fourroom")]
     pub env: String,
+    /// Actor updates to run (comma-separated).
+    #[arg(
+        long = "actor",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "pg,aoc,agc"
+    )]
     pub actors: Vec<Actor>,
+    /// Critic updates to run (comma-separated).
+    #[arg(
+        long = "critic",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "br,td"
+    )]
     pub critics: Vec<Critic>,
+    #[arg(long, default_value_t = 3000)]
     pub iterations: usize,
+    #[arg(long, default_value_t = 0.01)]
     pub actor_lr: f64,
+    #[arg(long, default_value_t = 0.02)]
     pub critic_lr: f64,
+    /// Parent folder: results go to `<runs>/exact/<env>-<timestamp>/`.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+}
+
+/// `host exact`: run the experiments, say where they went.
+pub fn command(o: &Options) -> Result<(), String> {
+    let dir = run(o, &o.runs)?;
+    println!("wrote {}/dp.csv, dp_J.png, dp_Jq.png", dir.display());
+    Ok(())
 }
 
 fn label(a: Actor, c: Critic) -> String {
@@ -158,6 +189,7 @@ mod tests {
             iterations: 1000,
             actor_lr: 0.01,
             critic_lr: 0.02,
+            runs: PathBuf::new(),
         };
         let br = trajectory(&mdp, Actor::Pg, Critic::Br, &o);
         let td = trajectory(&mdp, Actor::Pg, Critic::Td, &o);

@@ -1,5 +1,5 @@
 //! `host inspect`: a plugin's build info (its ABI next to the host's) and its components with
-//! their families and default configs.
+//! their families and default configs; `host envs`: the environment ids.
 
 use crate::plugins;
 
@@ -35,4 +35,23 @@ pub fn run(spec: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `host envs`: the environment ids, and whether the MuJoCo tasks are available here.
+pub fn envs() {
+    for (id, about) in acgap_envs::ENV_IDS {
+        println!("{id:26} {about}");
+    }
+    let mujoco = acgap_envs::mujoco::availability();
+    println!(
+        "\nMuJoCo tasks (halfcheetah, hopper, walker2d, reacher): {}",
+        match &mujoco {
+            Ok(()) => format!(
+                "available (MuJoCo {}, Gymnasium {} models)",
+                acgap_envs::mujoco::MUJOCO_VERSION,
+                acgap_envs::mujoco::GYMNASIUM_VERSION
+            ),
+            Err(why) => format!("not available. {why}"),
+        }
+    );
 }

@@ -338,6 +338,33 @@ fn find_status(dir: &std::path::Path) -> Option<std::path::PathBuf> {
         .find_map(|e| find_status(&e.path()))
 }
 
+/// `host bench`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Shorter timings, no memory run.
+    #[arg(long)]
+    quick: bool,
+    /// Only the MuJoCo env rates (native vs Gymnasium's loop).
+    #[arg(long)]
+    mujoco: bool,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+/// `host bench`: measure, print, and optionally write the figures as JSON.
+pub fn command(a: &Args) -> Result<(), String> {
+    if a.mujoco {
+        return mujoco_only(a.quick, a.json.as_deref());
+    }
+    let report = run(a.quick)?;
+    print(&report);
+    match &a.json {
+        Some(path) => crate::output::run_dir::write_json(path, &report),
+        None => Ok(()),
+    }
+}
+
 pub fn run(quick: bool) -> Result<BenchReport, String> {
     let seconds = if quick { 1.0 } else { 4.0 };
     eprintln!("measuring the single-thread SGEMM peak ...");

@@ -20,18 +20,36 @@ use stats::Scores;
 use std::path::{Path, PathBuf};
 use suite::{Point, Task};
 
+/// `host score`'s arguments.
+#[derive(clap::Args, Debug)]
 pub struct Options {
-    /// Row specs (`[agc+|aoc+]estimator`); empty: every estimator acgap ships.
+    /// Rows `[agc+|aoc+]ESTIMATOR[:key=value,...]`: a tabular correction as for
+    /// `--correction` (`res-ac`, `libmine.so`, `libmine.so@name`) with config overrides, or
+    /// a model-based reference: `oracle`, `exact-stackelberg`, `exact-stackelberg-semi`,
+    /// `exact-stackelberg-visible`. None: every estimator acgap ships. Plain AgC and AoC are
+    /// always rows.
     pub estimators: Vec<String>,
+    /// `default` (Garnet 10x3 and 40x4, FourRoom, FourRoom with slip 0.2) or `quick`.
+    #[arg(long, default_value = "default")]
     pub suite: String,
     /// Scored batches per point.
+    #[arg(long, default_value_t = 2000)]
     pub batches: usize,
-    /// Batches an estimator trains on at each point before its terms are scored.
+    /// Batches each estimator trains on at a point before it is scored.
+    #[arg(long, default_value_t = 100)]
     pub warmup: usize,
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// `rollout` (one on-policy episode per batch, as the tabular agents train) or
+    /// `exact-d` (i.i.d. from d_theta, the distribution the theorems assume).
+    #[arg(long, value_enum, default_value = "rollout")]
     pub sampling: suite::Sampling,
-    /// Write the scorecard without printing it.
+    /// Do not print the scorecard (it is written to the folder either way).
+    #[arg(long)]
     pub quiet: bool,
+    /// Parent folder: the scorecard goes to `<runs>/score/<suite>-<timestamp>/`.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
 }
 
 /// What is scored when no estimator is named: every tabular estimator acgap ships (the
@@ -177,6 +195,17 @@ fn directions(
 }
 
 /// Run the scorecard and write it to a new folder under `<runs>/score/`.
+/// `host score`: run the scorecard, write it, say where.
+pub fn command(o: &Options) -> Result<(), String> {
+    let dir = run(o, &o.runs)?;
+    println!(
+        "\nwrote {0}/scorecard.md, scorecard.csv, bias_variance.svg",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Run the scorecard and write it to a new folder under `runs`.
 pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
     if o.batches < 2 {
         return Err(format!("--batches must be at least 2, got {}", o.batches));
@@ -271,6 +300,7 @@ mod tests {
             seed: 3,
             sampling: suite::Sampling::Rollout,
             quiet: true,
+            runs: PathBuf::new(),
         }
     }
 
