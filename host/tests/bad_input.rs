@@ -86,6 +86,19 @@ fn plugins_of_an_abi_this_host_cannot_serve_are_refused() {
     );
 }
 
+/// An agent whose `training()` fails is refused when it is built, with the plugin's reason,
+/// before any run folder is written.
+#[test]
+fn an_agent_that_cannot_say_how_it_trains_is_refused() {
+    let plugin = format!("{}@panics-in-training", fixtures().normal.display());
+    let r = host(&["--plugin", &plugin, "--env", "pendulum", "--steps", "10"]);
+    assert_clear_error(
+        &r,
+        &["cannot say how it trains", "deliberate panic in training()"],
+    );
+    assert!(run_dirs(r.runs.path()).is_empty(), "no run folder");
+}
+
 #[test]
 fn panic_abort_plugin_is_refused() {
     let r = host(&[

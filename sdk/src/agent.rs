@@ -5,11 +5,7 @@ use crate::correction::Correction;
 use crate::spec::EnvSpec;
 use serde::{Deserialize, Serialize};
 
-/// Named scalar metrics, e.g. `("train/critic_loss", 0.3)`.
-pub type Metrics = Vec<(String, f64)>;
-
-/// Errors crossing the plugin boundary are plain messages.
-pub type PluginResult<T> = Result<T, String>;
+pub use crate::result::{Metrics, PluginResult};
 
 /// Everything an agent is built from.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -19,8 +19,8 @@
 //! Flat parameter vectors list each network's layers in order, every layer's
 //! weight matrix (row-major, `in x out`) followed by its bias.
 
-use crate::agent::{Metrics, PluginResult};
 use crate::batch::Batch;
+use crate::result::{Metrics, PluginResult};
 use crate::spec::EnvSpec;
 use serde::{Deserialize, Serialize};
 

@@ -19,6 +19,7 @@ pub mod correction;
 pub mod memory;
 pub mod onpolicy;
 pub mod plugin;
+pub mod result;
 pub mod seeds;
 pub mod spec;
 pub mod tabular;

@@ -17,8 +17,8 @@
 //! (row-major, `in x out`) followed by its bias; the actor's end with the log-std row (zeros for
 //! a categorical policy).
 
-use crate::agent::{Metrics, PluginResult};
 use crate::batch::Batch;
+use crate::result::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
 
 /// Sizes and constants of the core at this update.

@@ -20,7 +20,7 @@
 //! products with networks; an estimator computes whatever it needs from them. Both hooks share
 //! the loading (`--correction`), the export macro and the ABI object.
 
-use crate::agent::{Metrics, PluginResult};
+use crate::result::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
 
 /// One transition of an update's batch.

@@ -32,11 +32,43 @@ pub struct RunLogs {
     pub train_columns: Option<Vec<String>>,
 }
 
+/// Where a run is: written to `status.json`, read back by session reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Started and not ended: in progress, or killed (then `--resume` continues it).
+    Running,
+    Finished,
+    /// Ended by an error: a plugin's, the env's, or the host's (I/O).
+    Failed,
+    /// Ended because the learning blew up (a NaN or infinite loss, action or state).
+    Diverged,
+    /// Stopped by SIGINT/SIGTERM after a checkpoint; `--resume` continues it.
+    Interrupted,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Finished => "finished",
+            RunState::Failed => "failed",
+            RunState::Diverged => "diverged",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Final or current state of a run, for `status.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
-    /// `running`, `finished`, `failed`, `diverged` or `interrupted`.
-    pub state: String,
+    pub state: RunState,
     pub step: usize,
     pub message: Option<String>,
     /// Peak resident memory of the process so far (Linux `VmHWM`), in MiB; in a session
@@ -56,7 +88,7 @@ impl Status {
     /// A status for a run that never got a trainer (e.g. its plugin failed to load).
     pub fn failed(message: String) -> Self {
         Self {
-            state: "failed".into(),
+            state: RunState::Failed,
             step: 0,
             message: Some(message),
             peak_rss_mib: peak_rss_mib(),

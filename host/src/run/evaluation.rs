@@ -2,6 +2,7 @@
 //! Monte-Carlo gap diagnostics (`gap.csv`) and the exact tabular diagnostics (`tabular.csv`).
 
 use super::trainer::{RunFailure, Trainer, env_fault, io_failure};
+use crate::output::run_dir::RunState;
 use indicatif::ProgressBar;
 
 impl Trainer {
@@ -44,7 +45,7 @@ impl Trainer {
         let env_gamma = self.env.spec().tabular.as_ref().map(|m| m.gamma);
         let Some(gamma) = self.agent.discount().or(env_gamma) else {
             return Err(RunFailure {
-                state: "failed",
+                state: RunState::Failed,
                 message: format!(
                     "--gap-every needs the agent's discount: `{}` (plugin ABI {}) does not report it (agents report it from ABI 1.1; rebuild the plugin against this SDK, or implement `Agent::discount`)",
                     self.spec.agent, self.spec.plugin_build.abi_version
@@ -86,7 +87,7 @@ impl Trainer {
         if let Some(view) = view {
             let row = crate::diagnostics::exact::row(mdp, self.state.step, &view).map_err(|e| {
                 RunFailure {
-                    state: "failed",
+                    state: RunState::Failed,
                     message: format!("plugin `{}`: {e}", self.spec.agent),
                 }
             })?;

@@ -251,6 +251,12 @@ pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> 
     let mut agent = plugin
         .new_agent(&spec.agent, &init)
         .map_err(|e| e.to_string())?;
+    agent.try_training().map_err(|e| {
+        format!(
+            "plugin `{}`: agent `{}` cannot say how it trains: {e}",
+            spec.plugin, spec.agent
+        )
+    })?;
     if let Some(c) = &spec.correction {
         let cplugin = Plugin::open(&c.plugin_path).map_err(|e| e.to_string())?;
         let cinit = CorrectionInit {

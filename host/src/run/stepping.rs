@@ -4,6 +4,7 @@
 
 use super::replay::ReplayBuffer;
 use super::trainer::{RunFailure, Trainer, env_fault, io_failure};
+use crate::output::run_dir::RunState;
 use acgap_envs::Space;
 use rand::Rng;
 
@@ -56,7 +57,7 @@ impl Trainer {
                 .map_err(|e| self.plugin_failure("act", e))?;
             if actions.len() != num_envs * ad {
                 return Err(RunFailure {
-                    state: "failed",
+                    state: RunState::Failed,
                     message: format!(
                         "the plugin returned {} action values for {num_envs} envs of action dimension {ad}",
                         actions.len()
@@ -158,7 +159,7 @@ impl Trainer {
         let step = self.state.step;
         if a.len() != self.act_dim {
             return Err(RunFailure {
-                state: "failed",
+                state: RunState::Failed,
                 message: format!(
                     "the plugin returned an action of dimension {} at step {step}; `{}` expects {}",
                     a.len(),
@@ -169,7 +170,7 @@ impl Trainer {
         }
         if let Some(x) = a.iter().find(|x| !x.is_finite()) {
             return Err(RunFailure {
-                state: "diverged",
+                state: RunState::Diverged,
                 message: format!(
                     "diverged: the plugin returned a non-finite action ({x}) at step {step}"
                 ),
@@ -179,7 +180,7 @@ impl Trainer {
             && (a[0] < 0.0 || a[0] >= n as f32 || a[0].fract() != 0.0)
         {
             return Err(RunFailure {
-                state: "failed",
+                state: RunState::Failed,
                 message: format!(
                     "the plugin returned action {} at step {step}; `{}` has actions 0..{}",
                     a[0], self.spec.env, n

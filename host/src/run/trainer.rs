@@ -2,7 +2,7 @@
 //! evaluation, logging and checkpoints for one (plugin, env, seed) run.
 
 use crate::output::folder::Lock;
-use crate::output::run_dir::{RunLogs, Status};
+use crate::output::run_dir::{RunLogs, RunState, Status};
 use crate::run::checkpoint::{self, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
@@ -15,7 +15,7 @@ use std::time::Instant;
 /// How a run ended early.
 #[derive(Debug)]
 pub struct RunFailure {
-    pub state: &'static str,
+    pub state: RunState,
     pub message: String,
 }
 
@@ -54,7 +54,7 @@ impl Trainer {
 
     /// Run to `spec.steps`, or until the plugin fails. `status.json` says which.
     pub fn run(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
-        self.set_status("running", None);
+        self.set_status(RunState::Running, None);
         progress.set_style(
             ProgressStyle::with_template(
                 "{prefix}{bar:30} {pos}/{len} steps  {per_sec}  eval {msg}  ETA {eta}",
@@ -65,7 +65,7 @@ impl Trainer {
         progress.set_position(self.state.step as u64);
         let result = self.run_inner(progress);
         match &result {
-            Ok(()) => self.set_status("finished", None),
+            Ok(()) => self.set_status(RunState::Finished, None),
             Err(f) => self.set_status(f.state, Some(f.message.clone())),
         }
         result
@@ -140,7 +140,7 @@ impl Trainer {
             if let Some(sig) = crate::run::interrupt::requested() {
                 self.checkpoint()?;
                 return Err(RunFailure {
-                    state: "interrupted",
+                    state: RunState::Interrupted,
                     message: format!(
                         "interrupted by {} at step {}; the checkpoint is complete: continue with `host --resume {}`",
                         crate::run::interrupt::name(sig),
@@ -173,7 +173,7 @@ impl Trainer {
                 self.logs.train_window(step, &metrics).map_err(io_failure)?;
             }
             // status.json follows the run: its step and time at every log window.
-            self.set_status("running", None);
+            self.set_status(RunState::Running, None);
             while self.state.next_log <= step {
                 self.state.next_log += self.spec.log_every.max(1);
             }
@@ -202,9 +202,9 @@ impl Trainer {
     /// A plugin's error as the run's failure: `diverged` when the plugin says so.
     pub(super) fn plugin_failure(&self, what: &str, message: String) -> RunFailure {
         let state = if message.starts_with("diverged") {
-            "diverged"
+            RunState::Diverged
         } else {
-            "failed"
+            RunState::Failed
         };
         RunFailure {
             state,
@@ -234,9 +234,9 @@ impl Trainer {
         Ok(())
     }
 
-    fn set_status(&self, state: &str, message: Option<String>) {
+    fn set_status(&self, state: RunState, message: Option<String>) {
         let status = Status {
-            state: state.into(),
+            state,
             step: self.state.step,
             message,
             peak_rss_mib: crate::output::run_dir::peak_rss_mib(),
@@ -252,14 +252,14 @@ impl Trainer {
 /// The simulator could not continue (MuJoCo's physics blew up): the run diverged.
 pub(super) fn env_fault(why: String, step: usize) -> RunFailure {
     RunFailure {
-        state: "diverged",
+        state: RunState::Diverged,
         message: format!("diverged: {why} at step {step}"),
     }
 }
 
 pub(super) fn io_failure(message: String) -> RunFailure {
     RunFailure {
-        state: "failed",
+        state: RunState::Failed,
         message,
     }
 }

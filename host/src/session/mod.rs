@@ -12,7 +12,7 @@ pub mod stats;
 pub mod summary;
 
 use crate::output::folder::Lock;
-use crate::output::run_dir::{Status, write_json};
+use crate::output::run_dir::{RunState, Status, write_json};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 use spec::{PlannedRun, Session, SessionSpec, Shard};
@@ -145,7 +145,7 @@ fn has_outcome(run_dir: &Path) -> bool {
     std::fs::read_to_string(run_dir.join("status.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Status>(&t).ok())
-        .is_some_and(|s| s.state != "running" && s.state != "interrupted")
+        .is_some_and(|s| !matches!(s.state, RunState::Running | RunState::Interrupted))
 }
 
 /// Run this shard's share of the grid on `opts.jobs` threads, then write the report.
@@ -250,7 +250,7 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
         .iter()
         .map(|&i| &report.records[i])
         .filter(|r| !r.finished())
-        .map(|r| format!("{} seed {} ({})", r.label, r.seed, r.state))
+        .map(|r| format!("{} seed {} ({})", r.label, r.seed, r.state_name()))
         .collect();
     if opts.print_report {
         println!(

@@ -4,7 +4,7 @@
 
 use super::spec::{PlannedRun, Session};
 use super::stats;
-use crate::output::run_dir::Status;
+use crate::output::run_dir::{RunState, Status};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -13,8 +13,8 @@ use std::path::Path;
 pub struct RunRecord {
     pub label: String,
     pub seed: u64,
-    /// `finished`, `failed`, `diverged`, `running` (interrupted) or `not run`.
-    pub state: String,
+    /// `None`: not run (no `status.json`: another shard, or an interrupted session).
+    pub state: Option<RunState>,
     pub message: Option<String>,
     /// (env step, mean deterministic eval return).
     pub evals: Vec<(f64, f64)>,
@@ -46,8 +46,8 @@ impl RunRecord {
             })
             .collect();
         let (state, message, elapsed_secs, iterations) = match status {
-            Some(s) => (s.state, s.message, s.elapsed_secs, s.iterations),
-            None => ("not run".to_string(), None, None, None),
+            Some(s) => (Some(s.state), s.message, s.elapsed_secs, s.iterations),
+            None => (None, None, None, None),
         };
         Self {
             label: run.label.clone(),
@@ -62,7 +62,12 @@ impl RunRecord {
     }
 
     pub fn finished(&self) -> bool {
-        self.state == "finished" && !self.evals.is_empty()
+        self.state == Some(RunState::Finished) && !self.evals.is_empty()
+    }
+
+    /// The state as reports name it (`not run` when the run never wrote a status).
+    pub fn state_name(&self) -> &'static str {
+        self.state.map_or("not run", RunState::as_str)
     }
 
     pub fn final_return(&self) -> f64 {

@@ -4,7 +4,7 @@
 use super::report::{Report, Row, RunRecord, ci, csv, fmt, or_nan, threshold_cell};
 use super::spec::Session;
 use super::stats;
-use crate::output::run_dir::write_atomic;
+use crate::output::run_dir::{RunState, write_atomic};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -116,18 +116,18 @@ pub fn markdown(report: &Report, session: &Session) -> String {
     if !unfinished.is_empty() {
         let _ = writeln!(md, "\n## Runs without a result\n");
         for r in unfinished {
-            let why = r.message.clone().unwrap_or_else(|| match r.state.as_str() {
-                "running" => "killed; `--resume` the session to continue it".into(),
-                "not run" => "not run yet (another shard, or an interrupted session)".into(),
-                "finished" => "its eval.csv has no readable evaluation row".into(),
-                other => format!("state `{other}` without a message"),
+            let why = r.message.clone().unwrap_or_else(|| match r.state {
+                Some(RunState::Running) => "killed; `--resume` the session to continue it".into(),
+                None => "not run yet (another shard, or an interrupted session)".into(),
+                Some(RunState::Finished) => "its eval.csv has no readable evaluation row".into(),
+                Some(other) => format!("state `{other}` without a message"),
             });
             let _ = writeln!(
                 md,
                 "- {} seed {}: **{}** — {}",
                 r.label,
                 r.seed,
-                r.state,
+                r.state_name(),
                 why.replace('\n', " ")
             );
         }

@@ -243,6 +243,12 @@ impl LoadedAgent {
         Self { inner }
     }
 
+    /// How the host must feed the agent, or the plugin's error (the `Agent::training` of the
+    /// trait cannot return one).
+    pub fn try_training(&self) -> PluginResult<Training> {
+        from_json(&from_r(self.inner.training())?)
+    }
+
     /// Attach a correction loaded from another library.
     pub fn set_loaded_correction(&mut self, correction: LoadedCorrection) -> PluginResult<()> {
         from_r(self.inner.set_correction(correction.inner))
@@ -289,13 +295,12 @@ impl Agent for LoadedAgent {
     }
 
     fn training(&self) -> Training {
-        // A malformed answer is a plugin bug; report it at the first use as a config error.
-        from_r(self.inner.training())
-            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
-            .unwrap_or(Training::OnPolicy {
-                rollout_len: 0,
-                num_envs: 1,
-            })
+        // The host checks `try_training` when it builds the agent, so this cannot fail later;
+        // a broken answer still becomes a schedule the host refuses.
+        self.try_training().unwrap_or(Training::OnPolicy {
+            rollout_len: 0,
+            num_envs: 1,
+        })
     }
 
     fn act(&mut self, obs: &[f32], n: usize, deterministic: bool) -> PluginResult<Vec<f32>> {

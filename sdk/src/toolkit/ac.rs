@@ -9,7 +9,7 @@
 //! truncation, bootstrap with `V(s')` (termination does not); `objective = "o"` (Actor^o)
 //! averages the policy-gradient terms over the rollout's episode start states only.
 
-use super::ac_context::AcContext;
+use super::ac_context::{AcContext, Core};
 use super::adam::Adam;
 use super::mlp::{Activation, Mlp};
 use super::state::{StateReader, StateWriter};
@@ -454,7 +454,7 @@ impl AcCore {
     }
 
     /// `log pi(a_t|s_t)` per row, without autodiff.
-    pub(super) fn log_probs(&self, obs: &Tensor<2>, action: &[f32]) -> PluginResult<Vec<f32>> {
+    fn log_probs(&self, obs: &Tensor<2>, action: &[f32]) -> PluginResult<Vec<f32>> {
         Ok(to_vec(self.log_prob(
             &self.policy,
             &self.log_std,
@@ -482,7 +482,7 @@ impl AcCore {
 
     /// Gradients (descent direction of `-sum_t coef_t log pi(a_t|s_t)`) for the policy
     /// parameters and the log-std, and the log-probabilities `log pi(a_t|s_t)`.
-    pub(super) fn policy_gradient(
+    fn policy_gradient(
         &self,
         obs: &Tensor<2>,
         action: &[f32],
@@ -645,6 +645,40 @@ impl crate::Agent for AcCore {
         self.rng = r.meta("rng")?;
         self.counters = r.meta("counters")?;
         Ok(())
+    }
+}
+
+impl Core for AcCore {
+    fn info(&self, batch_len: usize) -> crate::onpolicy::RolloutInfo {
+        crate::onpolicy::RolloutInfo {
+            obs_dim: self.obs_dim,
+            act_dim: self.act_dim,
+            batch_len,
+            gamma: self.cfg.gamma,
+            gae_lambda: self.cfg.gae_lambda,
+            critic_params: self.critic.param_count(),
+            actor_params: self.actor_params(),
+            hidden: self.cfg.hidden.clone(),
+            update: self.counters.updates,
+        }
+    }
+    fn critic(&self) -> &Mlp {
+        &self.critic
+    }
+    fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+    fn log_prob_vjp(
+        &self,
+        obs: &Tensor<2>,
+        action: &[f32],
+        coef: Vec<f32>,
+    ) -> PluginResult<Vec<f32>> {
+        let (descent, _) = self.policy_gradient(obs, action, coef)?;
+        Ok(descent.into_iter().flat_map(to_vec).map(|g| -g).collect())
+    }
+    fn log_probs(&self, obs: &Tensor<2>, action: &[f32]) -> PluginResult<Vec<f32>> {
+        AcCore::log_probs(self, obs, action)
     }
 }
 

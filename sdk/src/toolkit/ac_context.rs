@@ -2,16 +2,34 @@
 //! the core's returns, advantages, values and plain weights, and exact products with the
 //! critic (`toolkit::value`) and the policy.
 
-use super::ac::AcCore;
 use super::gram::Gram;
+use super::mlp::Mlp;
 use super::tensor::{Tensor, from_rows, to_vec};
 use super::value::{critic_hvp, critic_jvp, critic_vjp};
 use crate::onpolicy::{OnPolicyContext, RolloutInfo};
 use crate::{Batch, PluginResult};
 
+/// What the context needs of the core, which implements it (so the two files do not import
+/// each other).
+pub(super) trait Core {
+    /// Sizes and constants at a batch of `batch_len` transitions.
+    fn info(&self, batch_len: usize) -> RolloutInfo;
+    fn critic(&self) -> &Mlp;
+    fn obs_dim(&self) -> usize;
+    /// `sum_t coef_t grad log pi(a_t|s_t)`, flat (the log-std row last).
+    fn log_prob_vjp(
+        &self,
+        obs: &Tensor<2>,
+        action: &[f32],
+        coef: Vec<f32>,
+    ) -> PluginResult<Vec<f32>>;
+    /// `log pi(a_t|s_t)`.
+    fn log_probs(&self, obs: &Tensor<2>, action: &[f32]) -> PluginResult<Vec<f32>>;
+}
+
 /// One update's context; everything is as it was before the update.
 pub(super) struct AcContext<'a> {
-    pub core: &'a AcCore,
+    pub core: &'a dyn Core,
     pub batch: &'a Batch<'a>,
     pub obs: &'a Tensor<2>,
     pub starts: &'a [bool],
@@ -45,18 +63,7 @@ impl AcContext<'_> {
 
 impl OnPolicyContext for AcContext<'_> {
     fn info(&self) -> RolloutInfo {
-        let c = self.core;
-        RolloutInfo {
-            obs_dim: c.obs_dim(),
-            act_dim: c.act_dim(),
-            batch_len: self.batch.len,
-            gamma: c.config().gamma,
-            gae_lambda: c.config().gae_lambda,
-            critic_params: c.critic().param_count(),
-            actor_params: c.actor_params(),
-            hidden: c.config().hidden.clone(),
-            update: c.updates(),
-        }
+        self.core.info(self.batch.len)
     }
     fn batch(&self) -> Batch<'_> {
         *self.batch
@@ -131,9 +138,7 @@ impl OnPolicyContext for AcContext<'_> {
     }
     fn log_prob_vjp(&self, coef: &[f32]) -> PluginResult<Vec<f32>> {
         self.check("log_prob_vjp weights", coef.len(), self.batch.len)?;
-        let (descent, _) = self
-            .core
-            .policy_gradient(self.obs, self.batch.action, coef.to_vec())?;
-        Ok(descent.into_iter().flat_map(to_vec).map(|g| -g).collect())
+        self.core
+            .log_prob_vjp(self.obs, self.batch.action, coef.to_vec())
     }
 }

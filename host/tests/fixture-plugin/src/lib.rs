@@ -32,6 +32,7 @@ impl acgap_sdk::TabularCorrection for PanickingTabular {
 #[derive(Clone, Copy, PartialEq)]
 enum Fault {
     PanicInUpdate,
+    PanicInTraining,
     NanAction,
     WrongDim,
     None,
@@ -59,6 +60,9 @@ impl Fixture {
 
 impl Agent for Fixture {
     fn training(&self) -> Training {
+        if self.fault == Fault::PanicInTraining {
+            panic!("fixture: deliberate panic in training()");
+        }
         if self.on_policy {
             Training::OnPolicy {
                 rollout_len: 64,
@@ -131,6 +135,7 @@ fn no_config() -> serde_json::Value {
 acgap_sdk::export_plugin! {
     agents: [
         AgentEntry { name: "panics-in-update", description: "panics in its first update", default_config: no_config, build: |i| Fixture::new(i, Fault::PanicInUpdate, false) },
+        AgentEntry { name: "panics-in-training", description: "panics when asked how it trains", default_config: no_config, build: |i| Fixture::new(i, Fault::PanicInTraining, false) },
         AgentEntry { name: "nan-action", description: "acts with NaN", default_config: no_config, build: |i| Fixture::new(i, Fault::NanAction, false) },
         AgentEntry { name: "wrong-dim", description: "acts with one value too many", default_config: no_config, build: |i| Fixture::new(i, Fault::WrongDim, false) },
         AgentEntry { name: "on-policy", description: "checks that rollouts arrive in order", default_config: no_config, build: |i| Fixture::new(i, Fault::None, true) },
