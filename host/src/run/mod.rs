@@ -2,6 +2,7 @@
 //! evaluation and diagnostics, checkpoints, signals — and the one path (`start`, `finish`)
 //! that single runs and sessions both take.
 
+pub mod args;
 pub mod checkpoint;
 mod evaluation;
 pub mod interrupt;
@@ -12,9 +13,9 @@ mod stepping;
 pub mod trainer;
 pub mod window;
 
-use crate::cli::TrainArgs;
 use crate::output::folder::Lock;
 use crate::output::plot;
+use args::TrainArgs;
 use indicatif::ProgressBar;
 use spec::{Extension, RunSpec};
 use std::path::PathBuf;
@@ -171,6 +172,6 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
 }
 
 fn new_run_spec(args: &TrainArgs) -> Result<RunSpec, String> {
-    let entries = crate::cli::entries(args)?;
+    let entries = args::entries(args)?;
     crate::run::spec::resolve_entry(&entries[0], &args.settings, args.seed)
 }

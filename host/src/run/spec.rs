@@ -126,6 +126,24 @@ pub struct RunSettings {
     pub gap_horizon: usize,
 }
 
+impl RunSettings {
+    /// Refuse settings no run can honour, before anything is allocated or written.
+    pub fn check(&self) -> Result<(), String> {
+        let within = |name: &str, v: usize, lo: usize, hi: usize| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("`{name}` must be between {lo} and {hi}, got {v}"))
+            }
+        };
+        within("eval_episodes", self.eval_episodes, 1, 100_000)?;
+        within("gap_pairs", self.gap_pairs, 1, 100_000)?;
+        within("gap_rollouts", self.gap_rollouts, 1, 100_000)?;
+        within("steps", self.steps, 1, 1 << 40)?;
+        Ok(())
+    }
+}
+
 impl Default for RunSettings {
     fn default() -> Self {
         #[derive(Parser)]
