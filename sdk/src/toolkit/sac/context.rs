@@ -1,14 +1,45 @@
 //! The minibatch as tensors, and [`StepContext`]: the SAC core seen by a correction.
 
-use super::core::SacCore;
 use crate::agent::PluginResult;
 use crate::batch::Batch;
 use crate::correction::{ContextInfo, SacContext, Sampled};
 use crate::toolkit::Mlp;
 use crate::toolkit::policy::SquashedGaussian;
+use crate::toolkit::tensor::Device;
 use crate::toolkit::tensor::{Tensor, from_rows, from_vec, to_vec};
 use burn::tensor::Gradients;
 use std::cell::OnceCell;
+
+/// What the context needs of the SAC core, which implements it (so the two files do not
+/// import each other).
+pub(super) trait Core {
+    fn obs_dim(&self) -> usize;
+    fn act_dim(&self) -> usize;
+    fn device(&self) -> &Device;
+    /// The actor's network.
+    fn actor(&self) -> &Mlp;
+    fn critics(&self) -> &[Mlp; 2];
+    /// Sizes and constants at a batch of `batch_len` pairs.
+    fn info(&self, batch_len: usize) -> ContextInfo;
+    /// Env-unit actions to the actor's `[-1, 1]`.
+    fn normalise_actions(&self, a: &[f32]) -> Vec<f32>;
+    /// The soft TD target with `a'` drawn from `actor` with noise `eps_next`.
+    fn soft_target(&self, actor: &Mlp, t: &BatchTensors, eps_next: Tensor<2>) -> Tensor<2>;
+    /// The soft TD target at a given `(a', log pi(a'|s'))`.
+    fn soft_target_at(&self, t: &BatchTensors, next: (Tensor<2>, Tensor<2>)) -> Tensor<2>;
+    /// `J_pi` through `actor` with noise `eps`, with `log pi(a~|s)` and `a~`.
+    fn actor_objective(
+        &self,
+        actor: &Mlp,
+        t: &BatchTensors,
+        eps: Tensor<2>,
+    ) -> (Tensor<1>, Tensor<2>, Tensor<2>);
+}
+
+/// `Q_i(s, a)` for a critic `net` (plain or tracked) on `[B, obs]`, `[B, act]`.
+pub(super) fn q(net: &Mlp, obs: Tensor<2>, act: Tensor<2>) -> Tensor<2> {
+    net.forward(Tensor::cat(vec![obs, act], 1))
+}
 
 /// A minibatch on the device, actions rescaled to the actor's `[-1, 1]`.
 #[derive(Clone)]
@@ -22,8 +53,8 @@ pub(super) struct BatchTensors {
 }
 
 impl BatchTensors {
-    pub fn new(core: &SacCore, b: &Batch<'_>) -> PluginResult<Self> {
-        let (n, od, ad) = (b.len, core.obs_dim, core.act_dim);
+    pub fn new(core: &dyn Core, b: &Batch<'_>) -> PluginResult<Self> {
+        let (n, od, ad) = (b.len, core.obs_dim(), core.act_dim());
         if n == 0
             || b.obs.len() != n * od
             || b.next_obs.len() != n * od
@@ -35,7 +66,7 @@ impl BatchTensors {
                 "batch of {n} rows does not match obs dim {od} / action dim {ad}"
             ));
         }
-        let d = &core.device;
+        let d = core.device();
         Ok(Self {
             obs: from_rows(b.obs, n, od, d),
             action: from_vec(core.normalise_actions(b.action), n, ad, d),
@@ -46,23 +77,10 @@ impl BatchTensors {
     }
 }
 
-impl SacCore {
-    /// Env-unit actions to the actor's `[-1, 1]`.
-    pub(super) fn normalise_actions(&self, a: &[f32]) -> Vec<f32> {
-        a.chunks(self.act_dim)
-            .flat_map(|row| {
-                row.iter().enumerate().map(|(j, &x)| {
-                    2.0 * (x - self.act_low[j]) / (self.act_high[j] - self.act_low[j]) - 1.0
-                })
-            })
-            .collect()
-    }
-}
-
 /// One update's view of the core: the batch, and this update's fixed noise for
 /// `a~` (at `s`) and `a'` (at `s'`), so every query sees the same samples.
 pub(super) struct StepContext<'a> {
-    core: &'a SacCore,
+    core: &'a dyn Core,
     batch: &'a Batch<'a>,
     t: BatchTensors,
     eps: Tensor<2>,
@@ -74,7 +92,7 @@ pub(super) struct StepContext<'a> {
 
 impl<'a> StepContext<'a> {
     pub fn new(
-        core: &'a SacCore,
+        core: &'a dyn Core,
         batch: &'a Batch<'a>,
         t: BatchTensors,
         eps: Tensor<2>,
@@ -97,7 +115,7 @@ impl<'a> StepContext<'a> {
     }
 
     fn rows(&self, obs: &[f32], act: &[f32]) -> PluginResult<(Tensor<2>, Tensor<2>, usize)> {
-        let (od, ad) = (self.core.obs_dim, self.core.act_dim);
+        let (od, ad) = (self.core.obs_dim(), self.core.act_dim());
         let n = obs.len() / od;
         if n == 0 || obs.len() != n * od || act.len() != n * ad {
             return Err(format!(
@@ -106,15 +124,15 @@ impl<'a> StepContext<'a> {
                 act.len()
             ));
         }
-        let d = &self.core.device;
+        let d = self.core.device();
         Ok((from_rows(obs, n, od, d), from_rows(act, n, ad, d), n))
     }
 
     /// `(a~, log pi(a~|s))` from the current actor at `obs` with noise `eps`.
     fn sample(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         SquashedGaussian::sample(
-            &self.core.actor.net,
-            self.core.act_dim,
+            self.core.actor(),
+            self.core.act_dim(),
             obs.clone(),
             eps.clone(),
         )
@@ -142,17 +160,7 @@ impl<'a> StepContext<'a> {
 
 impl SacContext for StepContext<'_> {
     fn info(&self) -> ContextInfo {
-        let c = self.core;
-        ContextInfo {
-            obs_dim: c.obs_dim,
-            act_dim: c.act_dim,
-            batch_len: self.batch.len,
-            gamma: c.cfg.gamma as f32,
-            alpha: c.alpha(),
-            actor_params: c.actor.net.param_count(),
-            critic_params: c.critics[0].param_count(),
-            hidden: c.cfg.hidden.clone(),
-        }
+        self.core.info(self.batch.len)
     }
 
     fn batch(&self) -> Batch<'_> {
@@ -179,8 +187,8 @@ impl SacContext for StepContext<'_> {
 
     fn critic_values(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
         let (o, a, _) = self.rows(obs, act)?;
-        let mut v = to_vec(SacCore::q(&self.core.critics[0], o.clone(), a.clone()));
-        v.extend(to_vec(SacCore::q(&self.core.critics[1], o, a)));
+        let mut v = to_vec(q(&self.core.critics()[0], o.clone(), a.clone()));
+        v.extend(to_vec(q(&self.core.critics()[1], o, a)));
         Ok(v)
     }
 
@@ -192,14 +200,14 @@ impl SacContext for StepContext<'_> {
     ) -> PluginResult<Vec<f32>> {
         let (_, _, n) = self.rows(obs, act)?;
         Self::check_len("critic_action_gradient weights", w.len(), 2 * n)?;
-        let (od, ad) = (self.core.obs_dim, self.core.act_dim);
+        let (od, ad) = (self.core.obs_dim(), self.core.act_dim());
         let inputs: Vec<f32> = obs
             .chunks(od)
             .zip(act.chunks(ad))
             .flat_map(|(o, a)| o.iter().chain(a).copied())
             .collect();
         let (mut values, mut grads) = (Vec::new(), Vec::new());
-        for (i, critic) in self.core.critics.iter().enumerate() {
+        for (i, critic) in self.core.critics().iter().enumerate() {
             let (q, g) = critic.input_gradient(&inputs, n, &w[i * n..(i + 1) * n])?;
             values.extend(q);
             // The input gradient's action columns.
@@ -211,11 +219,11 @@ impl SacContext for StepContext<'_> {
 
     fn critic_jvp(&self, obs: &[f32], act: &[f32], v: &[f32]) -> PluginResult<Vec<f32>> {
         let (o, a, _) = self.rows(obs, act)?;
-        let p = self.core.critics[0].param_count();
+        let p = self.core.critics()[0].param_count();
         Self::check_len("critic_jvp direction", v.len(), 2 * p)?;
         let mut out = Vec::new();
-        for (i, critic) in self.core.critics.iter().enumerate() {
-            let dp = critic.unflatten(&v[i * p..(i + 1) * p], &self.core.device);
+        for (i, critic) in self.core.critics().iter().enumerate() {
+            let dp = critic.unflatten(&v[i * p..(i + 1) * p], self.core.device());
             let (_, dq) = critic.jvp(Tensor::cat(vec![o.clone(), a.clone()], 1), &dp, None);
             out.extend(to_vec(dq));
         }
@@ -226,10 +234,10 @@ impl SacContext for StepContext<'_> {
         let (o, a, n) = self.rows(obs, act)?;
         Self::check_len("critic_vjp weights", w.len(), 2 * n)?;
         let mut out = Vec::new();
-        for (i, critic) in self.core.critics.iter().enumerate() {
+        for (i, critic) in self.core.critics().iter().enumerate() {
             let tracked = critic.tracked();
-            let weights = from_rows(&w[i * n..(i + 1) * n], n, 1, &self.core.device);
-            let s = (SacCore::q(&tracked, o.clone(), a.clone()) * weights).sum();
+            let weights = from_rows(&w[i * n..(i + 1) * n], n, 1, self.core.device());
+            let s = (q(&tracked, o.clone(), a.clone()) * weights).sum();
             out.extend(Self::flat_grads(&tracked, &s.backward()));
         }
         Ok(out)
@@ -238,15 +246,15 @@ impl SacContext for StepContext<'_> {
     fn critic_gram(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
         let (o, a, _) = self.rows(obs, act)?;
         let x = Tensor::cat(vec![o, a], 1);
-        let mut out = self.core.critics[0]
+        let mut out = self.core.critics()[0]
             .per_sample_gram(x.clone())
             .to_row_major_f32();
-        out.extend(self.core.critics[1].per_sample_gram(x).to_row_major_f32());
+        out.extend(self.core.critics()[1].per_sample_gram(x).to_row_major_f32());
         Ok(out)
     }
 
     fn actor_gradient(&self) -> PluginResult<Vec<f32>> {
-        let tracked = self.core.actor.net.tracked();
+        let tracked = self.core.actor().tracked();
         let (objective, ..) = self
             .core
             .actor_objective(&tracked, &self.t, self.eps.clone());
@@ -254,22 +262,22 @@ impl SacContext for StepContext<'_> {
     }
 
     fn actor_vjp(&self, g: &[f32]) -> PluginResult<Vec<f32>> {
-        let (n, ad) = (self.batch.len, self.core.act_dim);
+        let (n, ad) = (self.batch.len, self.core.act_dim());
         Self::check_len("actor_vjp", g.len(), n * ad)?;
-        let tracked = self.core.actor.net.tracked();
+        let tracked = self.core.actor().tracked();
         let (a, _) = SquashedGaussian::sample(&tracked, ad, self.t.obs.clone(), self.eps.clone());
-        let s = (a * from_rows(g, n, ad, &self.core.device)).sum();
+        let s = (a * from_rows(g, n, ad, self.core.device())).sum();
         Ok(Self::flat_grads(&tracked, &s.backward()))
     }
 
     fn target_vjp(&self, c: &[f32]) -> PluginResult<Vec<f32>> {
         let n = self.batch.len;
         Self::check_len("target_vjp", c.len(), n)?;
-        let tracked = self.core.actor.net.tracked();
+        let tracked = self.core.actor().tracked();
         let y = self
             .core
             .soft_target(&tracked, &self.t, self.eps_next.clone());
-        let s = (y * from_rows(c, n, 1, &self.core.device)).sum();
+        let s = (y * from_rows(c, n, 1, self.core.device())).sum();
         Ok(Self::flat_grads(&tracked, &s.backward()))
     }
 }

@@ -2,10 +2,10 @@
 //! temperature, and the correction hook on the actor's ascent direction.
 
 use super::config::SacConfig;
-use super::context::{BatchTensors, StepContext};
+use super::context::{BatchTensors, Core, StepContext, q};
 use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
 use crate::batch::{Batch, UpdateStep};
-use crate::correction::{Correction, CorrectionTerm};
+use crate::correction::{ContextInfo, Correction, CorrectionTerm};
 use crate::spec::Space;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::state::{StateReader, StateWriter};
@@ -121,11 +121,6 @@ impl SacCore {
         to_vec(self.log_alpha.clone())[0].exp()
     }
 
-    /// `Q_i(s, a)` for a critic `net` (plain or tracked) on `[B, obs]`, `[B, act]`.
-    pub(super) fn q(net: &Mlp, obs: Tensor<2>, act: Tensor<2>) -> Tensor<2> {
-        net.forward(Tensor::cat(vec![obs, act], 1))
-    }
-
     fn noise(&mut self, rows: usize) -> Tensor<2> {
         normal_noise(&mut self.rng, rows, self.act_dim, &self.device)
     }
@@ -148,8 +143,8 @@ impl SacCore {
         t: &BatchTensors,
         (next_a, next_logp): (Tensor<2>, Tensor<2>),
     ) -> Tensor<2> {
-        let q1 = Self::q(&self.targets[0], t.next_obs.clone(), next_a.clone());
-        let q2 = Self::q(&self.targets[1], t.next_obs.clone(), next_a);
+        let q1 = q(&self.targets[0], t.next_obs.clone(), next_a.clone());
+        let q2 = q(&self.targets[1], t.next_obs.clone(), next_a);
         let soft_v = q1.min_pair(q2) - next_logp.mul_scalar(self.alpha());
         t.reward.clone()
             + t.not_terminated
@@ -164,8 +159,8 @@ impl SacCore {
         let eps_next = self.noise(batch.len);
         let y = self.soft_target(&self.actor.net, &t, eps_next);
         let tracked = [self.critics[0].tracked(), self.critics[1].tracked()];
-        let q1 = Self::q(&tracked[0], t.obs.clone(), t.action.clone());
-        let q2 = Self::q(&tracked[1], t.obs.clone(), t.action.clone());
+        let q1 = q(&tracked[0], t.obs.clone(), t.action.clone());
+        let q2 = q(&tracked[1], t.obs.clone(), t.action.clone());
         let loss = ((q1.clone() - y.clone()).square().mean()
             + (q2.clone() - y.clone()).square().mean())
         .mul_scalar(0.5);
@@ -198,8 +193,8 @@ impl SacCore {
         eps: Tensor<2>,
     ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
         let (a, logp) = SquashedGaussian::sample(actor, self.act_dim, t.obs.clone(), eps);
-        let q1 = Self::q(&self.critics[0], t.obs.clone(), a.clone());
-        let q = q1.min_pair(Self::q(&self.critics[1], t.obs.clone(), a.clone()));
+        let q1 = q(&self.critics[0], t.obs.clone(), a.clone());
+        let q = q1.min_pair(q(&self.critics[1], t.obs.clone(), a.clone()));
         ((q - logp.clone().mul_scalar(self.alpha())).mean(), logp, a)
     }
 
@@ -451,13 +446,8 @@ impl Agent for SacCore {
             from_rows(obs, n, self.obs_dim, &self.device),
             from_rows(&unit, n, self.act_dim, &self.device),
         );
-        let q = to_vec(
-            Self::q(&self.critics[0], o.clone(), a.clone()).min_pair(Self::q(
-                &self.critics[1],
-                o,
-                a,
-            )),
-        );
+        let q =
+            to_vec(q(&self.critics[0], o.clone(), a.clone()).min_pair(q(&self.critics[1], o, a)));
         let mut out = vec![("q".to_string(), q.clone())];
         if let Some(mut correction) = self.correction.take() {
             let terms = correction.value_terms(obs, &unit, n);
@@ -525,3 +515,63 @@ impl Agent for SacCore {
 
 const FAMILY_MISMATCH: &str =
     "the SAC core takes SAC-family corrections (Correction); this one is {}";
+
+impl SacCore {
+    /// Env-unit actions to the actor's `[-1, 1]`.
+    pub(super) fn normalise_actions(&self, a: &[f32]) -> Vec<f32> {
+        a.chunks(self.act_dim)
+            .flat_map(|row| {
+                row.iter().enumerate().map(|(j, &x)| {
+                    2.0 * (x - self.act_low[j]) / (self.act_high[j] - self.act_low[j]) - 1.0
+                })
+            })
+            .collect()
+    }
+}
+
+impl Core for SacCore {
+    fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+    fn act_dim(&self) -> usize {
+        self.act_dim
+    }
+    fn device(&self) -> &Device {
+        &self.device
+    }
+    fn actor(&self) -> &Mlp {
+        &self.actor.net
+    }
+    fn critics(&self) -> &[Mlp; 2] {
+        &self.critics
+    }
+    fn info(&self, batch_len: usize) -> ContextInfo {
+        ContextInfo {
+            obs_dim: self.obs_dim,
+            act_dim: self.act_dim,
+            batch_len,
+            gamma: self.cfg.gamma as f32,
+            alpha: self.alpha(),
+            actor_params: self.actor.net.param_count(),
+            critic_params: self.critics[0].param_count(),
+            hidden: self.cfg.hidden.clone(),
+        }
+    }
+    fn normalise_actions(&self, a: &[f32]) -> Vec<f32> {
+        SacCore::normalise_actions(self, a)
+    }
+    fn soft_target(&self, actor: &Mlp, t: &BatchTensors, eps_next: Tensor<2>) -> Tensor<2> {
+        SacCore::soft_target(self, actor, t, eps_next)
+    }
+    fn soft_target_at(&self, t: &BatchTensors, next: (Tensor<2>, Tensor<2>)) -> Tensor<2> {
+        SacCore::soft_target_at(self, t, next)
+    }
+    fn actor_objective(
+        &self,
+        actor: &Mlp,
+        t: &BatchTensors,
+        eps: Tensor<2>,
+    ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
+        SacCore::actor_objective(self, actor, t, eps)
+    }
+}
