@@ -68,6 +68,24 @@ pub struct TabularContext {
     pub base_direction: Vec<f64>,
 }
 
+/// An index drawn with probability `weights[i]` (given as `(i, w_i)`, summing to 1) by one
+/// uniform draw of `rng`; the last index if rounding leaves the sum short.
+pub fn sample_index(
+    rng: &mut impl rand::Rng,
+    weights: impl IntoIterator<Item = (usize, f64)>,
+) -> usize {
+    let u: f64 = rng.random();
+    let (mut acc, mut last) = (0.0, 0);
+    for (i, w) in weights {
+        acc += w;
+        last = i;
+        if u < acc {
+            return i;
+        }
+    }
+    last
+}
+
 /// `softmax(theta_s)` for every state.
 pub fn softmax_table(theta: &[f64], actions: usize) -> Vec<f64> {
     theta

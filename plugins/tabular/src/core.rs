@@ -28,7 +28,9 @@
 
 use crate::estimators::{ResCritic, ResCriticConfig, Stackelberg};
 use acgap_exact::Adam;
-use acgap_sdk::tabular::{Base, TabularContext, TabularCorrection, TabularTerm, Transition};
+use acgap_sdk::tabular::{
+    Base, TabularContext, TabularCorrection, TabularTerm, Transition, sample_index,
+};
 use acgap_sdk::{Agent, AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -276,26 +278,13 @@ impl TabularAc {
             .as_ref()
             .expect("exact_d sampling keeps the model");
         let d_s = acgap_exact::Exact::new(mdp, &self.s.theta).d_s;
-        let draw = |rng: &mut ChaCha8Rng, weights: &mut dyn Iterator<Item = (usize, f64)>| {
-            let u: f64 = rng.random();
-            let mut acc = 0.0;
-            let mut last = 0;
-            for (i, w) in weights {
-                acc += w;
-                last = i;
-                if u < acc {
-                    return i;
-                }
-            }
-            last
-        };
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let s = draw(&mut self.s.rng, &mut d_s.iter().copied().enumerate());
+            let s = sample_index(&mut self.s.rng, d_s.iter().copied().enumerate());
             let pi = self.policy(s);
-            let a = draw(&mut self.s.rng, &mut pi.iter().copied().enumerate());
+            let a = sample_index(&mut self.s.rng, pi.iter().copied().enumerate());
             let sa = s * self.actions + a;
-            let s2 = draw(&mut self.s.rng, &mut model.transitions[sa].iter().copied());
+            let s2 = sample_index(&mut self.s.rng, model.transitions[sa].iter().copied());
             out.push(Transition {
                 s,
                 a,

@@ -574,13 +574,11 @@ impl Correction for LoadedCorrection {
             self.inner
                 .actor_term(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
         )?;
-        let metrics = metrics_from_json(&term.metrics_json)?;
-        let values = term.values.into_vec();
-        let term = match term.kind {
+        let (kind, values, metrics) = term_parts(term)?;
+        let term = match kind {
             0 => CorrectionTerm::Zero,
             1 => CorrectionTerm::ActionGrad(values),
-            2 => CorrectionTerm::ParamGrad(values),
-            k => return Err(format!("correction returned unknown term kind {k}")),
+            _ => CorrectionTerm::ParamGrad(values),
         };
         Ok((term, metrics))
     }
@@ -592,6 +590,18 @@ impl Correction for LoadedCorrection {
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
         from_r(self.inner.load(bytes.into()))
     }
+}
+
+/// A term as it crossed the boundary: its kind (0, 1 or 2, checked), values and metrics.
+fn term_parts(term: TermFfi) -> PluginResult<(u8, Vec<f32>, Metrics)> {
+    if term.kind > 2 {
+        return Err(format!(
+            "correction returned unknown term kind {}",
+            term.kind
+        ));
+    }
+    let metrics = metrics_from_json(&term.metrics_json)?;
+    Ok((term.kind, term.values.into_vec(), metrics))
 }
 
 /// Caller side of a tabular correction: implements [`TabularCorrection`] by calling into its library.
@@ -643,13 +653,11 @@ impl OnPolicyCorrection for LoadedOnPolicyCorrection {
             self.inner
                 .onpolicy_term(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
         )?;
-        let metrics = metrics_from_json(&term.metrics_json)?;
-        let values = term.values.into_vec();
-        let term = match term.kind {
+        let (kind, values, metrics) = term_parts(term)?;
+        let term = match kind {
             0 => OnPolicyTerm::Zero,
             1 => OnPolicyTerm::LogPiWeights(values),
-            2 => OnPolicyTerm::ParamGrad(values),
-            k => return Err(format!("correction returned unknown term kind {k}")),
+            _ => OnPolicyTerm::ParamGrad(values),
         };
         Ok((term, metrics))
     }

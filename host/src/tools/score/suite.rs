@@ -4,7 +4,7 @@
 
 use acgap_exact::{Adam, Exact, Mdp};
 use acgap_sdk::spec::{EnvSpec, TabularModel};
-use acgap_sdk::tabular::{Base, TabularContext, Transition, softmax_table};
+use acgap_sdk::tabular::{Base, TabularContext, Transition, sample_index, softmax_table};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -171,15 +171,15 @@ pub fn batch(
         Sampling::Rollout => episode(model, pi, rng),
         Sampling::ExactD => (0..BATCH_LEN)
             .map(|_| {
-                let s = draw(rng, d_s.iter().copied().enumerate());
+                let s = sample_index(rng, d_s.iter().copied().enumerate());
                 let na = model.actions;
-                let a = draw(rng, pi[s * na..(s + 1) * na].iter().copied().enumerate());
+                let a = sample_index(rng, pi[s * na..(s + 1) * na].iter().copied().enumerate());
                 let sa = s * na + a;
                 Transition {
                     s,
                     a,
                     r: model.reward[sa],
-                    next_s: draw(rng, model.transitions[sa].iter().copied()),
+                    next_s: sample_index(rng, model.transitions[sa].iter().copied()),
                     terminated: false,
                     next_a: None,
                 }
@@ -188,32 +188,19 @@ pub fn batch(
     }
 }
 
-fn draw(rng: &mut ChaCha8Rng, weights: impl Iterator<Item = (usize, f64)>) -> usize {
-    let u: f64 = rng.random();
-    let (mut acc, mut last) = (0.0, 0);
-    for (i, w) in weights {
-        acc += w;
-        last = i;
-        if u < acc {
-            return i;
-        }
-    }
-    last
-}
-
 /// One on-policy episode of [`BATCH_LEN`] steps from `mu0` under `pi`, simulated from the
 /// model (the tabular envs never terminate; the expected reward is the reward, as in the envs).
 fn episode(model: &TabularModel, pi: &[f64], rng: &mut ChaCha8Rng) -> Vec<Transition> {
     let na = model.actions;
-    let mut s = draw(rng, model.mu0.iter().copied().enumerate());
+    let mut s = sample_index(rng, model.mu0.iter().copied().enumerate());
     let mut out: Vec<Transition> = Vec::with_capacity(BATCH_LEN);
     for t in 0..BATCH_LEN {
-        let a = draw(rng, pi[s * na..(s + 1) * na].iter().copied().enumerate());
+        let a = sample_index(rng, pi[s * na..(s + 1) * na].iter().copied().enumerate());
         if t > 0 {
             out[t - 1].next_a = Some(a);
         }
         let sa = s * na + a;
-        let next_s = draw(rng, model.transitions[sa].iter().copied());
+        let next_s = sample_index(rng, model.transitions[sa].iter().copied());
         out.push(Transition {
             s,
             a,
