@@ -201,10 +201,9 @@ impl Trainer {
 
     /// A plugin's error as the run's failure: `diverged` when the plugin says so.
     pub(super) fn plugin_failure(&self, what: &str, message: String) -> RunFailure {
-        let state = if message.starts_with("diverged") {
-            RunState::Diverged
-        } else {
-            RunState::Failed
+        let state = match acgap_sdk::result::error_kind(&message) {
+            acgap_sdk::result::ErrorKind::Diverged => RunState::Diverged,
+            acgap_sdk::result::ErrorKind::Failed => RunState::Failed,
         };
         RunFailure {
             state,

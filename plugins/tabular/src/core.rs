@@ -382,7 +382,9 @@ impl Agent for TabularAc {
         let ctx = self.context(batch)?;
         let (critic_grad, critic_loss) = ctx.critic_gradient();
         if !critic_loss.is_finite() {
-            return Err(format!("diverged: critic loss {critic_loss}"));
+            return Err(acgap_sdk::result::diverged(format!(
+                "critic loss {critic_loss}"
+            )));
         }
         let (term, correction_metrics) = match &mut self.correction {
             Some(c) => {

@@ -427,7 +427,7 @@ impl AcCore {
                 .mul_scalar(0.5);
             let value = to_vec(loss.clone().inner())[0];
             if !value.is_finite() {
-                return Err(format!("diverged: critic loss is {value}"));
+                return Err(crate::result::diverged(format!("critic loss is {value}")));
             }
             if i == 0 {
                 critic_loss = value;
@@ -495,7 +495,9 @@ impl AcCore {
         let objective = (logp.clone() * from_vec(coef, n, 1, &self.device)).sum();
         let value = to_vec(objective.clone().inner())[0];
         if !value.is_finite() {
-            return Err(format!("diverged: policy objective is {value}"));
+            return Err(crate::result::diverged(format!(
+                "policy objective is {value}"
+            )));
         }
         let grads = objective.neg().backward();
         let mut pg = tracked.grads(&grads);

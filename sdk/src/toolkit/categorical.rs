@@ -123,7 +123,9 @@ impl Categorical {
         let objective = (lp * from_vec(weights.to_vec(), rows, 1, &d)).sum();
         let value = to_vec(objective.clone().inner())[0];
         if !value.is_finite() {
-            return Err(format!("diverged: policy objective is {value}"));
+            return Err(crate::result::diverged(format!(
+                "policy objective is {value}"
+            )));
         }
         let grads = tracked.grads(&objective.neg().backward());
         adam.step(self.net.params_mut(), grads);

@@ -349,7 +349,9 @@ impl Mlp {
         let loss = (tracked.forward(x) - t).square().mean().mul_scalar(0.5);
         let value = to_vec(loss.clone().inner())[0];
         if !value.is_finite() {
-            return Err(format!("diverged: regression loss is {value}"));
+            return Err(crate::result::diverged(format!(
+                "regression loss is {value}"
+            )));
         }
         let grads = tracked.grads(&loss.backward());
         adam.step(self.params_mut(), grads);

@@ -317,10 +317,10 @@ fn check_finite(what: &str, value: f32, update: u64) -> PluginResult<()> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(format!(
-            "diverged: {what} is {value} at update {}",
+        Err(crate::result::diverged(format!(
+            "{what} is {value} at update {}",
             update + 1
-        ))
+        )))
     }
 }
 
