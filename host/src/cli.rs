@@ -54,6 +54,9 @@ pub enum Command {
     /// variance, MSE, cosines and the share of the actor-critic / policy-gradient gap each
     /// closes (docs/scorecard.md). Writes `<runs>/score/<suite>-<timestamp>/`.
     Score(crate::tools::score::Options),
+    /// Evaluate a run's latest checkpoint: deterministic episodes, their mean ± std, and
+    /// optionally the first rendered to an animated GIF (`--render out.gif`).
+    Eval(crate::tools::eval::Args),
     /// Measure throughput on one thread (SAC updates/s, env steps/s, fraction of the fp32 peak, memory).
     Bench(crate::tools::bench::Args),
 }

@@ -66,6 +66,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
         Some(Command::Exact(o)) => tools::exact_dp::command(&o),
         Some(Command::Score(o)) => tools::score::command(&o),
         Some(Command::Bench(a)) => tools::bench::command(&a),
+        Some(Command::Eval(a)) => tools::eval::command(&a),
         Some(Command::Report { session, threshold }) => {
             session::report_command(&session, threshold)
         }

@@ -40,9 +40,15 @@ mod tests {
 
     #[test]
     fn a_divergence_is_told_from_other_errors() {
-        assert_eq!(error_kind(&diverged("critic loss is NaN")), ErrorKind::Diverged);
+        assert_eq!(
+            error_kind(&diverged("critic loss is NaN")),
+            ErrorKind::Diverged
+        );
         assert_eq!(error_kind("invalid config: unknown key"), ErrorKind::Failed);
         // Only the marker counts, not the word somewhere in a message.
-        assert_eq!(error_kind("the run has not diverged: bad input"), ErrorKind::Failed);
+        assert_eq!(
+            error_kind("the run has not diverged: bad input"),
+            ErrorKind::Failed
+        );
     }
 }
