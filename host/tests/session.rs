@@ -425,3 +425,49 @@ fn session_runs_draw_the_gap_plot_when_diagnostics_run() {
     assert_ok(&o);
     assert!(out.join("sac/seed-0/gap.svg").is_file());
 }
+
+/// A list in a session file's `set` sweeps that key: one configuration per value, labelled by
+/// it, recorded in session.json, and a sensitivity plot in the report; a list for a key whose
+/// default is a list (`hidden`) is one value, not a sweep.
+#[test]
+fn a_list_of_values_sweeps_the_key() {
+    let dir = tempdir::Dir::new();
+    let file = dir.path().join("sweep.json");
+    std::fs::write(
+        &file,
+        r#"{"plugins": [{"plugin": "sac", "label": "SAC",
+              "set": {"tau": [0.005, 0.02], "hidden": [32, 32], "learning_starts": 300, "batch_size": 32}}],
+            "seeds": 2,
+            "settings": {"env": "pendulum", "steps": 600, "eval_every": 300, "eval_episodes": 2}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("s");
+    let o = host_raw(&[
+        "session",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_ok(&o);
+    for label in ["SAC_tau=0.005", "SAC_tau=0.02"] {
+        for seed in [0, 1] {
+            let run = out.join(format!("{label}/seed-{seed}"));
+            assert_eq!(status(&run)["state"], "finished", "{}", run.display());
+        }
+    }
+    let session: serde_json::Value =
+        serde_json::from_str(&read(&out.join("session.json"))).unwrap();
+    let runs = session["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "2 values x 2 seeds");
+    assert_eq!(runs[1]["sweep"], serde_json::json!([["tau", 0.02]]));
+    assert_eq!(runs[1]["spec"]["agent_config"]["tau"], 0.02);
+    assert_eq!(
+        runs[1]["spec"]["agent_config"]["hidden"],
+        serde_json::json!([32, 32])
+    );
+    assert!(read(&out.join("summary.md")).contains("## Sensitivity"));
+    for f in ["sensitivity_tau_final.png", "sensitivity_tau_auc.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}

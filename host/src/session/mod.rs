@@ -8,9 +8,11 @@
 mod commands;
 mod exact_table;
 pub mod report;
+mod sensitivity;
 pub mod spec;
 pub mod stats;
 pub mod summary;
+pub mod sweep;
 
 pub use commands::{SessionArgs, command, from_cli, report_command, wanted};
 

@@ -46,6 +46,9 @@ pub struct PlannedRun {
     /// Relative to the session directory: `<label>/seed-<seed>`.
     pub dir: String,
     pub spec: RunSpec,
+    /// The swept values this run takes (`session::sweep`), empty outside a sweep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: super::sweep::Point,
 }
 
 impl SessionSpec {
@@ -86,15 +89,24 @@ impl SessionSpec {
     /// sharded session has every plugin at the same seeds.
     pub fn plan(&self) -> Result<Session, String> {
         self.check()?;
-        let templates = self
-            .plugins
+        let (entries, points): (Vec<Entry>, Vec<super::sweep::Point>) =
+            super::sweep::expand(&self.plugins)?.into_iter().unzip();
+        let runs = self.seeds.saturating_mul(entries.len() as u64);
+        if runs > MAX_RUNS {
+            return Err(format!(
+                "the sweeps make {} configurations x {} seeds = {runs} runs; a session holds at most {MAX_RUNS}",
+                entries.len(),
+                self.seeds
+            ));
+        }
+        let templates = entries
             .iter()
             .map(|e| crate::run::spec::resolve_entry(e, &self.settings, self.seed))
             .collect::<Result<Vec<_>, _>>()?;
-        let labels = labels(&self.plugins, &templates)?;
+        let labels = labels(&entries, &templates, &points)?;
         let mut runs = Vec::new();
         for seed in self.seed..self.seed + self.seeds {
-            for (label, template) in labels.iter().zip(&templates) {
+            for ((label, template), point) in labels.iter().zip(&templates).zip(&points) {
                 runs.push(PlannedRun {
                     label: label.clone(),
                     seed,
@@ -103,6 +115,7 @@ impl SessionSpec {
                         seed,
                         ..template.clone()
                     },
+                    sweep: point.clone(),
                 });
             }
         }
@@ -113,16 +126,29 @@ impl SessionSpec {
     }
 }
 
-/// Report labels: the explicit `label`, else the agent's name (`+correction`); two entries
-/// that would share a label are told apart by what was typed, and refused if identical.
-fn labels(entries: &[Entry], specs: &[RunSpec]) -> Result<Vec<String>, String> {
+/// Report labels: the explicit `label`, else the agent's name (`+correction`), then a sweep's
+/// values (`ressac+residual clip=1`); two entries that would share a label are told apart by
+/// what was typed, and refused if identical.
+fn labels(
+    entries: &[Entry],
+    specs: &[RunSpec],
+    points: &[super::sweep::Point],
+) -> Result<Vec<String>, String> {
     let base: Vec<String> = entries
         .iter()
         .zip(specs)
-        .map(|(e, s)| match (&e.label, &s.correction) {
-            (Some(l), _) => l.clone(),
-            (None, Some(c)) => format!("{}+{}", s.agent, c.name),
-            (None, None) => s.agent.clone(),
+        .zip(points)
+        .map(|((e, s), point)| {
+            let name = match (&e.label, &s.correction) {
+                (Some(l), _) => l.clone(),
+                (None, Some(c)) => format!("{}+{}", s.agent, c.name),
+                (None, None) => s.agent.clone(),
+            };
+            if point.is_empty() {
+                name
+            } else {
+                format!("{name} {}", super::sweep::describe(point))
+            }
         })
         .collect();
     let mut out = Vec::new();
@@ -149,7 +175,7 @@ fn labels(entries: &[Entry], specs: &[RunSpec]) -> Result<Vec<String>, String> {
 
 /// A label is a folder name: path separators, whitespace and control characters become `_`
 /// (what remains empty, `.` or `..` is refused by `folder::check_name`).
-fn sanitize(label: &str) -> String {
+pub(super) fn sanitize(label: &str) -> String {
     label
         .chars()
         .map(|c| {
@@ -264,9 +290,10 @@ mod tests {
         let spec = |agent: &str| RunSpec::for_tests(agent);
         let a = parse_entry("sac").unwrap();
         let b = parse_entry("sac:schedule=10-0").unwrap();
-        let got = labels(&[a.clone(), b], &[spec("sac"), spec("sac")]).unwrap();
+        let none = [Vec::new(), Vec::new()];
+        let got = labels(&[a.clone(), b], &[spec("sac"), spec("sac")], &none).unwrap();
         assert_eq!(got, ["sac", "sac:schedule=10-0"]);
-        let err = labels(&[a.clone(), a], &[spec("sac"), spec("sac")]).unwrap_err();
+        let err = labels(&[a.clone(), a], &[spec("sac"), spec("sac")], &none).unwrap_err();
         assert!(err.contains("both called `sac`"), "{err}");
     }
 }
