@@ -46,6 +46,14 @@ pub fn markdown(session: &Session) -> Option<String> {
     Some(md)
 }
 
+/// A plotted statistic: file suffix, axis title, the row's values, the statistic.
+type Metric = (
+    &'static str,
+    &'static str,
+    fn(&super::report::Row) -> &Vec<f64>,
+    fn(&[f64]) -> f64,
+);
+
 /// Draw the plots of every numeric swept key.
 pub fn plots(dir: &Path, report: &Report, session: &Session) -> Result<(), String> {
     let point_of: BTreeMap<&str, &Point> = session
@@ -54,8 +62,7 @@ pub fn plots(dir: &Path, report: &Report, session: &Session) -> Result<(), Strin
         .map(|r| (r.label.as_str(), &r.sweep))
         .collect();
     for key in keys(session) {
-        type Column = fn(&super::report::Row) -> &Vec<f64>;
-        let metrics: [(&str, &str, Column, fn(&[f64]) -> f64); 2] = [
+        let metrics: [Metric; 2] = [
             (
                 "final",
                 "final return, IQM (95% CI)",
