@@ -1,7 +1,7 @@
 //! The run directory and its logs: `run.json` (resolved config), `status.json`,
 //! `metrics.jsonl` (every record), `episodes.csv`, `eval.csv`, `train.csv`,
 //! `gap.csv` (Monte-Carlo gap diagnostics), `tabular.csv` (exact diagnostics on tabular envs),
-//! `learning_curve.svg`, `checkpoints/`.
+//! the same scalars as a TensorBoard event file, `learning_curve.svg`, `checkpoints/`.
 //!
 //! Every log is appended and flushed record by record, so whatever a killed or
 //! failed run wrote stays readable. A checkpoint stores each file's length; a
@@ -12,14 +12,18 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-pub const LOGS: [&str; 6] = [
+pub const LOGS: [&str; 7] = [
     "metrics.jsonl",
     "episodes.csv",
     "eval.csv",
     "train.csv",
     "gap.csv",
     "tabular.csv",
+    super::tensorboard::FILE,
 ];
+
+/// Index of the TensorBoard event file in [`LOGS`].
+const EVENTS: usize = 6;
 
 /// Lengths of the log files at a checkpoint.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -140,6 +144,17 @@ impl RunLogs {
             files,
             train_columns,
         };
+        // A new event file (or one a checkpoint from before event files left empty) starts
+        // with its version record.
+        if logs.files[EVENTS]
+            .as_ref()
+            .is_some_and(|f| f.metadata().map(|m| m.len() == 0).unwrap_or(false))
+        {
+            logs.write_bytes(
+                EVENTS,
+                &super::tensorboard::version(super::tensorboard::now()),
+            )?;
+        }
         if offsets.is_none() {
             logs.write(1, "step,return,length\n")?;
             logs.write(2, "step,mean,std,min,max,episodes\n")?;
@@ -157,11 +172,21 @@ impl RunLogs {
     }
 
     fn write(&mut self, i: usize, text: &str) -> Result<(), String> {
+        self.write_bytes(i, text.as_bytes())
+    }
+
+    fn write_bytes(&mut self, i: usize, bytes: &[u8]) -> Result<(), String> {
         let file = self.files[i]
             .as_mut()
             .ok_or_else(|| format!("`{}` is not written by this run", LOGS[i]))?;
-        file.write_all(text.as_bytes())
+        file.write_all(bytes)
             .map_err(|e| format!("cannot write `{}`: {e}", LOGS[i]))
+    }
+
+    /// Scalars at `step` into the TensorBoard event file.
+    fn scalars(&mut self, step: usize, values: &[(&str, f64)]) -> Result<(), String> {
+        let event = super::tensorboard::scalars(super::tensorboard::now(), step, values);
+        self.write_bytes(EVENTS, &event)
     }
 
     pub fn offsets(&self) -> Result<LogOffsets, String> {
@@ -183,7 +208,11 @@ impl RunLogs {
         self.record(
             &serde_json::json!({"type": "episode", "step": step, "return": ret, "length": len}),
         )?;
-        self.write(1, &format!("{step},{ret},{len}\n"))
+        self.write(1, &format!("{step},{ret},{len}\n"))?;
+        self.scalars(
+            step,
+            &[("episode/return", ret), ("episode/length", len as f64)],
+        )
     }
 
     pub fn eval(&mut self, step: usize, returns: &[f64]) -> Result<(), String> {
@@ -199,6 +228,10 @@ impl RunLogs {
                 s.max,
                 returns.len()
             ),
+        )?;
+        self.scalars(
+            step,
+            &[("eval/mean_return", s.mean), ("eval/std_return", s.std)],
         )
     }
 
@@ -214,7 +247,12 @@ impl RunLogs {
                 "{step},{},{},{},{},{}\n",
                 r.estimator, r.q_mc_mean, r.estimate_mean, r.bias_mean, r.abs_bias_mean
             ),
-        )
+        )?;
+        let (bias, abs) = (
+            format!("gap/{}/bias_mean", r.estimator),
+            format!("gap/{}/abs_bias_mean", r.estimator),
+        );
+        self.scalars(step, &[(&bias, r.bias_mean), (&abs, r.abs_bias_mean)])
     }
 
     /// One row of exact tabular diagnostics (see `crate::diagnostics::exact`).
@@ -247,7 +285,9 @@ impl RunLogs {
                     .unwrap_or_default()
             })
             .collect();
-        self.write(3, &format!("{step},{}\n", row.join(",")))
+        self.write(3, &format!("{step},{}\n", row.join(",")))?;
+        let values: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        self.scalars(step, &values)
     }
 }
 
