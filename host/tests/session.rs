@@ -471,3 +471,48 @@ fn a_list_of_values_sweeps_the_key() {
         assert!(out.join(f).is_file(), "{f}");
     }
 }
+
+/// `"envs"` (or a repeated `--env` on `host session`) runs every plugin on every task; the
+/// report normalises each task's scores and aggregates them with stratified CIs, and draws
+/// performance profiles.
+#[test]
+fn a_multi_task_session_aggregates_normalised_scores() {
+    let dir = tempdir::Dir::new();
+    let file = dir.path().join("tasks.json");
+    std::fs::write(
+        &file,
+        r#"{"plugins": [{"plugin": "agc", "set": {"rollout_len": 500, "critic_steps": 2}}],
+            "seeds": 2,
+            "settings": {"env": "pendulum", "steps": 1000, "eval_every": 500, "eval_episodes": 2}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("s");
+    let o = host_raw(&[
+        "session",
+        file.to_str().unwrap(),
+        "--env",
+        "pendulum",
+        "--env",
+        "cartpole",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_ok(&o);
+    for label in ["agc@pendulum", "agc@cartpole"] {
+        for seed in [0, 1] {
+            let run = out.join(format!("{label}/seed-{seed}"));
+            assert_eq!(status(&run)["state"], "finished", "{}", run.display());
+        }
+    }
+    let session: serde_json::Value =
+        serde_json::from_str(&read(&out.join("session.json"))).unwrap();
+    let runs = session["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[1]["task"], "cartpole");
+    assert_eq!(runs[1]["spec"]["env"], "cartpole");
+    let md = read(&out.join("summary.md"));
+    assert!(md.contains("## Across tasks"), "{md}");
+    assert!(md.contains("| agc | 2 | 4 |"), "{md}");
+    assert!(out.join("performance_profile.png").is_file());
+}

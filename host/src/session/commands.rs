@@ -31,6 +31,7 @@ pub fn from_cli(args: &crate::run::args::TrainArgs) -> Result<(), String> {
         seed: args.seed,
         threshold: args.threshold,
         settings: args.settings.clone(),
+        envs: Vec::new(),
     };
     start(&spec, args.out.clone(), &args.runs, &opts).map(|_| ())
 }
@@ -52,9 +53,10 @@ pub struct SessionArgs {
     /// Replace the file's training length (e.g. a paper's full budget).
     #[arg(long, value_name = "N")]
     steps: Option<usize>,
-    /// Replace the file's environment (e.g. another goal cell: `fourroom:goal=[1,1]`).
+    /// Replace the file's environment (e.g. another goal cell: `fourroom:goal=[1,1]`); repeat
+    /// it for a multi-task session (`--env pendulum --env cartpole`).
     #[arg(long, value_name = "ID")]
-    env: Option<String>,
+    env: Vec<String>,
     /// Replace the file's number of seeds.
     #[arg(long, value_name = "N")]
     seeds: Option<u64>,
@@ -67,7 +69,14 @@ pub struct SessionArgs {
 pub fn command(a: SessionArgs) -> Result<(), String> {
     let mut spec = SessionSpec::read(&a.file)?;
     spec.settings.steps = a.steps.unwrap_or(spec.settings.steps);
-    spec.settings.env = a.env.unwrap_or(spec.settings.env);
+    match a.env.as_slice() {
+        [] => {}
+        [one] => {
+            spec.settings.env = one.clone();
+            spec.envs.clear();
+        }
+        many => spec.envs = many.to_vec(),
+    }
     spec.seeds = a.seeds.unwrap_or(spec.seeds);
     spec.check()?;
     let opts = Options::new(a.jobs, a.shard.as_deref(), a.quiet)?;

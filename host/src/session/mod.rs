@@ -13,6 +13,7 @@ pub mod spec;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+mod tasks;
 
 pub use commands::{SessionArgs, command, from_cli, report_command, wanted};
 

@@ -29,6 +29,10 @@ pub struct SessionSpec {
     pub threshold: Option<f64>,
     #[serde(default)]
     pub settings: RunSettings,
+    /// Several tasks (env ids): the grid runs every plugin on each, and the report adds
+    /// normalised aggregates across them (`session::tasks`). Empty: `settings.env` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub envs: Vec<String>,
 }
 
 /// `session.json`: the spec and every planned run with its resolved config, so that a
@@ -49,6 +53,9 @@ pub struct PlannedRun {
     /// The swept values this run takes (`session::sweep`), empty outside a sweep.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sweep: super::sweep::Point,
+    /// The task of a multi-task session (its env id); the label ends with `@task`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
 }
 
 impl SessionSpec {
@@ -91,32 +98,72 @@ impl SessionSpec {
         self.check()?;
         let (entries, points): (Vec<Entry>, Vec<super::sweep::Point>) =
             super::sweep::expand(&self.plugins)?.into_iter().unzip();
-        let runs = self.seeds.saturating_mul(entries.len() as u64);
+        let tasks: Vec<Option<String>> = if self.envs.len() > 1 {
+            self.envs.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let runs = self
+            .seeds
+            .saturating_mul(entries.len() as u64)
+            .saturating_mul(tasks.len() as u64);
         if runs > MAX_RUNS {
             return Err(format!(
-                "the sweeps make {} configurations x {} seeds = {runs} runs; a session holds at most {MAX_RUNS}",
+                "{} configurations x {} tasks x {} seeds = {runs} runs; a session holds at most {MAX_RUNS}",
                 entries.len(),
+                tasks.len(),
                 self.seeds
             ));
         }
-        let templates = entries
-            .iter()
-            .map(|e| crate::run::spec::resolve_entry(e, &self.settings, self.seed))
-            .collect::<Result<Vec<_>, _>>()?;
-        let labels = labels(&entries, &templates, &points)?;
+        // Per task: every entry resolved against that env, and labelled (`label@task`).
+        let mut grid: Vec<(Option<String>, Vec<Cell>)> = Vec::new();
+        for task in &tasks {
+            let settings = RunSettings {
+                env: task
+                    .clone()
+                    .or_else(|| self.envs.first().cloned())
+                    .unwrap_or_else(|| self.settings.env.clone()),
+                ..self.settings.clone()
+            };
+            let templates = entries
+                .iter()
+                .map(|e| crate::run::spec::resolve_entry(e, &settings, self.seed))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| match task {
+                    Some(t) => format!("task `{t}`: {e}"),
+                    None => e,
+                })?;
+            let labels = labels(&entries, &templates, &points)?;
+            let cells = labels
+                .into_iter()
+                .zip(templates)
+                .zip(points.iter().cloned())
+                .map(|((label, spec), point)| {
+                    let label = match task {
+                        Some(t) => format!("{label}@{}", sanitize(t)),
+                        None => label,
+                    };
+                    (label, spec, point)
+                })
+                .collect();
+            grid.push((task.clone(), cells));
+        }
         let mut runs = Vec::new();
         for seed in self.seed..self.seed + self.seeds {
-            for ((label, template), point) in labels.iter().zip(&templates).zip(&points) {
-                runs.push(PlannedRun {
-                    label: label.clone(),
-                    seed,
-                    dir: format!("{label}/seed-{seed}"),
-                    spec: RunSpec {
+            for (task, cells) in &grid {
+                for (label, template, point) in cells {
+                    runs.push(PlannedRun {
+                        label: label.clone(),
                         seed,
-                        ..template.clone()
-                    },
-                    sweep: point.clone(),
-                });
+                        dir: format!("{label}/seed-{seed}"),
+                        spec: RunSpec {
+                            seed,
+                            ..template.clone()
+                        },
+                        sweep: point.clone(),
+                        task: task.clone(),
+                    });
+                }
             }
         }
         Ok(Session {
@@ -125,6 +172,9 @@ impl SessionSpec {
         })
     }
 }
+
+/// One configuration of the grid on one task: its label, run spec and swept point.
+type Cell = (String, RunSpec, super::sweep::Point);
 
 /// Report labels: the explicit `label`, else the agent's name (`+correction`), then a sweep's
 /// values (`ressac+residual clip=1`); two entries that would share a label are told apart by

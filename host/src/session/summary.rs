@@ -132,6 +132,9 @@ pub fn markdown(report: &Report, session: &Session) -> String {
             );
         }
     }
+    if let Some(section) = super::tasks::markdown(report, session) {
+        md.push_str(&section);
+    }
     if let Some(section) = super::sensitivity::markdown(session) {
         md.push_str(&section);
     }
@@ -220,5 +223,6 @@ pub fn write(dir: &Path, session: &Session, threshold: Option<f64>) -> Result<Re
         crate::output::plot::comparison(dir, "curves_exact_j", &title, &axes, &exact)?;
     }
     super::sensitivity::plots(dir, &report, session)?;
+    super::tasks::profile_plot(dir, &report, session)?;
     Ok(report)
 }

@@ -91,6 +91,7 @@ pub(super) fn session_throughput(
             checkpoint_every: 0,
             ..Default::default()
         },
+        envs: Vec::new(),
     };
     let opts = crate::session::Options {
         jobs,
