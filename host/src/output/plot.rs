@@ -334,7 +334,14 @@ where
         .configure_mesh()
         .x_desc(axes.x.as_str())
         .y_desc(axes.y.as_str())
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| {
+            // Env steps are integers; a sweep's value or a normalised score is not.
+            if xmax < 10.0 {
+                format!("{x:.2}")
+            } else {
+                format!("{x:.0}")
+            }
+        })
         .y_label_formatter(&|y| {
             if (ymax - ymin).abs() < 10.0 {
                 format!("{y:.2}")
