@@ -120,9 +120,7 @@ impl TabularContext {
             base,
             base_direction: Vec::new(),
         };
-        ctx.base_direction = ctx
-            .actor_direction(&TabularTerm::Zero)
-            .expect("the zero term always combines");
+        ctx.base_direction = ctx.direction_with(None);
         ctx
     }
 
@@ -196,7 +194,24 @@ impl TabularContext {
                 "a tabular correction returned a non-finite value ({bad})"
             ));
         }
-        let mut g = vec![0.0; pairs];
+        // The base was computed once, when the context was built; only weights on log pi
+        // change the per-sample values and need a fresh pass.
+        Ok(match term {
+            TabularTerm::Zero => self.base_direction.clone(),
+            TabularTerm::Direction(d) => self
+                .base_direction
+                .iter()
+                .zip(d)
+                .map(|(g, di)| g + di)
+                .collect(),
+            TabularTerm::LogPiWeights(_) => self.direction_with(weights),
+        })
+    }
+
+    /// The base direction with optional per-sample weights on log pi.
+    fn direction_with(&self, weights: Option<&[f64]>) -> Vec<f64> {
+        let n = self.batch.len();
+        let mut g = vec![0.0; self.states * self.actions];
         match self.base {
             Base::ActorO => {
                 for (s, &o) in self.start_weights.iter().enumerate() {
@@ -224,12 +239,7 @@ impl TabularContext {
                 }
             }
         }
-        if let TabularTerm::Direction(d) = term {
-            for (gi, di) in g.iter_mut().zip(d) {
-                *gi += di;
-            }
-        }
-        Ok(g)
+        g
     }
 
     /// The critic's TD semi-gradient `-mean_B delta_b e_(s_b,a_b)` with
