@@ -13,6 +13,7 @@
 //! (all in `host`).
 
 mod cartpole;
+pub mod gym;
 mod mountain_car;
 pub mod mujoco;
 mod options;
@@ -50,14 +51,41 @@ pub trait Env: Send {
     /// The complete state (physics, RNG, step counter) as JSON.
     fn snapshot(&self) -> serde_json::Value;
     /// Restore a state produced by [`Env::snapshot`] of the same environment.
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String>;
-    /// Why the last step cannot be trusted (the simulation blew up), if it cannot. The host
-    /// checks it after every step and marks the run `diverged`.
-    fn fault(&self) -> Option<String> {
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<Restored, String>;
+    /// Why the last reset or step cannot be trusted, if it cannot. The host checks it after
+    /// every call and ends the run `diverged` or `failed` accordingly.
+    fn fault(&self) -> Option<Fault> {
         None
     }
     /// An independent copy in the same state.
     fn clone_env(&self) -> Box<dyn Env>;
+}
+
+/// What went wrong in an environment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// The simulation blew up (non-finite state or observation): the learning did it.
+    Diverged(String),
+    /// The environment itself failed (its worker process died or hung, it raised).
+    Failed(String),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Diverged(m) | Fault::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// How far [`Env::restore`] got.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Restored {
+    /// The env is exactly in the saved state.
+    Exact,
+    /// The saved state could not be recreated (`why`): the env started a new episode, whose
+    /// first observation is `obs`; the episode in progress is lost.
+    Restarted { obs: Vec<f32>, why: String },
 }
 
 /// The environment ids [`make`] knows, with a one-line description each.
@@ -145,6 +173,9 @@ impl std::error::Error for EnvError {}
 
 /// Build an environment by id (`name` or `name:key=value,...`) with its own RNG seeded from `seed`.
 pub fn make(id: &str, seed: u64) -> Result<Box<dyn Env>, EnvError> {
+    if id.starts_with("gym:") {
+        return gym::make(id, seed);
+    }
     let (name, opts) = match id.split_once(':') {
         Some((n, o)) => (n, o),
         None => (id, ""),

@@ -42,6 +42,11 @@ impl Options {
             .map(Self)
     }
 
+    /// All options as a JSON object (for options passed on unread, as to Gymnasium).
+    pub fn into_map(self) -> serde_json::Map<String, Value> {
+        self.0.into_iter().collect()
+    }
+
     fn take(&mut self, key: &str) -> Option<Value> {
         let i = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(i).1)

@@ -101,7 +101,7 @@ impl Env for TabularEnv {
         serde_json::json!({ "env": self.spec.id, "state": self.state })
     }
 
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String> {
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<crate::Restored, String> {
         let id = snapshot.get("env").and_then(|v| v.as_str()).unwrap_or("?");
         if id != self.spec.id {
             return Err(format!(
@@ -111,7 +111,7 @@ impl Env for TabularEnv {
         }
         self.state = serde_json::from_value(snapshot["state"].clone())
             .map_err(|e| format!("corrupt `{id}` snapshot: {e}"))?;
-        Ok(())
+        Ok(crate::Restored::Exact)
     }
 
     fn clone_env(&self) -> Box<dyn Env> {

@@ -1,6 +1,6 @@
 //! [`TimeLimited`]: seeding, step counting and the time limit for any [`Dynamics`].
 
-use crate::{Env, EnvSpec, Step};
+use crate::{Env, EnvSpec, Fault, Restored, Step};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -100,7 +100,7 @@ impl<D: Dynamics> Env for TimeLimited<D> {
         serde_json::json!({ "env": self.spec().id, "state": state })
     }
 
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String> {
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<Restored, String> {
         let id = snapshot.get("env").and_then(|v| v.as_str()).unwrap_or("?");
         if id != self.spec().id {
             return Err(format!(
@@ -115,11 +115,11 @@ impl<D: Dynamics> Env for TimeLimited<D> {
         self.dynamics.load(field("dynamics")?)?;
         self.rng = rng;
         self.steps = steps;
-        Ok(())
+        Ok(Restored::Exact)
     }
 
-    fn fault(&self) -> Option<String> {
-        self.dynamics.fault()
+    fn fault(&self) -> Option<Fault> {
+        self.dynamics.fault().map(Fault::Diverged)
     }
 
     fn clone_env(&self) -> Box<dyn Env> {

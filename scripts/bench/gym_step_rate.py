@@ -1,5 +1,5 @@
-"""Gymnasium's own step loop on a MuJoCo task, for `host bench` (which embeds and runs this file
-with the Python that scripts/setup-mujoco installed, in the same run as acgap's native loop).
+"""Gymnasium's own step loop, for `host bench` (which embeds and runs this file with the Python
+that scripts/setup-mujoco or scripts/setup-gym installed, in the same run as acgap's loops).
 
 Usage: python gym_step_rate.py ENV_ID STEPS -> prints env steps per second. Random actions from
 the action space, reset when an episode ends, as acgap's side of the measurement does.

@@ -10,7 +10,7 @@
 //! estimates the untruncated value). Each of the agent's value estimates (`q`, and e.g.
 //! Res-SAC's `q+w`) is compared with the mean return: bias = estimate - q_MC.
 
-use acgap_envs::Env;
+use acgap_envs::{Env, Restored};
 use acgap_sdk::Agent;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -146,8 +146,13 @@ fn soft_return(
     let (mut returns, mut obs, mut alive) = (vec![0.0; rollouts], Vec::new(), vec![true; rollouts]);
     for r in 0..rollouts {
         let mut env = scratch.clone_env();
-        env.restore(&pair.snapshot)?;
-        let s = env.step(&pair.action);
+        if let Restored::Restarted { why, .. } = env.restore(&pair.snapshot)? {
+            return Err(format!(
+                "the gap diagnostics need exact env snapshots; `{}` has none: {why}",
+                env.spec().id
+            ));
+        }
+        let s = checked(env.as_mut(), &pair.action)?;
         returns[r] = s.reward;
         alive[r] = !s.terminated;
         obs.push(s.obs);
@@ -164,13 +169,25 @@ fn soft_return(
         let batch: Vec<f32> = live.iter().flat_map(|&r| obs[r].clone()).collect();
         let sample = agent.sample_for_diagnostics(&batch, live.len(), seeds.next_u64())?;
         for (k, &r) in live.iter().enumerate() {
-            let s = envs[r].step(&sample.actions[k * act_dim..(k + 1) * act_dim]);
+            let s = checked(
+                envs[r].as_mut(),
+                &sample.actions[k * act_dim..(k + 1) * act_dim],
+            )?;
             returns[r] += discount * (s.reward - sample.alpha as f64 * sample.log_prob[k] as f64);
             alive[r] = !s.terminated;
             obs[r] = s.obs;
         }
     }
     Ok(returns.iter().sum::<f64>() / rollouts as f64)
+}
+
+/// One rollout step; an env fault (a blown-up simulation, a failed worker) is an error.
+fn checked(env: &mut dyn Env, action: &[f32]) -> Result<acgap_envs::Step, String> {
+    let s = env.step(action);
+    match env.fault() {
+        Some(f) => Err(format!("gap rollout: {f}")),
+        None => Ok(s),
+    }
 }
 
 /// Rollout length at which `gamma^H` drops below 1%.

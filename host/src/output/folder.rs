@@ -31,6 +31,21 @@ pub fn create_unique(base: &Path) -> Result<PathBuf, String> {
     ))
 }
 
+/// A label or env id as a folder name: path separators, whitespace and control characters become `_`
+/// (what remains empty, `.` or `..` is refused by `folder::check_name`).
+pub fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// A label or session name used as a folder name: refused if it could leave its parent
 /// (empty, `.`, `..`, a path separator, a NUL) or is too long for a file name.
 pub fn check_name(what: &str, name: &str) -> Result<(), String> {

@@ -86,6 +86,10 @@ pub struct Status {
     /// Training iterations done (see `checkpoint::TrainerState::iterations`).
     #[serde(default)]
     pub iterations: Option<u64>,
+    /// Resumes where an env could not be restored exactly (see `Env::restore`); empty when
+    /// every resume was exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inexact_resumes: Vec<String>,
 }
 
 impl Status {
@@ -99,6 +103,7 @@ impl Status {
             elapsed_secs: None,
             updates: None,
             iterations: None,
+            inexact_resumes: Vec::new(),
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct HostState {
     /// Gap-diagnostic pairs (with env snapshots) and their RNG.
     pub gap: crate::diagnostics::gap::GapState,
     pub next_gap: usize,
+    /// Resumes that could not restore an env exactly (its episode in progress restarted),
+    /// each with its step and why; copied into `status.json`.
+    #[serde(default)]
+    pub inexact_resumes: Vec<String>,
 }
 
 /// One parallel env: its observation, episode in progress and snapshot.

@@ -10,6 +10,9 @@ impl Trainer {
         let mut returns = Vec::with_capacity(self.spec.eval_episodes);
         for _ in 0..self.spec.eval_episodes {
             let mut obs = self.eval_env.reset();
+            if let Some(fault) = self.eval_env.fault() {
+                return Err(env_fault(fault, self.state.step));
+            }
             let mut ret = 0.0;
             loop {
                 let a = self

@@ -122,7 +122,8 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
             // The agent first: a config the plugin refuses leaves no empty run folder behind.
             let spec = new_run_spec(args)?;
             let agent = crate::run::spec::build_agent(&spec)?;
-            let base = args.runs.join(&spec.env).join(&spec.agent).join(format!(
+            let env = crate::output::folder::sanitize(&spec.env);
+            let base = args.runs.join(env).join(&spec.agent).join(format!(
                 "{}-{}",
                 spec.seed,
                 crate::output::run_dir::timestamp()

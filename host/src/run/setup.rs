@@ -9,7 +9,7 @@ use crate::run::checkpoint::{self, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
 use crate::run::window::Window;
-use acgap_envs::Env;
+use acgap_envs::{Env, Restored};
 use acgap_sdk::seeds;
 use acgap_sdk::{Agent, Training};
 use rand::SeedableRng;
@@ -29,6 +29,9 @@ impl Trainer {
         let eval_env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "eval_env"))
             .map_err(|e| e.to_string())?;
         let obs = env.reset();
+        if let Some(fault) = env.fault() {
+            return Err(fault.to_string());
+        }
         let state = HostState {
             step: 0,
             obs,
@@ -64,6 +67,7 @@ impl Trainer {
             } else {
                 spec.gap.every
             },
+            inexact_resumes: Vec::new(),
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
@@ -80,7 +84,7 @@ impl Trainer {
         mut agent: Box<dyn Agent>,
         lock: Lock,
     ) -> Result<Self, String> {
-        let ckpt = checkpoint::load(&dir, &checkpoint::spec_digest(&spec))?;
+        let mut ckpt = checkpoint::load(&dir, &checkpoint::spec_digest(&spec))?;
         if spec.steps < ckpt.host.step {
             return Err(format!(
                 "the checkpoint is at step {}, past the requested `--steps {}`",
@@ -95,7 +99,14 @@ impl Trainer {
             .map_err(|e| format!("cannot restore the agent from the checkpoint: {e}"))?;
         let mut env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
         let mut eval_env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
-        env.restore(&ckpt.host.env)?;
+        let step = ckpt.host.step;
+        if let Restored::Restarted { obs, why } = env.restore(&ckpt.host.env)? {
+            let h = &mut ckpt.host;
+            (h.obs, h.episode_return, h.episode_len) = (obs, 0.0, 0);
+            h.inexact_resumes
+                .push(restarted_note(step, "training env", &why));
+        }
+        // Evaluation episodes start with a reset, so a restarted eval env loses nothing.
         eval_env.restore(&ckpt.host.eval_env)?;
         let logs = RunLogs::open(
             &dir,
@@ -154,9 +165,19 @@ impl Trainer {
             let mut e = acgap_envs::make(&spec.env, seeds::derive(spec.seed, &format!("env/{i}")))
                 .map_err(|e| e.to_string())?;
             match state.extra_envs.get(i - 1) {
-                Some(slot) => e.restore(&slot.env)?,
+                Some(slot) => {
+                    if let Restored::Restarted { obs, why } = e.restore(&slot.env)? {
+                        let slot = &mut state.extra_envs[i - 1];
+                        (slot.obs, slot.episode_return, slot.episode_len) = (obs, 0.0, 0);
+                        let note = restarted_note(state.step, &format!("env {i}"), &why);
+                        state.inexact_resumes.push(note);
+                    }
+                }
                 None => {
                     let obs = e.reset();
+                    if let Some(fault) = e.fault() {
+                        return Err(fault.to_string());
+                    }
                     state.extra_envs.push(crate::run::checkpoint::EnvSlot {
                         obs,
                         episode_return: 0.0,
@@ -203,4 +224,9 @@ impl Trainer {
             logs,
         })
     }
+}
+
+/// The `status.json` line for an env whose episode in progress restarted on resume.
+fn restarted_note(step: usize, which: &str, why: &str) -> String {
+    format!("resumed at step {step}: the {which}'s episode in progress restarted ({why})")
 }

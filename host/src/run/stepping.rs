@@ -127,6 +127,9 @@ impl Trainer {
         let finished = (s.terminated || s.truncated).then_some((*ret, *len));
         if finished.is_some() {
             *slot_obs = env.reset();
+            if let Some(fault) = env.fault() {
+                return Err(env_fault(fault, self.state.step));
+            }
             *ret = 0.0;
             *len = 0;
         } else {

@@ -6,7 +6,7 @@ use crate::output::run_dir::{RunLogs, RunState, Status};
 use crate::run::checkpoint::{self, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
-use acgap_envs::{Env, Space};
+use acgap_envs::{Env, Fault, Space};
 use acgap_sdk::{Agent, BatchKind, Training, UpdateStep};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -242,17 +242,25 @@ impl Trainer {
             elapsed_secs: Some(self.state.elapsed_secs),
             updates: Some(self.state.updates),
             iterations: Some(self.state.iterations),
+            inexact_resumes: self.state.inexact_resumes.clone(),
         };
         // A status that cannot be written must not hide the run's own outcome.
         let _ = crate::output::run_dir::write_status(&self.dir, &status);
     }
 }
 
-/// The simulator could not continue (MuJoCo's physics blew up): the run diverged.
-pub(super) fn env_fault(why: String, step: usize) -> RunFailure {
-    RunFailure {
-        state: RunState::Diverged,
-        message: format!("diverged: {why} at step {step}"),
+/// The env could not continue: its simulation blew up (the run diverged) or the env itself
+/// failed (the run failed).
+pub(super) fn env_fault(fault: Fault, step: usize) -> RunFailure {
+    match fault {
+        Fault::Diverged(why) => RunFailure {
+            state: RunState::Diverged,
+            message: format!("diverged: {why} at step {step}"),
+        },
+        Fault::Failed(why) => RunFailure {
+            state: RunState::Failed,
+            message: format!("the environment failed at step {step}: {why}"),
+        },
     }
 }
 

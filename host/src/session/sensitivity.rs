@@ -3,9 +3,10 @@
 //! configuration without that value): `sensitivity_<key>_final` and `_auc` (`.svg`/`.png`).
 
 use super::report::Report;
-use super::spec::{Session, sanitize};
+use super::spec::Session;
 use super::stats;
 use super::sweep::{Point, describe};
+use crate::output::folder::sanitize;
 use crate::output::plot::{Axes, Band, comparison};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

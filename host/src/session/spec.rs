@@ -2,6 +2,7 @@
 //! shared run settings — from the command line or a session file — and the planned
 //! (plugin, seed) grid that `session.json` records.
 
+use crate::output::folder::sanitize;
 use crate::run::spec::RunSpec;
 use crate::run::spec::{Entry, RunSettings};
 use serde::{Deserialize, Serialize};
@@ -221,21 +222,6 @@ fn labels(
         }
     }
     Ok(out)
-}
-
-/// A label is a folder name: path separators, whitespace and control characters become `_`
-/// (what remains empty, `.` or `..` is refused by `folder::check_name`).
-pub(super) fn sanitize(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_whitespace() || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 /// `--plugin NAME[:key=value,...]`: the per-plugin overrides. `label`, `correction` and

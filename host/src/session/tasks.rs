@@ -83,7 +83,7 @@ fn normalised(
         };
         let method = run
             .label
-            .strip_suffix(&format!("@{}", super::spec::sanitize(task)))
+            .strip_suffix(&format!("@{}", crate::output::folder::sanitize(task)))
             .unwrap_or(&run.label)
             .to_string();
         let Some(record) = report

@@ -42,6 +42,8 @@ pub fn envs() {
     for (id, about) in acgap_envs::ENV_IDS {
         println!("{id:26} {about}");
     }
+    let (gym, about) = acgap_envs::gym::HELP;
+    println!("{gym:26} {about}");
     let mujoco = acgap_envs::mujoco::availability();
     println!(
         "\nMuJoCo tasks (halfcheetah, hopper, walker2d, reacher): {}",

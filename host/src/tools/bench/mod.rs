@@ -9,8 +9,10 @@
 //! - peak memory (VmHWM) of a 20k-step Pendulum run with a 1M-transition buffer;
 //! - session scaling: total env steps/s of a 4-run SAC session with `--jobs N` (N = the
 //!   cores) against `--jobs 1`, measured in the same run;
-//! - MuJoCo env steps/s per task against Gymnasium's own loop (`mujoco.rs`).
+//! - MuJoCo env steps/s per task against Gymnasium's own loop (`mujoco.rs`);
+//! - Gymnasium bridge env steps/s against native envs and Gymnasium's own loop (`gym.rs`).
 
+mod gym;
 mod measure;
 mod mujoco;
 mod print;
@@ -59,6 +61,8 @@ pub struct BenchReport {
     on_policy_cartpole: Vec<OnPolicyRow>,
     /// `None` without MuJoCo set up.
     mujoco: Option<Vec<mujoco::MujocoRow>>,
+    /// `None` without a Python with Gymnasium.
+    gym: Option<Vec<gym::GymRow>>,
 }
 
 #[derive(Serialize)]
@@ -91,8 +95,11 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Only the MuJoCo env rates (native vs Gymnasium's loop).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gym")]
     mujoco: bool,
+    /// Only the Gymnasium bridge's env rates (gym:<Id> vs native vs Gymnasium's loop).
+    #[arg(long)]
+    gym: bool,
     /// Also write the figures as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -102,6 +109,17 @@ pub struct Args {
 pub fn command(a: &Args) -> Result<(), String> {
     if a.mujoco {
         return mujoco_only(a.quick, a.json.as_deref());
+    }
+    if a.gym {
+        let rows = gym::measure(a.quick).ok_or(format!(
+            "Gymnasium is not available (run {})",
+            acgap_envs::gym::SETUP_COMMAND
+        ))?;
+        gym::print(&rows);
+        return match &a.json {
+            Some(path) => crate::output::run_dir::write_json(path, &rows),
+            None => Ok(()),
+        };
     }
     let report = run(a.quick)?;
     print(&report);
@@ -249,8 +267,10 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
     let many = session_throughput(jobs, runs, per_run, &tmp.join("jobs-n"))?;
     let _ = std::fs::remove_dir_all(&tmp);
     let mujoco = mujoco::measure(quick);
+    let gym = gym::measure(quick);
     Ok(BenchReport {
         mujoco,
+        gym,
         on_policy_cartpole,
         tabular,
         session_scaling: Scaling {

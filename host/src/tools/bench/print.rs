@@ -1,6 +1,6 @@
 //! `host bench`'s table.
 
-use super::{BenchReport, mujoco};
+use super::{BenchReport, gym, mujoco};
 
 pub fn print(r: &BenchReport) {
     println!(
@@ -61,6 +61,9 @@ pub fn print(r: &BenchReport) {
         s.jobs,
         s.speedup
     );
+    if let Some(rows) = &r.gym {
+        gym::print(rows);
+    }
     if let Some(rows) = &r.mujoco {
         mujoco::print(rows);
     }

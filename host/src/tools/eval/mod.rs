@@ -59,6 +59,9 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
     for episode in 0..a.episodes {
         let mut obs = env.reset();
         let mut ret = 0.0;
+        if let Some(fault) = env.fault() {
+            return Err(fault.to_string());
+        }
         loop {
             if episode == 0 && a.render.is_some() {
                 frames.push(obs.clone());
@@ -67,6 +70,9 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
                 .act(&obs, 1, true)
                 .map_err(|e| format!("plugin `{}` failed to act: {e}", spec.agent))?;
             let step = env.step(&action);
+            if let Some(fault) = env.fault() {
+                return Err(fault.to_string());
+            }
             ret += step.reward;
             obs = step.obs;
             if step.terminated || step.truncated {
