@@ -481,7 +481,8 @@ fn a_multi_task_session_aggregates_normalised_scores() {
     let file = dir.path().join("tasks.json");
     std::fs::write(
         &file,
-        r#"{"plugins": [{"plugin": "agc", "set": {"rollout_len": 500, "critic_steps": 2}}],
+        r#"{"plugins": [{"plugin": "agc", "set": {"rollout_len": 500, "critic_steps": 2}},
+                        {"plugin": "agc", "label": "agc-fast", "set": {"rollout_len": 500, "critic_steps": 2, "actor_lr": 0.05}}],
             "seeds": 2,
             "settings": {"env": "pendulum", "steps": 1000, "eval_every": 500, "eval_episodes": 2}}"#,
     )
@@ -508,11 +509,37 @@ fn a_multi_task_session_aggregates_normalised_scores() {
     let session: serde_json::Value =
         serde_json::from_str(&read(&out.join("session.json"))).unwrap();
     let runs = session["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 4);
-    assert_eq!(runs[1]["task"], "cartpole");
-    assert_eq!(runs[1]["spec"]["env"], "cartpole");
+    assert_eq!(runs.len(), 8);
+    let cartpole = runs.iter().find(|r| r["label"] == "agc@cartpole").unwrap();
+    assert_eq!(cartpole["spec"]["env"], "cartpole");
     let md = read(&out.join("summary.md"));
     assert!(md.contains("## Across tasks"), "{md}");
     assert!(md.contains("| agc | 2 | 4 |"), "{md}");
+    // P(improvement) pairs runs of one task only, and averages over tasks in the tasks section.
+    let p = md.split("## Probability of improvement").nth(1).expect(&md);
+    let per_task = p.split("## Across tasks").next().unwrap();
+    assert!(
+        per_task.contains("`pendulum`:") && per_task.contains("`cartpole`:"),
+        "{md}"
+    );
+    for table in per_task.split("`:").skip(1) {
+        let header = table
+            .lines()
+            .find(|l| l.starts_with("| P(row > col)"))
+            .unwrap();
+        assert_eq!(
+            header.matches('@').count(),
+            2,
+            "one task per table: {header}"
+        );
+        let task = header.split('@').nth(1).unwrap().split(' ').next().unwrap();
+        assert!(!header.contains(if task == "pendulum" {
+            "@cartpole"
+        } else {
+            "@pendulum"
+        }));
+    }
+    assert!(md.contains("Average probability of improvement"), "{md}");
+    assert!(md.contains("| agc-fast | "), "{md}");
     assert!(out.join("performance_profile.png").is_file());
 }

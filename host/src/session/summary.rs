@@ -9,6 +9,29 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// A P(row > column) table of the final returns of `rows`.
+fn probability_table(md: &mut String, rows: &[&Row]) {
+    let header: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    let _ = writeln!(md, "| P(row > col) | {} |", header.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(rows.len()));
+    for x in rows {
+        let cells: Vec<String> = rows
+            .iter()
+            .map(|y| {
+                if x.label == y.label {
+                    "—".into()
+                } else {
+                    let p = stats::probability_of_improvement(&x.final_returns, &y.final_returns);
+                    let (lo, hi) =
+                        stats::probability_of_improvement_ci(&x.final_returns, &y.final_returns);
+                    format!("{p:.2} [{lo:.2}, {hi:.2}]")
+                }
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", x.label, cells.join(" | "));
+    }
+}
+
 /// Bootstrap resamples per point of a curve's band.
 const CURVE_REPS: usize = 2_000;
 
@@ -84,32 +107,37 @@ pub fn markdown(report: &Report, session: &Session) -> String {
         .iter()
         .filter(|r| !r.final_returns.is_empty())
         .collect();
-    if rows.len() > 1 {
+    // P(improvement) compares runs of the same task only: a multi-task session gets one table
+    // per task (and the across-task average in the tasks section).
+    let task_of = |label: &str| {
+        session
+            .runs
+            .iter()
+            .find(|r| r.label == label)
+            .and_then(|r| r.task.clone())
+    };
+    let mut by_task: BTreeMap<Option<String>, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        by_task.entry(task_of(&r.label)).or_default().push(r);
+    }
+    if by_task.values().any(|rows| rows.len() > 1) {
         let _ = writeln!(
             md,
-            "\n## Probability of improvement\n\nP(row > column) of the final return, with a 95% bootstrap CI.\n"
+            "\n## Probability of improvement\n\nP(row > column) of the final return, with a 95% bootstrap CI{}.\n",
+            if by_task.len() > 1 {
+                "; rows are compared within their task"
+            } else {
+                ""
+            }
         );
-        let header: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-        let _ = writeln!(md, "| P(row > col) | {} |", header.join(" | "));
-        let _ = writeln!(md, "|---|{}", "---|".repeat(rows.len()));
-        for x in &rows {
-            let cells: Vec<String> = rows
-                .iter()
-                .map(|y| {
-                    if x.label == y.label {
-                        "—".into()
-                    } else {
-                        let p =
-                            stats::probability_of_improvement(&x.final_returns, &y.final_returns);
-                        let (lo, hi) = stats::probability_of_improvement_ci(
-                            &x.final_returns,
-                            &y.final_returns,
-                        );
-                        format!("{p:.2} [{lo:.2}, {hi:.2}]")
-                    }
-                })
-                .collect();
-            let _ = writeln!(md, "| {} | {} |", x.label, cells.join(" | "));
+    }
+    for (task, rows) in by_task.iter().filter(|(_, rows)| rows.len() > 1) {
+        if let Some(t) = task {
+            let _ = writeln!(md, "`{t}`:\n");
+        }
+        probability_table(&mut md, rows);
+        if task.is_some() {
+            md.push('\n');
         }
     }
     let unfinished: Vec<&RunRecord> = report.unfinished().collect();

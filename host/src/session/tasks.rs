@@ -66,11 +66,11 @@ fn optimality_gap(xs: &[f64]) -> f64 {
     stats::mean(&xs.iter().map(|x| (1.0 - x).max(0.0)).collect::<Vec<_>>())
 }
 
-/// Per method (the label without `@task`), its normalised final returns grouped by task.
-fn normalised(
-    report: &Report,
-    session: &Session,
-) -> (BTreeMap<String, Vec<Vec<f64>>>, Vec<String>) {
+/// Normalised final returns by method (the label without `@task`), then by task.
+type ByMethod = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
+
+/// Per method, its normalised final returns grouped by task; and the tasks without scores.
+fn normalised(report: &Report, session: &Session) -> (ByMethod, Vec<String>) {
     let mut by_method: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for run in &session.runs {
@@ -100,11 +100,63 @@ fn normalised(
             .or_default()
             .push((record.final_return() - random) / (reference - random));
     }
-    let groups = by_method
-        .into_iter()
-        .map(|(m, tasks)| (m, tasks.into_values().collect()))
+    (by_method, skipped)
+}
+
+/// rliable's average probability of improvement: the mean over the tasks both methods ran of
+/// P(X > Y) within the task, with a 95% CI from resampling each task's runs of both methods.
+fn average_probability(
+    x: &BTreeMap<String, Vec<f64>>,
+    y: &BTreeMap<String, Vec<f64>>,
+) -> Option<(f64, f64, f64)> {
+    let pairs: Vec<(&Vec<f64>, &Vec<f64>)> = x
+        .iter()
+        .filter_map(|(task, xs)| Some((xs, y.get(task)?)))
+        .filter(|(xs, ys)| !xs.is_empty() && !ys.is_empty())
         .collect();
-    (groups, skipped)
+    if pairs.is_empty() {
+        return None;
+    }
+    let mean_p = |pairs: &[(Vec<f64>, Vec<f64>)]| {
+        pairs
+            .iter()
+            .map(|(a, b)| stats::probability_of_improvement(a, b))
+            .sum::<f64>()
+            / pairs.len() as f64
+    };
+    let owned: Vec<(Vec<f64>, Vec<f64>)> = pairs
+        .iter()
+        .map(|(a, b)| ((*a).clone(), (*b).clone()))
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let resample = |v: &[f64], rng: &mut ChaCha8Rng| -> Vec<f64> {
+        (0..v.len())
+            .map(|_| v[rng.random_range(0..v.len())])
+            .collect()
+    };
+    let mut draws: Vec<f64> = (0..REPS)
+        .map(|_| {
+            let sample: Vec<(Vec<f64>, Vec<f64>)> = owned
+                .iter()
+                .map(|(a, b)| (resample(a, &mut rng), resample(b, &mut rng)))
+                .collect();
+            mean_p(&sample)
+        })
+        .collect();
+    draws.sort_by(f64::total_cmp);
+    Some((
+        mean_p(&owned),
+        stats::quantile_sorted(&draws, 0.025),
+        stats::quantile_sorted(&draws, 0.975),
+    ))
+}
+
+/// Each method's scores as one group per task (the strata of the bootstrap).
+fn grouped(by_method: &ByMethod) -> Vec<(String, Vec<Vec<f64>>)> {
+    by_method
+        .iter()
+        .map(|(m, tasks)| (m.clone(), tasks.values().cloned().collect()))
+        .collect()
 }
 
 /// The "Across tasks" section of `summary.md` (none for a one-task session).
@@ -112,7 +164,8 @@ pub fn markdown(report: &Report, session: &Session) -> Option<String> {
     if session.spec.envs.len() < 2 {
         return None;
     }
-    let (groups, skipped) = normalised(report, session);
+    let (by_method, skipped) = normalised(report, session);
+    let groups = grouped(&by_method);
     let mut md = String::from("\n## Across tasks (normalised scores)\n\n");
     let _ = writeln!(
         md,
@@ -135,6 +188,26 @@ pub fn markdown(report: &Report, session: &Session) -> Option<String> {
             cell(optimality_gap)
         );
     }
+    if by_method.len() > 1 {
+        md.push_str("\nAverage probability of improvement: P(row > column) within each task, averaged over the tasks both ran (rliable's), with 95% CIs from resampling each task's runs.\n\n");
+        let methods: Vec<&String> = by_method.keys().collect();
+        let header: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+        let _ = writeln!(md, "| P(row > col) | {} |", header.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(methods.len()));
+        for x in &methods {
+            let cells: Vec<String> = methods
+                .iter()
+                .map(
+                    |y| match average_probability(&by_method[*x], &by_method[*y]) {
+                        _ if x == y => "—".into(),
+                        Some((p, lo, hi)) => format!("{p:.2} [{lo:.2}, {hi:.2}]"),
+                        None => "no common task".into(),
+                    },
+                )
+                .collect();
+            let _ = writeln!(md, "| {x} | {} |", cells.join(" | "));
+        }
+    }
     if !skipped.is_empty() {
         let _ = writeln!(
             md,
@@ -152,7 +225,7 @@ pub fn profile_plot(dir: &Path, report: &Report, session: &Session) -> Result<()
     if session.spec.envs.len() < 2 {
         return Ok(());
     }
-    let (groups, _) = normalised(report, session);
+    let groups = grouped(&normalised(report, session).0);
     let taus: Vec<f64> = (0..=30).map(|i| i as f64 * 0.05).collect();
     let bands: Vec<Band> = groups
         .iter()
@@ -206,5 +279,23 @@ mod tests {
         let (random, reference) = normalisation("pendulum").unwrap();
         assert!(random < reference);
         assert!(normalisation("fourroom").is_none());
+    }
+
+    #[test]
+    fn average_probability_of_improvement_is_the_mean_over_common_tasks() {
+        let map = |v: &[(&str, &[f64])]| -> BTreeMap<String, Vec<f64>> {
+            v.iter()
+                .map(|(t, xs)| (t.to_string(), xs.to_vec()))
+                .collect()
+        };
+        // Task a: x always wins (1); task b: x always loses (0); task c: only x ran it.
+        let x = map(&[("a", &[2.0, 3.0]), ("b", &[0.0]), ("c", &[9.0])]);
+        let y = map(&[("a", &[1.0, 1.0]), ("b", &[1.0])]);
+        assert_eq!(average_probability(&x, &y).unwrap().0, 0.5);
+        assert_eq!(average_probability(&y, &x).unwrap().0, 0.5);
+        // Constant outcomes within each task: the CI cannot move.
+        assert_eq!(average_probability(&x, &y).unwrap(), (0.5, 0.5, 0.5));
+        let z = map(&[("d", &[1.0])]);
+        assert!(average_probability(&x, &z).is_none());
     }
 }
