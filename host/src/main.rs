@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     }
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.train.settings.env = cli.train.envs[0].clone();
     if matches.value_source("steps") == Some(clap::parser::ValueSource::CommandLine) {
         cli.train.resume_steps = Some(cli.train.settings.steps);
     }

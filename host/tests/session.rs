@@ -543,3 +543,34 @@ fn a_multi_task_session_aggregates_normalised_scores() {
     assert!(md.contains("| agc-fast | "), "{md}");
     assert!(out.join("performance_profile.png").is_file());
 }
+
+/// A repeated `--env` on the plugin command line is a multi-task session, as in a file.
+#[test]
+fn a_repeated_env_on_the_command_line_makes_a_multi_task_session() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let o = host_raw(&[
+        "--plugin",
+        "agc",
+        "--env",
+        "pendulum",
+        "--env",
+        "cartpole",
+        "--steps",
+        "1000",
+        "--set",
+        "rollout_len=500",
+        "--set",
+        "critic_steps=2",
+        "--eval-every",
+        "500",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_ok(&o);
+    for label in ["agc@pendulum", "agc@cartpole"] {
+        assert_eq!(status(&out.join(label).join("seed-0"))["state"], "finished");
+    }
+    assert!(read(&out.join("summary.md")).contains("## Across tasks"));
+}

@@ -54,6 +54,15 @@ pub struct TrainArgs {
     /// Correction config override `key=value`; repeatable.
     #[arg(long = "correction-set", value_name = "KEY=VALUE")]
     pub correction_set: Vec<String>,
+    /// Environment id (see `host envs`). Repeat it to run every plugin on every task as one
+    /// multi-task session (`--env pendulum --env cartpole`), with normalised aggregates.
+    #[arg(
+        long = "env",
+        id = "env",
+        value_name = "ID",
+        default_value = "pendulum"
+    )]
+    pub envs: Vec<String>,
     #[command(flatten)]
     pub settings: RunSettings,
     /// Parent folder of run directories (`<runs>/<env>/<plugin>/<seed>-<timestamp>/`).

@@ -90,8 +90,9 @@ pub struct CorrectionSpec {
 #[derive(Args, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSettings {
-    /// Environment id (see `host envs`).
-    #[arg(long, default_value = "pendulum")]
+    /// Environment id (see `host envs`). On the command line it is `TrainArgs::envs` (the
+    /// first), which may be repeated; session files have their own `envs`.
+    #[arg(skip = String::from("pendulum"))]
     pub env: String,
     /// Total environment steps.
     #[arg(long, default_value_t = 20_000)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 /// Several plugins, several seeds, a shard, or resuming a session directory.
 pub fn wanted(args: &crate::run::args::TrainArgs) -> bool {
     args.plugin.len() > 1
+        || args.envs.len() > 1
         || args.seeds.is_some()
         || args.shard.is_some()
         || args
@@ -16,7 +17,8 @@ pub fn wanted(args: &crate::run::args::TrainArgs) -> bool {
             .is_some_and(|d| d.join("session.json").is_file())
 }
 
-/// A session from the command line (`--plugin A --plugin B`, `--seeds N`, `--shard`), or
+/// A session from the command line (`--plugin A --plugin B`, `--env A --env B`, `--seeds N`,
+/// `--shard`), or
 /// the resumption of a session directory.
 pub fn from_cli(args: &crate::run::args::TrainArgs) -> Result<(), String> {
     let opts = Options::new(args.jobs, args.shard.as_deref(), args.quiet)?;
@@ -31,7 +33,11 @@ pub fn from_cli(args: &crate::run::args::TrainArgs) -> Result<(), String> {
         seed: args.seed,
         threshold: args.threshold,
         settings: args.settings.clone(),
-        envs: Vec::new(),
+        envs: if args.envs.len() > 1 {
+            args.envs.clone()
+        } else {
+            Vec::new()
+        },
     };
     start(&spec, args.out.clone(), &args.runs, &opts).map(|_| ())
 }
