@@ -104,14 +104,23 @@ pub(super) fn session_throughput(
     Ok((runs as usize * steps) as f64 / t.elapsed().as_secs_f64())
 }
 
-/// Best-of-5 single-threaded SGEMM, n x n x n.
-pub(super) fn sgemm_peak(n: usize) -> f64 {
+/// Best-of-5 single-threaded SGEMM, n x n x n, in GFLOP/s, with each kernel available here:
+/// `gemm` (what burn-flex multiplies with; AVX-512 where the CPU has it) and `faer`'s. The
+/// machine's peak is the best of them.
+pub(super) fn sgemm_kernels(n: usize) -> Vec<(String, f64)> {
     let a = vec![1.0_f32; n * n];
     let b = vec![0.5_f32; n * n];
     let mut c = vec![0.0_f32; n * n];
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let t = Instant::now();
+    let best_of_5 = |f: &mut dyn FnMut()| {
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            f();
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        2.0 * (n as f64).powi(3) / best / 1e9
+    };
+    let gemm = best_of_5(&mut || {
         // SAFETY: the three buffers hold n x n row-major matrices.
         unsafe {
             gemm::gemm(
@@ -136,10 +145,31 @@ pub(super) fn sgemm_peak(n: usize) -> f64 {
                 gemm::Parallelism::None,
             );
         }
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    std::hint::black_box(&c);
-    2.0 * (n as f64).powi(3) / best / 1e9
+        std::hint::black_box(&c);
+    });
+    let fa = faer::Mat::<f32>::from_fn(n, n, |_, _| 1.0);
+    let fb = faer::Mat::<f32>::from_fn(n, n, |_, _| 0.5);
+    let mut fc = faer::Mat::<f32>::zeros(n, n);
+    let faer_rate = best_of_5(&mut || {
+        faer::linalg::matmul::matmul(
+            fc.as_mut(),
+            faer::Accum::Replace,
+            fa.as_ref(),
+            fb.as_ref(),
+            1.0,
+            faer::Par::Seq,
+        );
+        std::hint::black_box(&fc);
+    });
+    let simd = if cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx512f") {
+        "AVX-512"
+    } else {
+        "no AVX-512"
+    };
+    vec![
+        (format!("gemm ({simd}; burn-flex's)"), gemm),
+        ("faer".into(), faer_rate),
+    ]
 }
 
 /// Matmul FLOPs of one SAC-1-0 update. The critic step is an actor forward on s', two

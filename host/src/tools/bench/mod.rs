@@ -1,5 +1,5 @@
 //! `host bench`: measured throughput on one thread, with the machine's own fp32
-//! peak (a large single-threaded SGEMM with the GEMM kernels burn-flex uses) as the
+//! peak (the best large single-threaded SGEMM of the kernels available: burn-flex's `gemm`, `faer`)
 //! baseline measured in the same run.
 //!
 //! - SAC updates/s (one update = one critic step + one actor step, SAC-1-0) for the
@@ -14,6 +14,7 @@
 
 mod gym;
 mod measure;
+mod peers;
 mod mujoco;
 mod print;
 
@@ -49,7 +50,10 @@ struct CorrectionResult {
 
 #[derive(Serialize)]
 pub struct BenchReport {
+    /// The best single-thread SGEMM rate of the kernels in `sgemm_kernels`: every fraction of
+    /// peak is of this.
     sgemm_peak_gflops: f64,
+    sgemm_kernels: Vec<(String, f64)>,
     sac: Vec<NetResult>,
     /// Res-SAC-1-1 and Stack-SAC at the paper's net, against SAC-1-0 measured in the same run.
     corrections: Vec<CorrectionResult>,
@@ -95,8 +99,12 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Only the MuJoCo env rates (native vs Gymnasium's loop).
-    #[arg(long, conflicts_with = "gym")]
+    #[arg(long, conflicts_with_all = ["gym", "peers"])]
     mujoco: bool,
+    /// Only SAC's training loop against SBX (JAX) and Stable-Baselines3, one core each, timed
+    /// in turn (needs scripts/setup-peers).
+    #[arg(long, conflicts_with = "gym")]
+    peers: bool,
     /// Only the Gymnasium bridge's env rates (gym:<Id> vs native vs Gymnasium's loop).
     #[arg(long)]
     gym: bool,
@@ -109,6 +117,14 @@ pub struct Args {
 pub fn command(a: &Args) -> Result<(), String> {
     if a.mujoco {
         return mujoco_only(a.quick, a.json.as_deref());
+    }
+    if a.peers {
+        let r = peers::measure(a.quick)?;
+        peers::print(&r);
+        return match &a.json {
+            Some(path) => crate::output::run_dir::write_json(path, &r),
+            None => Ok(()),
+        };
     }
     if a.gym {
         let rows = gym::measure(a.quick).ok_or(format!(
@@ -132,7 +148,8 @@ pub fn command(a: &Args) -> Result<(), String> {
 pub fn run(quick: bool) -> Result<BenchReport, String> {
     let seconds = if quick { 1.0 } else { 4.0 };
     eprintln!("measuring the single-thread SGEMM peak ...");
-    let peak = sgemm_peak(1024);
+    let kernels = sgemm_kernels(1024);
+    let peak = kernels.iter().map(|k| k.1).fold(0.0, f64::max);
     let plugin = Plugin::open(&crate::plugins::resolve("sac")?).map_err(|e| e.to_string())?;
     let open =
         |name: &str| Plugin::open(&crate::plugins::resolve(name)?).map_err(|e| e.to_string());
@@ -282,6 +299,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
             speedup: many / one,
         },
         sgemm_peak_gflops: peak,
+        sgemm_kernels: kernels,
         sac,
         corrections,
         env_steps_per_s_one_update_per_step: steps_per_s,

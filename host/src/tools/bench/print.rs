@@ -3,9 +3,15 @@
 use super::{BenchReport, gym, mujoco};
 
 pub fn print(r: &BenchReport) {
+    let kernels: Vec<String> = r
+        .sgemm_kernels
+        .iter()
+        .map(|(k, g)| format!("{k} {g:.1}"))
+        .collect();
     println!(
-        "single-thread SGEMM peak (1024^3): {:.1} GFLOP/s",
-        r.sgemm_peak_gflops
+        "single-thread SGEMM peak (1024^3): {:.1} GFLOP/s, the best of: {}",
+        r.sgemm_peak_gflops,
+        kernels.join(", ")
     );
     println!(
         "{:34} {:>10} {:>12} {:>9} {:>9}",
