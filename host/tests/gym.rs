@@ -233,68 +233,35 @@ fn parallel_session_runs_equal_lone_runs() {
     if !available_for_tests("parallel_session_runs_equal_lone_runs") {
         return;
     }
+    let base = agc("gym:CartPole-v1", "800");
+    let mut session: Vec<&str> = base.iter().map(String::as_str).collect();
+    session.extend(["--seeds", "2", "--jobs", "2"]);
     let runs = tempdir::Dir::new();
-    let o = host_with(
-        &[
-            "--plugin",
-            "agc",
-            "--env",
-            "gym:CartPole-v1",
-            "--steps",
-            "800",
-            "--seeds",
-            "2",
-            "--jobs",
-            "2",
-            "--set",
-            "rollout_len=200",
-            "--set",
-            "critic_steps=5",
-        ],
-        &[],
-        runs.path(),
-    );
+    let o = host_with(&session, &[], runs.path());
     assert!(o.status.success(), "{}", text(&o));
     let session_runs = run_dirs(runs.path());
     assert_eq!(session_runs.len(), 2, "{session_runs:?}");
     for dir in session_runs {
-        let seed = status(&dir);
-        assert_eq!(seed["state"], "finished");
+        assert_eq!(status(&dir)["state"], "finished");
         let spec: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
-        let lone_runs = tempdir::Dir::new();
         let seed = spec["seed"].as_u64().unwrap().to_string();
-        let o = host_with(
-            &[
-                "--plugin",
-                "agc",
-                "--env",
-                "gym:CartPole-v1",
-                "--steps",
-                "800",
-                "--seed",
-                &seed,
-                "--set",
-                "rollout_len=200",
-                "--set",
-                "critic_steps=5",
-            ],
-            &[],
-            lone_runs.path(),
-        );
+        let mut lone: Vec<&str> = base.iter().map(String::as_str).collect();
+        let at = lone.iter().position(|a| *a == "--seed").unwrap();
+        lone[at + 1] = &seed;
+        let lone_runs = tempdir::Dir::new();
+        let o = host_with(&lone, &[], lone_runs.path());
         assert!(o.status.success(), "{}", text(&o));
         let lone = find_run_dir(lone_runs.path());
-        assert_eq!(
-            read(&dir.join("episodes.csv")),
-            read(&lone.join("episodes.csv")),
-            "seed {seed}"
-        );
+        for f in ["episodes.csv", "eval.csv"] {
+            assert_eq!(read(&dir.join(f)), read(&lone.join(f)), "seed {seed}: {f}");
+        }
     }
 }
 
 /// Issue 18's check: AgC learns Acrobot-v1 (not native to acgap) through the bridge, every
 /// seed of three. Random play scores -500; with AgC's default actor step (0.01) two of three
 /// seeds collapse onto one action and stay at -500, so the run uses 0.003, where four of four
-/// seeds reached -77 to -108 by 60k steps (docs/gymnasium.md). ~20 s on 2 cores.
+/// seeds reached -77 to -108 by 60k steps (docs/using-host.md, the Gymnasium section). ~20 s on 2 cores.
 #[test]
 fn agc_learns_acrobot_through_the_bridge() {
     if !available_for_tests("agc_learns_acrobot_through_the_bridge") {

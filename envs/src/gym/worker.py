@@ -1,5 +1,5 @@
 # acgap's Gymnasium worker: one environment per process, driven by the host over its
-# stdin/stdout pipes (envs/src/gym/mod.rs documents the protocol; docs/gymnasium.md the use).
+# stdin/stdout pipes in the frames below (docs/using-host.md describes its use).
 #
 # Frames, little-endian. Host -> worker: op (1 byte), payload length (u32), payload.
 # Worker -> host: status (1 byte: 0 ok, 1 error, 2 not possible), length (u32), payload.

@@ -14,8 +14,8 @@
 
 mod gym;
 mod measure;
-mod peers;
 mod mujoco;
+mod peers;
 mod print;
 
 use measure::*;
@@ -48,8 +48,9 @@ struct CorrectionResult {
     gradient_steps_relative_to_sac: f64,
 }
 
+/// The update measurements (`host bench --updates` alone).
 #[derive(Serialize)]
-pub struct BenchReport {
+pub struct Updates {
     /// The best single-thread SGEMM rate of the kernels in `sgemm_kernels`: every fraction of
     /// peak is of this.
     sgemm_peak_gflops: f64,
@@ -57,6 +58,12 @@ pub struct BenchReport {
     sac: Vec<NetResult>,
     /// Res-SAC-1-1 and Stack-SAC at the paper's net, against SAC-1-0 measured in the same run.
     corrections: Vec<CorrectionResult>,
+}
+
+#[derive(Serialize)]
+pub struct BenchReport {
+    #[serde(flatten)]
+    updates: Updates,
     env_steps_per_s_one_update_per_step: f64,
     peak_rss_mib_20k_pendulum: Option<f64>,
     session_scaling: Scaling,
@@ -103,8 +110,11 @@ pub struct Args {
     mujoco: bool,
     /// Only SAC's training loop against SBX (JAX) and Stable-Baselines3, one core each, timed
     /// in turn (needs scripts/setup-peers).
-    #[arg(long, conflicts_with = "gym")]
+    #[arg(long, conflicts_with_all = ["gym", "updates"])]
     peers: bool,
+    /// Only the GEMM peak and the SAC family's update rates (in process, no env).
+    #[arg(long, conflicts_with = "gym")]
+    updates: bool,
     /// Only the Gymnasium bridge's env rates (gym:<Id> vs native vs Gymnasium's loop).
     #[arg(long)]
     gym: bool,
@@ -117,6 +127,14 @@ pub struct Args {
 pub fn command(a: &Args) -> Result<(), String> {
     if a.mujoco {
         return mujoco_only(a.quick, a.json.as_deref());
+    }
+    if a.updates {
+        let u = updates(a.quick)?;
+        print::updates(&u);
+        return match &a.json {
+            Some(path) => crate::output::run_dir::write_json(path, &u),
+            None => Ok(()),
+        };
     }
     if a.peers {
         let r = peers::measure(a.quick)?;
@@ -145,7 +163,8 @@ pub fn command(a: &Args) -> Result<(), String> {
     }
 }
 
-pub fn run(quick: bool) -> Result<BenchReport, String> {
+/// The GEMM peak, SAC's updates/s at both nets, and the corrections' iterations/s.
+pub fn updates(quick: bool) -> Result<Updates, String> {
     let seconds = if quick { 1.0 } else { 4.0 };
     eprintln!("measuring the single-thread SGEMM peak ...");
     let kernels = sgemm_kernels(1024);
@@ -184,6 +203,17 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
             gradient_steps_relative_to_sac: its * steps as f64 / (2.0 * sac_paper),
         });
     }
+    Ok(Updates {
+        sgemm_peak_gflops: peak,
+        sgemm_kernels: kernels,
+        sac,
+        corrections,
+    })
+}
+
+pub fn run(quick: bool) -> Result<BenchReport, String> {
+    let seconds = if quick { 1.0 } else { 4.0 };
+    let updates = updates(quick)?;
     let tmp = std::env::temp_dir().join(format!("acgap-bench-{}", std::process::id()));
     let steps = if quick { "1500" } else { "5000" };
     eprintln!("measuring env steps/s with one update per step ({steps} steps) ...");
@@ -298,10 +328,7 @@ pub fn run(quick: bool) -> Result<BenchReport, String> {
             env_steps_per_s_jobs_n: many,
             speedup: many / one,
         },
-        sgemm_peak_gflops: peak,
-        sgemm_kernels: kernels,
-        sac,
-        corrections,
+        updates,
         env_steps_per_s_one_update_per_step: steps_per_s,
         peak_rss_mib_20k_pendulum: peak_rss,
     })

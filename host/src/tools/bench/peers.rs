@@ -55,7 +55,8 @@ pub fn measure(quick: bool) -> Result<Value, String> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last).map_err(|e| format!("the peers' timing script printed `{last}`: {e}"))
+    serde_json::from_str(last)
+        .map_err(|e| format!("the peers' timing script printed `{last}`: {e}"))
 }
 
 pub fn print(r: &Value) {

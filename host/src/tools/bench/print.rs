@@ -1,8 +1,8 @@
 //! `host bench`'s table.
 
-use super::{BenchReport, gym, mujoco};
+use super::{BenchReport, Updates, gym, mujoco};
 
-pub fn print(r: &BenchReport) {
+pub fn updates(r: &Updates) {
     let kernels: Vec<String> = r
         .sgemm_kernels
         .iter()
@@ -36,6 +36,10 @@ pub fn print(r: &BenchReport) {
             c.gradient_steps_relative_to_sac
         );
     }
+}
+
+pub fn print(r: &BenchReport) {
+    updates(&r.updates);
     println!(
         "env steps/s, Pendulum, one update per step: {:.0}",
         r.env_steps_per_s_one_update_per_step
