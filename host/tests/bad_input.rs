@@ -341,3 +341,19 @@ fn stackelberg_eta_and_residual_clip_must_be_positive() {
     let r = host(&["--plugin", "ressac", "--steps", "10", "--set", "clip=-1"]);
     assert_clear_error(&r, &["`clip` must be positive"]);
 }
+
+#[test]
+fn bench_peers_without_the_peers_names_the_setup_command() {
+    let out = std::process::Command::new(host_bin())
+        .args(["bench", "--peers", "--quick"])
+        .env("ACGAP_PEERS_HOME", "/nonexistent/peers")
+        .env_remove("ACGAP_PEERS_PYTHON")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/peers/bin/python") && err.contains("scripts/setup-peers"),
+        "{err}"
+    );
+}
