@@ -5,7 +5,10 @@ pub use burn::tensor::{Device, Tensor};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-/// The compute device for a device name from the host (`cpu`; `cuda:N` with the `cuda` feature).
+/// The compute device for a device name from the host: `cpu`; `wgpu` (the best adapter wgpu
+/// finds: Vulkan, Metal or DX12) with the `wgpu` feature; `cuda:N` with the `cuda` feature.
+/// burn dispatches every tensor operation on the device at run time, so the networks, the SAC
+/// core and the corrections need nothing else to run there.
 pub fn device_from_name(name: &str) -> Result<Device, String> {
     match name {
         "cpu" => Ok(Device::flex()),
@@ -17,6 +20,13 @@ pub fn device_from_name(name: &str) -> Result<Device, String> {
         other if other.starts_with("cuda") => Err(format!(
             "device `{other}` needs a build with the `cuda` feature; this build has `cpu` only"
         )),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => Err(
+            "device `wgpu` needs a plugin built with the SDK's `wgpu` feature; this build has `cpu` only"
+                .into(),
+        ),
         other => Err(format!("unknown device `{other}`; valid devices: cpu")),
     }
 }

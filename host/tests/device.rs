@@ -1,0 +1,104 @@
+//! The compute device reaches the plugins' networks: SAC built with the SDK's `wgpu` feature
+//! trains on a wgpu device (`--device wgpu`) and computes what the CPU backend computes, within
+//! float rounding. `.ci/run` builds that plugin into `target/wgpu/` and runs this test on Mesa's
+//! software Vulkan device (lavapipe); without the build the test skips with a message (and fails
+//! under ACGAP_REQUIRE_WGPU=1).
+
+mod common;
+use common::*;
+use std::path::PathBuf;
+
+fn wgpu_sac() -> Option<PathBuf> {
+    let lib = release_dir()
+        .parent()
+        .map(|target| target.join("wgpu/release/libsac.so"))?;
+    if lib.is_file() {
+        return Some(lib);
+    }
+    assert!(
+        std::env::var_os("ACGAP_REQUIRE_WGPU").is_none(),
+        "ACGAP_REQUIRE_WGPU is set but {} is missing (cargo build --release -p sac --features acgap-sdk/wgpu --target-dir target/wgpu)",
+        lib.display()
+    );
+    eprintln!(
+        "skipping the wgpu device test: no {} (build it with cargo build --release -p sac --features acgap-sdk/wgpu --target-dir target/wgpu)",
+        lib.display()
+    );
+    None
+}
+
+/// A short SAC run: 100 warm-up steps, then 100 iterations, small networks.
+fn short(plugin: &str, device: &str) -> Vec<String> {
+    [
+        "--plugin",
+        plugin,
+        "--env",
+        "pendulum",
+        "--steps",
+        "200",
+        "--device",
+        device,
+        "--set",
+        "learning_starts=100",
+        "--set",
+        "batch_size=64",
+        "--set",
+        "hidden=[64,64]",
+        "--log-every",
+        "50",
+        "--eval-every",
+        "200",
+        "--eval-episodes",
+        "1",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+/// The numeric columns of train.csv without the wall-clock rate.
+fn train_rows(dir: &std::path::Path) -> Vec<Vec<f64>> {
+    read(&dir.join("train.csv"))
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<f64> = l.split(',').map(|c| c.parse().unwrap()).collect();
+            cells[..cells.len() - 1].to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn sac_on_a_wgpu_device_computes_what_the_cpu_backend_computes() {
+    let Some(lib) = wgpu_sac() else { return };
+    let lib = lib.to_str().unwrap();
+    let gpu = run_ok(&short(lib, "wgpu"));
+    let cpu = run_ok(&short(lib, "cpu"));
+    let (g, c) = (train_rows(&gpu.run_dir()), train_rows(&cpu.run_dir()));
+    assert_eq!(g.len(), c.len());
+    assert!(!g.is_empty());
+    for (rg, rc) in g.iter().zip(&c) {
+        for (x, y) in rg.iter().zip(rc) {
+            let rel = (x - y).abs() / y.abs().max(1e-3);
+            assert!(rel < TOLERANCE, "wgpu {x} vs cpu {y} (relative {rel:.2e})");
+        }
+    }
+    // The device is recorded in run.json.
+    assert!(read(&gpu.run_dir().join("run.json")).contains("\"device\": \"wgpu\""));
+}
+
+/// Relative difference allowed between the devices' logged metrics after 100 updates
+/// (measured on lavapipe: at most ~1e-6, float rounding; docs/performance.md, "Devices").
+const TOLERANCE: f64 = 1e-4;
+
+#[test]
+fn an_unknown_or_unbuilt_device_is_a_clear_error() {
+    for (device, needle) in [
+        ("tpu", "unknown device `tpu`"),
+        ("wgpu", "needs a plugin built with the SDK's `wgpu` feature"),
+    ] {
+        let args = short("sac", device);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_clear_error(&host(&refs), &[needle]);
+    }
+}
