@@ -14,6 +14,7 @@
 
 mod cartpole;
 pub mod gym;
+mod install_home;
 mod mountain_car;
 pub mod mujoco;
 mod options;
@@ -22,6 +23,7 @@ mod tabular;
 mod time_limit;
 
 pub use cartpole::CartPole;
+pub use install_home::install_home;
 pub use mountain_car::MountainCarContinuous;
 pub use options::{Options, split_top_level};
 pub use pendulum::{Pendulum, PendulumVersion};

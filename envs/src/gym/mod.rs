@@ -38,21 +38,11 @@ pub fn python() -> String {
     if let Ok(p) = std::env::var("ACGAP_GYM_PYTHON") {
         return p;
     }
-    let installed = setup_home().join("venv/bin/python");
+    let installed = crate::install_home("ACGAP_GYM_HOME", "gym").join("venv/bin/python");
     if installed.exists() {
         return installed.to_string_lossy().into_owned();
     }
     "python3".into()
-}
-
-/// Where `scripts/setup-gym` installs: `$ACGAP_GYM_HOME`, else `$XDG_DATA_HOME/acgap/gym`.
-pub fn setup_home() -> std::path::PathBuf {
-    if let Ok(h) = std::env::var("ACGAP_GYM_HOME") {
-        return h.into();
-    }
-    let data = std::env::var("XDG_DATA_HOME")
-        .unwrap_or_else(|_| format!("{}/.local/share", std::env::var("HOME").unwrap_or_default()));
-    std::path::Path::new(&data).join("acgap/gym")
 }
 
 /// Whether Gymnasium can be reached; tests that need it print `why` and skip when not (and
@@ -313,7 +303,8 @@ impl Env for GymEnv {
             }
             None => {
                 // A new episode, seeded so that it is not a repeat of an earlier one.
-                let seed = splitmix(self.seed ^ self.resets.wrapping_mul(0x9E37_79B9));
+                let stream = format!("gym_restart/{}", self.resets);
+                let seed = acgap_sdk::seeds::derive(self.seed, &stream);
                 let obs = self.reset_with(Some(seed));
                 if let Some(Fault::Failed(e) | Fault::Diverged(e)) = self.fault.take() {
                     return Err(e);
@@ -370,11 +361,4 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }

@@ -1,7 +1,7 @@
 //! Where `scripts/setup-mujoco` put MuJoCo, and what it installed.
 
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The MuJoCo release the adaptor is built against (the `mujoco-rs` bindings are generated
 /// per release), and the Gymnasium release whose v5 model files and step functions the tasks
@@ -28,16 +28,7 @@ pub struct Install {
 
 /// `$ACGAP_MUJOCO_HOME`, else `$XDG_DATA_HOME/acgap/mujoco`, else `~/.local/share/acgap/mujoco`.
 pub fn home() -> PathBuf {
-    if let Some(h) = std::env::var_os("ACGAP_MUJOCO_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(h);
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".local/share")
-        });
-    data.join("acgap/mujoco")
+    crate::install_home("ACGAP_MUJOCO_HOME", "mujoco")
 }
 
 /// The installation, or a message naming what is missing and the command that fixes it.

@@ -70,10 +70,9 @@ pub fn start(
     let dir = match out {
         Some(dir) => dir,
         None => {
-            let name = spec.name.clone().unwrap_or_else(|| {
-                // An env id with options (`fourroom:goal=[1,1]`) as a plain folder name.
-                spec.settings.env.replace(['/', '\\'], "_")
-            });
+            // An env id with options (`fourroom:goal=[1,1]`, `gym:ALE/Pong-v5`) as a folder name.
+            let name = (spec.name.clone())
+                .unwrap_or_else(|| crate::output::folder::sanitize(&spec.settings.env));
             crate::output::folder::check_name("session name", &name)?;
             crate::output::folder::create_unique(
                 &runs_root

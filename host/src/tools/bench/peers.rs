@@ -9,13 +9,7 @@ fn python() -> Result<String, String> {
     if let Ok(p) = std::env::var("ACGAP_PEERS_PYTHON") {
         return Ok(p);
     }
-    let home = std::env::var("ACGAP_PEERS_HOME").unwrap_or_else(|_| {
-        let data = std::env::var("XDG_DATA_HOME").unwrap_or_else(|_| {
-            format!("{}/.local/share", std::env::var("HOME").unwrap_or_default())
-        });
-        format!("{data}/acgap/peers")
-    });
-    let p = std::path::Path::new(&home).join("bin/python");
+    let p = acgap_envs::install_home("ACGAP_PEERS_HOME", "peers").join("bin/python");
     if p.exists() {
         Ok(p.to_string_lossy().into_owned())
     } else {
