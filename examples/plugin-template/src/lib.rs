@@ -92,7 +92,7 @@ mod tests {
             seed: 0,
             device: "cpu".into(),
         };
-        let core = SacCore::new(&init, None).unwrap();
+        let mut core = SacCore::new(&init, None).unwrap();
         let n = 4;
         let obs: Vec<f32> = (0..3 * n).map(|i| (i as f32 * 0.37).sin()).collect();
         let (act, rew, zeros) = (vec![0.5f32; n], vec![1.0f32; n], vec![0.0f32; n]);
@@ -106,7 +106,7 @@ mod tests {
             terminated: &zeros,
             truncated: &zeros,
         };
-        let term = |scale: f32| {
+        let mut term = |scale: f32| {
             core.with_context(&batch, 7, |ctx| {
                 MyCorrection { scale }.actor_term(ctx).unwrap().0
             })

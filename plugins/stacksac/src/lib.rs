@@ -228,7 +228,7 @@ mod tests {
             seed: 3,
             device: "cpu".into(),
         };
-        let core = SacCore::new(&init, None).unwrap();
+        let mut core = SacCore::new(&init, None).unwrap();
         let f = |k: usize, s: f32| {
             (0..k)
                 .map(|i| (i as f32 * 0.77 + s).sin() * 0.8)

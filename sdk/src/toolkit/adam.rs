@@ -46,28 +46,38 @@ impl Adam {
         params: impl Iterator<Item = &'a mut Tensor<2>>,
         grads: Vec<Tensor<2>>,
     ) {
+        let params: Vec<&mut Tensor<2>> = params.collect();
+        let mut values: Vec<Vec<f32>> = params.iter().map(|p| to_vec((*p).clone())).collect();
+        let grads: Vec<Vec<f32>> = grads.into_iter().map(to_vec).collect();
+        self.step_host(&mut values, &grads);
+        for (p, v) in params.into_iter().zip(values) {
+            let [rows, cols] = p.dims();
+            let device = p.device();
+            *p = from_vec(v, rows, cols, &device);
+        }
+    }
+
+    /// The same step on parameters and gradients held on the host (row-major, flat).
+    pub fn step_host(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>]) {
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t as i32);
         let bc2 = 1.0 - self.beta2.powi(self.t as i32);
         let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
         let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
         let (step, sqrt_bc2) = ((self.lr / bc1) as f32, bc2.sqrt() as f32);
-        for (((p, g), m), v) in params.zip(grads).zip(&mut self.m).zip(&mut self.v) {
-            let [rows, cols] = p.dims();
-            let device = p.device();
-            let mut values = to_vec(p.clone());
-            let g = to_vec(g);
+        for (((x, g), m), v) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
+            assert_eq!(x.len(), g.len(), "gradient shaped like its parameter");
             // Iterators, not indices: without bounds checks the loop vectorises.
-            for ((x, g), (m, v)) in values
-                .iter_mut()
-                .zip(&g)
-                .zip(m.iter_mut().zip(v.iter_mut()))
-            {
+            for ((x, g), (m, v)) in x.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
                 *m = b1 * *m + c1 * g;
                 *v = b2 * *v + c2 * g * g;
                 *x -= step * *m / (v.sqrt() / sqrt_bc2 + eps);
             }
-            *p = from_vec(values, rows, cols, &device);
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::adam::Adam;
 use super::gram::Gram;
+use super::host_mlp::HostMlp;
 use super::tensor::{Device, Tensor, from_rows, from_vec, to_f64_rows, to_vec};
 use burn::tensor::Gradients;
 use burn::tensor::activation::{relu, sigmoid};
@@ -356,6 +357,25 @@ impl Mlp {
         let grads = tracked.grads(&loss.backward());
         adam.step(self.params_mut(), grads);
         Ok(value)
+    }
+
+    /// A copy of the parameters on the host, for the fused CPU passes of [`HostMlp`].
+    pub fn to_host(&self) -> HostMlp {
+        HostMlp {
+            sizes: self.sizes.clone(),
+            activation: self.activation,
+            params: self.params().into_iter().map(to_vec).collect(),
+        }
+    }
+
+    /// Set the parameters from a [`HostMlp`] of the same sizes.
+    pub fn set_from_host(&mut self, host: &HostMlp) {
+        assert_eq!(host.sizes, self.sizes, "host network of other sizes");
+        let device = self.device();
+        for (p, h) in self.params_mut().zip(&host.params) {
+            let [rows, cols] = p.dims();
+            *p = from_rows(h, rows, cols, &device);
+        }
     }
 
     /// Polyak averaging `self <- tau * online + (1 - tau) * self` (target networks).

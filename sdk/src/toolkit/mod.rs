@@ -13,6 +13,7 @@ mod ac_context;
 mod adam;
 mod categorical;
 pub mod gram;
+mod host_mlp;
 pub mod implicit;
 mod mlp;
 mod policy;
@@ -24,7 +25,10 @@ pub mod value;
 
 pub use adam::Adam;
 pub use categorical::Categorical;
+pub use host_mlp::{HostMlp, Tape, Wanted};
 pub use mlp::{Activation, Mlp};
 pub use policy::SquashedGaussian;
 pub use state::{StateReader, StateWriter};
-pub use tensor::{Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, to_vec};
+pub use tensor::{
+    Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, normal_vec, to_vec,
+};

@@ -49,10 +49,12 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 /// Standard normal noise drawn from the caller's RNG (so the stream is part of its checkpoint).
 pub fn normal_noise(rng: &mut impl Rng, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = (0..rows * cols)
-        .map(|_| rng.sample(StandardNormal))
-        .collect();
-    from_vec(v, rows, cols, device)
+    from_vec(normal_vec(rng, rows * cols), rows, cols, device)
+}
+
+/// `n` standard normal draws from the caller's RNG (the values of [`normal_noise`]).
+pub fn normal_vec(rng: &mut impl Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.sample(StandardNormal)).collect()
 }
 
 /// A 2-D tensor in f64, row-major, with a trailing column of ones if `ones_column` (for the

@@ -54,18 +54,8 @@ pub(super) struct BatchTensors {
 
 impl BatchTensors {
     pub fn new(core: &dyn Core, b: &Batch<'_>) -> PluginResult<Self> {
+        check_batch(core, b)?;
         let (n, od, ad) = (b.len, core.obs_dim(), core.act_dim());
-        if n == 0
-            || b.obs.len() != n * od
-            || b.next_obs.len() != n * od
-            || b.action.len() != n * ad
-            || b.reward.len() != n
-            || b.terminated.len() != n
-        {
-            return Err(format!(
-                "batch of {n} rows does not match obs dim {od} / action dim {ad}"
-            ));
-        }
         let d = core.device();
         Ok(Self {
             obs: from_rows(b.obs, n, od, d),
@@ -75,6 +65,23 @@ impl BatchTensors {
             not_terminated: from_vec(b.terminated.iter().map(|t| 1.0 - t).collect(), n, 1, d),
         })
     }
+}
+
+/// A batch whose sizes match the core's, or an error saying how they differ.
+pub(super) fn check_batch(core: &dyn Core, b: &Batch<'_>) -> PluginResult<()> {
+    let (n, od, ad) = (b.len, core.obs_dim(), core.act_dim());
+    if n == 0
+        || b.obs.len() != n * od
+        || b.next_obs.len() != n * od
+        || b.action.len() != n * ad
+        || b.reward.len() != n
+        || b.terminated.len() != n
+    {
+        return Err(format!(
+            "batch of {n} rows does not match obs dim {od} / action dim {ad}"
+        ));
+    }
+    Ok(())
 }
 
 /// One update's view of the core: the batch, and this update's fixed noise for

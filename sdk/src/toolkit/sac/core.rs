@@ -2,7 +2,8 @@
 //! temperature, and the correction hook on the actor's ascent direction.
 
 use super::config::SacConfig;
-use super::context::{BatchTensors, Core, StepContext, q};
+use super::context::{BatchTensors, Core, StepContext, check_batch, q};
+use super::host_steps::HostNets;
 use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
 use crate::batch::{Batch, UpdateStep};
 use crate::correction::{ContextInfo, Correction, CorrectionTerm};
@@ -10,7 +11,7 @@ use crate::spec::Space;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::state::{StateReader, StateWriter};
 use crate::toolkit::tensor::{
-    Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, to_vec,
+    Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, normal_vec, to_vec,
 };
 use crate::toolkit::{Adam, Mlp};
 use rand::SeedableRng;
@@ -26,23 +27,26 @@ pub struct SacCore {
     pub(super) act_low: Vec<f32>,
     pub(super) act_high: Vec<f32>,
     pub(super) actor: SquashedGaussian,
-    actor_opt: Adam,
+    pub(super) actor_opt: Adam,
     pub(super) critics: [Mlp; 2],
     pub(super) targets: [Mlp; 2],
-    critic_opts: [Adam; 2],
+    pub(super) critic_opts: [Adam; 2],
     log_alpha: Tensor<2>,
     alpha_opt: Adam,
     target_entropy: f64,
     rng: ChaCha8Rng,
     correction: Option<Box<dyn Correction>>,
-    counters: Counters,
+    pub(super) counters: Counters,
+    /// On the CPU device, the networks on the host for the fused critic and actor steps
+    /// (`host_steps.rs`); `None` elsewhere, where the steps run through burn's autodiff.
+    pub(super) host: Option<HostNets>,
 }
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Counters {
-    critic: u64,
-    correction: u64,
-    actor: u64,
+pub(super) struct Counters {
+    pub critic: u64,
+    pub correction: u64,
+    pub actor: u64,
 }
 
 impl SacCore {
@@ -74,7 +78,9 @@ impl SacCore {
         ];
         let targets = critics.clone();
         let log_alpha = from_vec(vec![cfg.init_alpha.ln() as f32], 1, 1, &device);
+        let host = (init.device == "cpu").then(|| HostNets::new(&actor.net, &critics, &targets));
         Ok(Self {
+            host,
             actor_opt: Adam::new(&actor.net.params(), cfg.actor_lr),
             critic_opts: [
                 Adam::new(&critics[0].params(), cfg.critic_lr),
@@ -105,11 +111,12 @@ impl SacCore {
     /// Run `f` with the context a correction sees at an update on `batch` (noise drawn from
     /// `noise_seed`): for unit-testing an estimator against the real SAC core.
     pub fn with_context<T>(
-        &self,
+        &mut self,
         batch: &Batch<'_>,
         noise_seed: u64,
         f: impl FnOnce(&dyn crate::correction::SacContext) -> T,
     ) -> PluginResult<T> {
+        self.sync_burn_nets();
         let t = BatchTensors::new(self, batch)?;
         let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
         let eps = normal_noise(&mut rng, batch.len, self.act_dim, &self.device);
@@ -123,6 +130,18 @@ impl SacCore {
 
     fn noise(&mut self, rows: usize) -> Tensor<2> {
         normal_noise(&mut self.rng, rows, self.act_dim, &self.device)
+    }
+
+    /// The same draws as [`SacCore::noise`], on the host.
+    pub(super) fn noise_host(&mut self, rows: usize) -> Vec<f32> {
+        normal_vec(&mut self.rng, rows * self.act_dim)
+    }
+
+    /// Run the steps through burn's autodiff on the CPU device too (tests compare the paths).
+    #[cfg(test)]
+    pub(super) fn without_host_path(mut self) -> Self {
+        self.host = None;
+        self
     }
 
     /// The soft TD target `y = r + gamma (1 - terminated)(min_i Qbar_i(s',a') - alpha log pi(a'|s'))`
@@ -155,8 +174,31 @@ impl SacCore {
 
     /// Critic step: `min_phi sum_i 1/2 mean (Q_i(s,a) - y)^2`, then Polyak targets.
     fn critic_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
+        check_batch(self, batch)?;
+        let eps_next = self.noise_host(batch.len);
+        let (loss, delta) = match self.host {
+            Some(_) => self.critic_step_host(batch, &eps_next)?,
+            None => self.critic_step_burn(batch, eps_next)?,
+        };
+        self.counters.critic += 1;
+        // TD error of q_phi = min(Q1, Q2) for the clip heuristic of Res-SAC (paper Fig. 6).
+        let abs_max = delta.iter().fold(0.0_f32, |m, d| m.max(d.abs()));
+        let abs_mean = delta.iter().map(|d| d.abs()).sum::<f32>() / delta.len() as f32;
+        Ok(vec![
+            ("train/critic_loss".into(), loss as f64),
+            ("train/td_abs_max".into(), abs_max as f64),
+            ("train/td_abs_mean".into(), abs_mean as f64),
+        ])
+    }
+
+    /// The critic step through burn's autodiff; returns the loss and `y - min(Q1, Q2)`.
+    fn critic_step_burn(
+        &mut self,
+        batch: &Batch<'_>,
+        eps_next: Vec<f32>,
+    ) -> PluginResult<(f32, Vec<f32>)> {
         let t = BatchTensors::new(self, batch)?;
-        let eps_next = self.noise(batch.len);
+        let eps_next = from_vec(eps_next, batch.len, self.act_dim, &self.device);
         let y = self.soft_target(&self.actor.net, &t, eps_next);
         let tracked = [self.critics[0].tracked(), self.critics[1].tracked()];
         let q1 = q(&tracked[0], t.obs.clone(), t.action.clone());
@@ -172,16 +214,7 @@ impl SacCore {
             self.critic_opts[i].step(self.critics[i].params_mut(), g);
             self.targets[i].polyak_from(&self.critics[i], self.cfg.tau as f32);
         }
-        self.counters.critic += 1;
-        // TD error of q_phi = min(Q1, Q2) for the clip heuristic of Res-SAC (paper Fig. 6).
-        let delta = to_vec(y - q1.inner().min_pair(q2.inner()));
-        let abs_max = delta.iter().fold(0.0_f32, |m, d| m.max(d.abs()));
-        let abs_mean = delta.iter().map(|d| d.abs()).sum::<f32>() / delta.len() as f32;
-        Ok(vec![
-            ("train/critic_loss".into(), loss_value as f64),
-            ("train/td_abs_max".into(), abs_max as f64),
-            ("train/td_abs_mean".into(), abs_mean as f64),
-        ])
+        Ok((loss_value, to_vec(y - q1.inner().min_pair(q2.inner()))))
     }
 
     /// `J_pi = mean_s [ q_phi(s, a~) - alpha log pi(a~|s) ]` (docs/algorithms.md §3) through
@@ -203,6 +236,7 @@ impl SacCore {
         let Some(mut correction) = self.correction.take() else {
             return Ok(Vec::new());
         };
+        self.sync_burn_nets();
         let t = BatchTensors::new(self, batch)?;
         let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
         let result = correction.train(&StepContext::new(self, batch, t, eps, eps_next));
@@ -213,69 +247,14 @@ impl SacCore {
 
     /// Actor step along `grad_theta J_pi + correction`, then the temperature step.
     fn actor_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
-        let t = BatchTensors::new(self, batch)?;
-        let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
-        let mut metrics = Vec::new();
-        let term = match self.correction.take() {
-            None => CorrectionTerm::Zero,
-            Some(mut correction) => {
-                let ctx = StepContext::new(self, batch, t.clone(), eps.clone(), eps_next);
-                let result = correction.actor_term(&ctx);
-                self.correction = Some(correction);
-                let (term, m) = result?;
-                metrics.extend(prefixed("correction/", m));
-                term
-            }
+        check_batch(self, batch)?;
+        let (eps, eps_next) = (self.noise_host(batch.len), self.noise_host(batch.len));
+        let (term, mut metrics) = self.correction_term(batch, &eps, eps_next)?;
+        let (loss_value, logp_mean) = match self.host {
+            Some(_) => self.actor_step_host(batch, &eps, term)?,
+            None => self.actor_step_burn(batch, eps, term)?,
         };
-        let (n, ad, p) = (batch.len, self.act_dim, self.actor.net.param_count());
-        let (action_grad, param_direction) = match term {
-            CorrectionTerm::Zero => (None, None),
-            // An all-zero action gradient would change nothing but, in the fused backward pass
-            // below, the order of its floating-point sums: skipped, so that a correction
-            // scaled to zero leaves SAC bit-identical.
-            CorrectionTerm::ActionGrad(g) if g.len() == n * ad => (
-                g.iter()
-                    .any(|x| *x != 0.0)
-                    .then(|| from_rows(&g, n, ad, &self.device)),
-                None,
-            ),
-            CorrectionTerm::ParamGrad(d) if d.len() == p => {
-                (None, Some(self.actor.net.unflatten(&d, &self.device)))
-            }
-            CorrectionTerm::ActionGrad(g) => {
-                return Err(format!(
-                    "correction returned an action gradient of {} values, expected {n} x {ad}",
-                    g.len()
-                ));
-            }
-            CorrectionTerm::ParamGrad(d) => {
-                return Err(format!(
-                    "correction returned a parameter direction of {} values, expected {p}",
-                    d.len()
-                ));
-            }
-        };
-        let tracked = self.actor.net.tracked();
-        let (objective, logp, action) = self.actor_objective(&tracked, &t, eps);
-        let loss_value = -to_vec(objective.clone().inner())[0];
-        check_finite("actor loss", loss_value, self.counters.actor)?;
-        // An action gradient g joins J_pi in the same backward pass: the gradient of
-        // sum_b g_b . a~_b(theta) is g mapped through the reparameterisation with this step's
-        // noise (what `actor_vjp` computes on its own).
-        let ascent = match action_grad {
-            Some(g) => objective + (action * g).sum(),
-            None => objective,
-        };
-        let grads = ascent.neg().backward();
-        let mut g = tracked.grads(&grads);
-        if let Some(d) = param_direction {
-            // Descent on -J: subtracting the correction adds it to the ascent direction.
-            g = g.into_iter().zip(d).map(|(g, d)| g - d).collect();
-        }
-        self.actor_opt.step(self.actor.net.params_mut(), g);
-
         // Temperature: min_log_alpha  -log_alpha * mean(log pi + target_entropy).
-        let logp_mean = to_vec(logp.inner().mean())[0] as f64;
         if self.cfg.autotune_alpha {
             let grad = from_vec(
                 vec![-(logp_mean + self.target_entropy) as f32],
@@ -293,6 +272,84 @@ impl SacCore {
             ("train/entropy".into(), -logp_mean),
         ]);
         Ok(metrics)
+    }
+
+    /// The correction's term for this actor step (checked against the actor's sizes; an
+    /// all-zero action gradient is `Zero`) and its metrics.
+    fn correction_term(
+        &mut self,
+        batch: &Batch<'_>,
+        eps: &[f32],
+        eps_next: Vec<f32>,
+    ) -> PluginResult<(CorrectionTerm, Metrics)> {
+        let Some(mut correction) = self.correction.take() else {
+            return Ok((CorrectionTerm::Zero, Vec::new()));
+        };
+        self.sync_burn_nets();
+        let (n, ad, p) = (batch.len, self.act_dim, self.actor.net.param_count());
+        let result = BatchTensors::new(self, batch).and_then(|t| {
+            let eps = from_rows(eps, n, ad, &self.device);
+            let eps_next = from_vec(eps_next, n, ad, &self.device);
+            correction.actor_term(&StepContext::new(self, batch, t, eps, eps_next))
+        });
+        self.correction = Some(correction);
+        let (term, metrics) = result?;
+        let term = match term {
+            // An all-zero action gradient would change nothing but the order of floating-point
+            // sums in the backward pass: skipped, so that a correction scaled to zero leaves
+            // SAC bit-identical.
+            CorrectionTerm::ActionGrad(g) if g.len() == n * ad && g.iter().all(|x| *x == 0.0) => {
+                CorrectionTerm::Zero
+            }
+            CorrectionTerm::ActionGrad(g) if g.len() != n * ad => {
+                return Err(format!(
+                    "correction returned an action gradient of {} values, expected {n} x {ad}",
+                    g.len()
+                ));
+            }
+            CorrectionTerm::ParamGrad(d) if d.len() != p => {
+                return Err(format!(
+                    "correction returned a parameter direction of {} values, expected {p}",
+                    d.len()
+                ));
+            }
+            term => term,
+        };
+        Ok((term, prefixed("correction/", metrics)))
+    }
+
+    /// The actor step through burn's autodiff; returns the loss `-J_pi` and mean `log pi`.
+    fn actor_step_burn(
+        &mut self,
+        batch: &Batch<'_>,
+        eps: Vec<f32>,
+        term: CorrectionTerm,
+    ) -> PluginResult<(f32, f64)> {
+        let t = BatchTensors::new(self, batch)?;
+        let (n, ad) = (batch.len, self.act_dim);
+        let eps = from_vec(eps, n, ad, &self.device);
+        let tracked = self.actor.net.tracked();
+        let (objective, logp, action) = self.actor_objective(&tracked, &t, eps);
+        let loss_value = -to_vec(objective.clone().inner())[0];
+        check_finite("actor loss", loss_value, self.counters.actor)?;
+        // An action gradient g joins J_pi in the same backward pass: the gradient of
+        // sum_b g_b . a~_b(theta) is g mapped through the reparameterisation with this step's
+        // noise (what `actor_vjp` computes on its own).
+        let ascent = match &term {
+            CorrectionTerm::ActionGrad(g) => {
+                objective + (action * from_rows(g, n, ad, &self.device)).sum()
+            }
+            _ => objective,
+        };
+        let grads = ascent.neg().backward();
+        let mut g = tracked.grads(&grads);
+        if let CorrectionTerm::ParamGrad(d) = &term {
+            // Descent on -J: subtracting the correction adds it to the ascent direction.
+            let d = self.actor.net.unflatten(d, &self.device);
+            g = g.into_iter().zip(d).map(|(g, d)| g - d).collect();
+        }
+        self.actor_opt.step(self.actor.net.params_mut(), g);
+        Ok((loss_value, to_vec(logp.inner().mean())[0] as f64))
     }
 
     /// Map actions in `[-1, 1]` to the env's box.
@@ -313,7 +370,7 @@ fn prefixed(prefix: &str, m: Metrics) -> Metrics {
         .collect()
 }
 
-fn check_finite(what: &str, value: f32, update: u64) -> PluginResult<()> {
+pub(super) fn check_finite(what: &str, value: f32, update: u64) -> PluginResult<()> {
     if value.is_finite() {
         Ok(())
     } else {
@@ -337,14 +394,20 @@ impl Agent for SacCore {
                 self.obs_dim
             ));
         }
-        let obs = from_rows(obs, n, self.obs_dim, &self.device);
-        let a = if deterministic {
-            self.actor.mode(obs)
-        } else {
-            let eps = self.noise(n);
-            SquashedGaussian::sample(&self.actor.net, self.act_dim, obs, eps).0
+        let eps = (!deterministic).then(|| self.noise_host(n));
+        let a = match (&self.host, eps) {
+            (Some(_), eps) => self.act_host(obs, n, eps),
+            (None, None) => to_vec(
+                self.actor
+                    .mode(from_rows(obs, n, self.obs_dim, &self.device)),
+            ),
+            (None, Some(eps)) => {
+                let obs = from_rows(obs, n, self.obs_dim, &self.device);
+                let eps = from_vec(eps, n, self.act_dim, &self.device);
+                to_vec(SquashedGaussian::sample(&self.actor.net, self.act_dim, obs, eps).0)
+            }
         };
-        Ok(self.to_env_units(to_vec(a)))
+        Ok(self.to_env_units(a))
     }
 
     fn update(&mut self, batch: &Batch<'_>, step: UpdateStep) -> PluginResult<Metrics> {
@@ -364,11 +427,12 @@ impl Agent for SacCore {
 
     fn save(&self) -> PluginResult<Vec<u8>> {
         let mut w = StateWriter::default();
-        w.tensor("actor", &self.actor.net.to_flat())
+        let [actor, critic0, critic1, target0, target1] = self.net_flats();
+        w.tensor("actor", &actor)
             .tensors("actor_opt", &self.actor_opt.moments());
-        for i in 0..2 {
-            w.tensor(format!("critic{i}"), &self.critics[i].to_flat())
-                .tensor(format!("target{i}"), &self.targets[i].to_flat())
+        for (i, (critic, target)) in [(critic0, target0), (critic1, target1)].iter().enumerate() {
+            w.tensor(format!("critic{i}"), critic)
+                .tensor(format!("target{i}"), target)
                 .tensors(&format!("critic{i}_opt"), &self.critic_opts[i].moments());
         }
         w.tensor("log_alpha", &to_vec(self.log_alpha.clone()))
@@ -422,6 +486,9 @@ impl Agent for SacCore {
         ) = (steps[0], steps[1], steps[2], steps[3]);
         self.rng = r.meta("rng")?;
         self.counters = r.meta("counters")?;
+        if self.host.is_some() {
+            self.host = Some(HostNets::new(&self.actor.net, &self.critics, &self.targets));
+        }
         if let Some(c) = &mut self.correction {
             c.load(&r.bytes("correction")?)?;
         }
@@ -441,6 +508,7 @@ impl Agent for SacCore {
                 act.len()
             ));
         }
+        self.sync_burn_nets();
         let unit = self.normalise_actions(act);
         let (o, a) = (
             from_rows(obs, n, self.obs_dim, &self.device),
@@ -474,6 +542,7 @@ impl Agent for SacCore {
                 obs.len()
             ));
         }
+        self.sync_burn_nets();
         let eps = normal_noise(
             &mut ChaCha8Rng::seed_from_u64(seed),
             n,

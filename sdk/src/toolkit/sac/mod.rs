@@ -7,6 +7,7 @@
 mod config;
 mod context;
 mod core;
+mod host_steps;
 
 pub use config::SacConfig;
 pub use core::SacCore;

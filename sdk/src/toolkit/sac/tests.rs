@@ -302,7 +302,7 @@ fn action_and_parameter_terms_give_the_same_actor_step() {
             .unwrap();
         }
         c.update(&data.batch(), UpdateStep::Actor).unwrap();
-        c.actor.net.to_flat()
+        c.net_flats()[0].clone()
     };
     let (plain, via_action, via_param) = (run(false, false), run(false, true), run(true, true));
     let diff = |a: &[f32], b: &[f32]| {
@@ -363,12 +363,8 @@ fn save_and_load_continue_bit_exactly() {
         b.act(&data.obs, B, false).unwrap()
     );
     assert!(
-        a.actor.net.to_flat() == b.actor.net.to_flat(),
-        "actor parameters differ after resume"
-    );
-    assert!(
-        a.targets[1].to_flat() == b.targets[1].to_flat(),
-        "target critic differs after resume"
+        a.net_flats() == b.net_flats(),
+        "networks differ after resume"
     );
 }
 
@@ -500,4 +496,64 @@ fn actor_gradient_matches_finite_differences_of_j_pi() {
         to_vec(c.actor_objective(&c.actor.net, &t, eps).0)[0] as f64
     });
     assert_close("grad_theta J_pi", dot(&grad, &v), fd, 1e-2);
+}
+
+/// The fused CPU steps (`host_steps.rs`) and the burn autodiff steps move every network the
+/// same way over several iterations, with no correction, an action-gradient term and a
+/// parameter-direction term; the metrics agree too.
+#[test]
+fn host_and_burn_steps_agree() {
+    let data = Data::random(81);
+    let g = random_vec(B * 2, 82);
+    for term in [None, Some(false), Some(true)] {
+        let build = |host: bool| {
+            let mut c = core(83);
+            if let Some(as_param) = term {
+                c.set_correction(Box::new(FixedTerm {
+                    g: g.clone(),
+                    as_param,
+                }))
+                .unwrap();
+            }
+            if host { c } else { c.without_host_path() }
+        };
+        let (mut fused, mut burn) = (build(true), build(false));
+        assert!(fused.host.is_some() && burn.host.is_none());
+        for _ in 0..3 {
+            for step in [UpdateStep::Critic, UpdateStep::Actor] {
+                let (mf, mb) = (
+                    fused.update(&data.batch(), step).unwrap(),
+                    burn.update(&data.batch(), step).unwrap(),
+                );
+                for ((kf, vf), (kb, vb)) in mf.iter().zip(&mb) {
+                    assert_eq!(kf, kb);
+                    assert!(
+                        (vf - vb).abs() <= 1e-4 * vb.abs().max(1.0),
+                        "{term:?} {kf}: fused {vf} vs burn {vb}"
+                    );
+                }
+            }
+        }
+        // The burn networks follow the host ones once synchronised.
+        fused.sync_burn_nets();
+        let burn_nets = |c: &SacCore| {
+            [
+                &c.actor.net,
+                &c.critics[0],
+                &c.critics[1],
+                &c.targets[0],
+                &c.targets[1],
+            ]
+            .map(|n| n.to_flat())
+        };
+        assert!(burn_nets(&fused) == fused.net_flats());
+        for (i, (f, b)) in fused.net_flats().iter().zip(&burn.net_flats()).enumerate() {
+            let diff = f
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(diff < 1e-4, "{term:?} network {i} differs by {diff}");
+        }
+    }
 }
