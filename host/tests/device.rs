@@ -102,3 +102,41 @@ fn an_unknown_or_unbuilt_device_is_a_clear_error() {
         assert_clear_error(&host(&refs), &[needle]);
     }
 }
+
+/// `--threads 2`: the plugin is handed `cpu:2` (recorded in run.json), the run's metrics match
+/// a one-thread run's up to the order of the lanes' gradient sums, and `--resume` keeps the
+/// threads; `--threads` with another device or with 0 is a clear error.
+#[test]
+fn threads_split_one_run_and_match_one_thread() {
+    let with_threads = |n: &str| {
+        let mut args = short("sac", "cpu");
+        args.extend(["--threads".to_string(), n.to_string()]);
+        args
+    };
+    let two = run_ok(&with_threads("2"));
+    let one = run_ok(&short("sac", "cpu"));
+    assert!(read(&two.run_dir().join("run.json")).contains("\"device\": \"cpu:2\""));
+    let (t, o) = (train_rows(&two.run_dir()), train_rows(&one.run_dir()));
+    assert_eq!(t.len(), o.len());
+    assert!(!t.is_empty());
+    for (rt, ro) in t.iter().zip(&o) {
+        for (x, y) in rt.iter().zip(ro) {
+            let rel = (x - y).abs() / y.abs().max(1e-3);
+            assert!(rel < TOLERANCE, "2 threads {x} vs 1 thread {y} (relative {rel:.2e})");
+        }
+    }
+    for (args, needle) in [
+        (
+            {
+                let mut a = short("sac", "wgpu");
+                a.extend(["--threads".to_string(), "2".to_string()]);
+                a
+            },
+            "`threads` applies to the cpu device",
+        ),
+        (with_threads("0"), "`threads` must be between 1 and 1024, got 0"),
+    ] {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_clear_error(&host(&refs), &[needle]);
+    }
+}

@@ -100,6 +100,11 @@ pub struct RunSettings {
     /// Compute device handed to the plugin.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Compute threads of one run on the CPU device (the SAC family's fused steps split
+    /// over them; the plugin is handed the device `cpu:N`). Sessions keep one thread per run
+    /// by default and run several runs side by side with `--jobs` instead.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Evaluate every this many env steps (0: only at the end).
     #[arg(long, default_value_t = 1000)]
     pub eval_every: usize,
@@ -141,7 +146,22 @@ impl RunSettings {
         within("gap_pairs", self.gap_pairs, 1, 100_000)?;
         within("gap_rollouts", self.gap_rollouts, 1, 100_000)?;
         within("steps", self.steps, 1, 1 << 40)?;
+        within("threads", self.threads, 1, 1024)?;
+        if self.threads > 1 && self.device != "cpu" {
+            return Err(format!(
+                "`threads` applies to the cpu device; got device `{}`",
+                self.device
+            ));
+        }
         Ok(())
+    }
+
+    /// The device name handed to plugins: `cpu:N` for `--threads N > 1`.
+    pub fn plugin_device(&self) -> String {
+        match self.threads {
+            1 => self.device.clone(),
+            n => format!("{}:{n}", self.device),
+        }
     }
 }
 
@@ -242,7 +262,7 @@ pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result
         env: settings.env.clone(),
         steps: settings.steps,
         seed,
-        device: settings.device.clone(),
+        device: settings.plugin_device(),
         eval_every: settings.eval_every,
         eval_episodes: settings.eval_episodes,
         log_every: settings.log_every,

@@ -30,5 +30,6 @@ pub use mlp::{Activation, Mlp};
 pub use policy::SquashedGaussian;
 pub use state::{StateReader, StateWriter};
 pub use tensor::{
-    Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, normal_vec, to_vec,
+    Device, Tensor, cpu_threads, device_from_name, from_rows, from_vec, normal_noise, normal_vec,
+    to_vec,
 };

@@ -5,13 +5,21 @@ pub use burn::tensor::{Device, Tensor};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-/// The compute device for a device name from the host: `cpu`; `wgpu` (the best adapter wgpu
+/// The compute device for a device name from the host: `cpu` (or `cpu:N`, N compute threads
+/// for the SAC core's fused steps, see [`cpu_threads`]); `wgpu` (the best adapter wgpu
 /// finds: Vulkan, Metal or DX12) with the `wgpu` feature; `cuda:N` with the `cuda` feature.
 /// burn dispatches every tensor operation on the device at run time, so the networks, the SAC
 /// core and the corrections need nothing else to run there.
 pub fn device_from_name(name: &str) -> Result<Device, String> {
+    if name.starts_with("cpu") {
+        return match cpu_threads(name) {
+            Some(_) => Ok(Device::flex()),
+            None => Err(format!(
+                "device `{name}`: expected cpu or cpu:<threads> with at least one thread"
+            )),
+        };
+    }
     match name {
-        "cpu" => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
         other if other.starts_with("cuda:") => other[5..]
             .parse::<usize>()
@@ -28,6 +36,19 @@ pub fn device_from_name(name: &str) -> Result<Device, String> {
                 .into(),
         ),
         other => Err(format!("unknown device `{other}`; valid devices: cpu")),
+    }
+}
+
+/// The compute threads of a CPU device name: `cpu` is one, `cpu:N` is N (from the host's
+/// `--threads N`); `None` for other devices and malformed names.
+pub fn cpu_threads(name: &str) -> Option<usize> {
+    match name.strip_prefix("cpu") {
+        Some("") => Some(1),
+        Some(rest) => rest
+            .strip_prefix(':')
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n >= 1),
+        None => None,
     }
 }
 

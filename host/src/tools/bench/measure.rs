@@ -185,13 +185,14 @@ pub(super) fn sac_update_flops(obs: usize, act: usize, hidden: usize, batch: usi
     4.0 * actor + 12.0 * critic
 }
 
-/// Iterations per second of `agent` from `plugin` on a fixed random Pendulum-shaped batch:
+/// Iterations per second of `agent` from `plugin` (`hidden` x 2 nets, `batch` rows) on
+/// `device`, on a fixed random Pendulum-shaped batch:
 /// one iteration = the agent's own schedule (x critic, y correction, 1 actor step).
 pub(super) fn iterations_per_s(
     plugin: &Plugin,
     agent: &str,
-    hidden: usize,
-    batch: usize,
+    (hidden, batch): (usize, usize),
+    device: &str,
     seconds: f64,
 ) -> Result<(f64, usize), String> {
     use acgap_sdk::{Agent, Training};
@@ -206,7 +207,7 @@ pub(super) fn iterations_per_s(
         config,
         env: env.spec().clone(),
         seed: 0,
-        device: "cpu".into(),
+        device: device.into(),
     };
     let mut agent = plugin.new_agent(agent, &init).map_err(|e| e.to_string())?;
     let Training::OffPolicy {

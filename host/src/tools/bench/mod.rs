@@ -48,6 +48,16 @@ struct CorrectionResult {
     gradient_steps_relative_to_sac: f64,
 }
 
+/// One SAC run on several threads (`--threads N`, the device `cpu:N`) against one thread.
+#[derive(Serialize)]
+struct ThreadsResult {
+    net: String,
+    threads: usize,
+    updates_per_s_one_thread: f64,
+    updates_per_s: f64,
+    speedup: f64,
+}
+
 /// The update measurements (`host bench --updates` alone).
 #[derive(Serialize)]
 pub struct Updates {
@@ -58,6 +68,8 @@ pub struct Updates {
     sac: Vec<NetResult>,
     /// Res-SAC-1-1 and Stack-SAC at the paper's net, against SAC-1-0 measured in the same run.
     corrections: Vec<CorrectionResult>,
+    /// SAC at 2 x 256 with as many threads as cores (none on a one-core machine).
+    threads: Option<ThreadsResult>,
 }
 
 #[derive(Serialize)]
@@ -178,7 +190,7 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
         ("SB3 default (2x256, batch 256)", 256, 256),
     ] {
         eprintln!("measuring SAC updates/s, {name} ...");
-        let (ups, _) = iterations_per_s(&plugin, "sac", hidden, batch, seconds)?;
+        let (ups, _) = iterations_per_s(&plugin, "sac", (hidden, batch), "cpu", seconds)?;
         let mflop = sac_update_flops(3, 1, hidden, batch) / 1e6;
         let gflops = ups * mflop / 1e3;
         sac.push(NetResult {
@@ -195,7 +207,7 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
     let sac_paper = sac[0].updates_per_s;
     for name in ["ressac", "stacksac"] {
         eprintln!("measuring {name} iterations/s, paper net ...");
-        let (its, steps) = iterations_per_s(&open(name)?, name, 128, 128, seconds)?;
+        let (its, steps) = iterations_per_s(&open(name)?, name, (128, 128), "cpu", seconds)?;
         corrections.push(CorrectionResult {
             agent: name.into(),
             iterations_per_s: its,
@@ -203,11 +215,28 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
             gradient_steps_relative_to_sac: its * steps as f64 / (2.0 * sac_paper),
         });
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if cores > 1 {
+        eprintln!("measuring SAC updates/s, 2x256, with {cores} threads ...");
+        let device = format!("cpu:{cores}");
+        let (ups, _) = iterations_per_s(&plugin, "sac", (256, 256), &device, seconds)?;
+        let one = sac[1].updates_per_s;
+        Some(ThreadsResult {
+            net: sac[1].name.clone(),
+            threads: cores,
+            updates_per_s_one_thread: one,
+            updates_per_s: ups,
+            speedup: ups / one,
+        })
+    } else {
+        None
+    };
     Ok(Updates {
         sgemm_peak_gflops: peak,
         sgemm_kernels: kernels,
         sac,
         corrections,
+        threads,
     })
 }
 

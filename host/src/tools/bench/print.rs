@@ -36,6 +36,16 @@ pub fn updates(r: &Updates) {
             c.gradient_steps_relative_to_sac
         );
     }
+    if let Some(t) = &r.threads {
+        println!(
+            "{:34} {:>10.0}   ({:.2}x one thread's {:.0}; --threads {})",
+            format!("{}, {} threads", t.net, t.threads),
+            t.updates_per_s,
+            t.speedup,
+            t.updates_per_s_one_thread,
+            t.threads
+        );
+    }
 }
 
 pub fn print(r: &BenchReport) {

@@ -11,7 +11,8 @@ use crate::spec::Space;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::state::{StateReader, StateWriter};
 use crate::toolkit::tensor::{
-    Device, Tensor, device_from_name, from_rows, from_vec, normal_noise, normal_vec, to_vec,
+    Device, Tensor, cpu_threads, device_from_name, from_rows, from_vec, normal_noise, normal_vec,
+    to_vec,
 };
 use crate::toolkit::{Adam, Mlp};
 use rand::SeedableRng;
@@ -78,7 +79,10 @@ impl SacCore {
         ];
         let targets = critics.clone();
         let log_alpha = from_vec(vec![cfg.init_alpha.ln() as f32], 1, 1, &device);
-        let host = (init.device == "cpu").then(|| HostNets::new(&actor.net, &critics, &targets));
+        let host = match cpu_threads(&init.device) {
+            Some(threads) => Some(HostNets::new(&actor.net, &critics, &targets, threads)?),
+            None => None,
+        };
         Ok(Self {
             host,
             actor_opt: Adam::new(&actor.net.params(), cfg.actor_lr),
@@ -486,8 +490,8 @@ impl Agent for SacCore {
         ) = (steps[0], steps[1], steps[2], steps[3]);
         self.rng = r.meta("rng")?;
         self.counters = r.meta("counters")?;
-        if self.host.is_some() {
-            self.host = Some(HostNets::new(&self.actor.net, &self.critics, &self.targets));
+        if let Some(host) = &mut self.host {
+            host.reload(&self.actor.net, &self.critics, &self.targets);
         }
         if let Some(c) = &mut self.correction {
             c.load(&r.bytes("correction")?)?;

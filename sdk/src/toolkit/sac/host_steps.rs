@@ -9,7 +9,8 @@ use crate::agent::PluginResult;
 use crate::batch::Batch;
 use crate::correction::CorrectionTerm;
 use crate::toolkit::policy::{LOG_STD_MAX, LOG_STD_MIN};
-use crate::toolkit::{HostMlp, Mlp, Tape, Wanted};
+use crate::toolkit::{Adam, HostMlp, Mlp, Tape, Wanted};
+use std::ops::Range;
 
 const HALF_LOG_2PI: f32 = 0.918_938_5;
 const LN_2: f32 = std::f32::consts::LN_2;
@@ -23,27 +24,120 @@ pub(super) struct HostNets {
     actor: HostMlp,
     critics: [HostMlp; 2],
     targets: [HostMlp; 2],
+    /// One per thread: a step's rows are split into contiguous shares, each lane runs every
+    /// pass of the step on its share, and the lanes' gradients are summed before Adam.
+    lanes: Vec<Lane>,
+    /// With `threads > 1` (`--threads N`): the pool the lanes run on.
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// The tapes and gradients of one lane's passes.
+#[derive(Default)]
+struct Lane {
     actor_tape: Tape,
-    critic_tapes: [Tape; 2],
-    critic_grads: [Vec<Vec<f32>>; 2],
     actor_grads: Vec<Vec<f32>>,
+    critic_tapes: [Tape; 2],
+    target_tapes: [Tape; 2],
+    critic_grads: [Vec<Vec<f32>>; 2],
 }
 
 impl HostNets {
-    pub fn new(actor: &Mlp, critics: &[Mlp; 2], targets: &[Mlp; 2]) -> Self {
-        let actor = actor.to_host();
-        let critics = [critics[0].to_host(), critics[1].to_host()];
-        Self {
+    /// Host copies of the networks; `threads > 1` makes a pool of that many threads.
+    pub fn new(
+        actor: &Mlp,
+        critics: &[Mlp; 2],
+        targets: &[Mlp; 2],
+        threads: usize,
+    ) -> PluginResult<Self> {
+        let pool = match threads {
+            0 | 1 => None,
+            n => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| format!("cannot start {n} compute threads: {e}"))?,
+            ),
+        };
+        let mut nets = Self {
             burn_stale: false,
-            actor_grads: actor.zeros_like(),
-            critic_grads: [critics[0].zeros_like(), critics[1].zeros_like()],
+            actor: actor.to_host(),
+            critics: [critics[0].to_host(), critics[1].to_host()],
             targets: [targets[0].to_host(), targets[1].to_host()],
-            actor,
-            critics,
-            actor_tape: Tape::default(),
-            critic_tapes: Default::default(),
+            lanes: Vec::new(),
+            pool,
+        };
+        nets.lanes = (0..threads.max(1))
+            .map(|_| Lane {
+                actor_grads: nets.actor.zeros_like(),
+                critic_grads: [nets.critics[0].zeros_like(), nets.critics[1].zeros_like()],
+                ..Lane::default()
+            })
+            .collect();
+        Ok(nets)
+    }
+
+    /// Set the host networks from the burn ones (after a checkpoint was loaded into those).
+    pub fn reload(&mut self, actor: &Mlp, critics: &[Mlp; 2], targets: &[Mlp; 2]) {
+        self.actor = actor.to_host();
+        for i in 0..2 {
+            self.critics[i] = critics[i].to_host();
+            self.targets[i] = targets[i].to_host();
+        }
+        self.burn_stale = false;
+    }
+}
+
+/// `work(lane, rows)` for every lane and its contiguous share of `n` rows, on `pool` if there
+/// is one; the results in lane order.
+fn on_lanes<R: Send>(
+    lanes: &mut [Lane],
+    pool: Option<&rayon::ThreadPool>,
+    n: usize,
+    work: impl Fn(&mut Lane, Range<usize>) -> R + Sync,
+) -> Vec<R> {
+    let share = n.div_ceil(lanes.len());
+    let jobs = lanes
+        .iter_mut()
+        .enumerate()
+        .map(|(k, lane)| (lane, (k * share).min(n)..((k + 1) * share).min(n)))
+        .filter(|(_, rows)| !rows.is_empty());
+    match pool {
+        None => jobs.map(|(lane, rows)| work(lane, rows)).collect(),
+        Some(pool) => {
+            use rayon::prelude::*;
+            let jobs: Vec<_> = jobs.collect();
+            pool.install(|| {
+                jobs.into_par_iter()
+                    .map(|(lane, rows)| work(lane, rows))
+                    .collect()
+            })
         }
     }
+}
+
+/// `a()` and `b()`, side by side on `pool` if there is one.
+fn both<RA: Send, RB: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    a: impl FnOnce() -> RA + Send,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB) {
+    match pool {
+        Some(p) => p.join(a, b),
+        None => (a(), b()),
+    }
+}
+
+/// Add the other lanes' gradients into the first's (the rows' shares add up).
+fn sum_into_first<'a>(
+    mut grads: impl Iterator<Item = &'a mut Vec<Vec<f32>>>,
+) -> &'a mut Vec<Vec<f32>> {
+    let first = grads.next().expect("one lane at least");
+    for other in grads {
+        for (f, o) in first.iter_mut().zip(other.iter()) {
+            f.iter_mut().zip(o).for_each(|(f, o)| *f += o);
+        }
+    }
+    first
 }
 
 /// A reparameterised squashed-Gaussian sample per row, and what its backward pass needs.
@@ -160,11 +254,12 @@ impl SacCore {
     pub(super) fn act_host(&mut self, obs: &[f32], n: usize, eps: Option<Vec<f32>>) -> Vec<f32> {
         let ad = self.act_dim;
         let host = self.host.as_mut().expect("the host path");
-        host.actor.forward(obs, n, &mut host.actor_tape);
-        let out = host.actor_tape.output();
+        let tape = &mut host.lanes[0].actor_tape;
+        host.actor.forward(obs, n, tape);
         match eps {
-            Some(eps) => sample(out, &eps, ad).action,
-            None => out
+            Some(eps) => sample(tape.output(), &eps, ad).action,
+            None => tape
+                .output()
                 .chunks_exact(2 * ad)
                 .flat_map(|head| head[..ad].iter().map(|m| m.tanh()))
                 .collect(),
@@ -182,57 +277,101 @@ impl SacCore {
         let action = self.normalise_actions(batch.action);
         let counter = self.counters.critic;
         let host = self.host.as_mut().expect("the host path");
-        host.burn_stale = true;
-        // The soft target with a' from the current actor.
-        host.actor.forward(batch.next_obs, n, &mut host.actor_tape);
-        let next = sample(host.actor_tape.output(), eps_next, ad);
-        let next_input = concat(batch.next_obs, od, &next.action, ad);
-        let mut target_q = [Vec::new(), Vec::new()];
-        for (i, q) in target_q.iter_mut().enumerate() {
-            host.targets[i].forward(&next_input, n, &mut host.critic_tapes[i]);
-            *q = host.critic_tapes[i].output().to_vec();
-        }
-        let y: Vec<f32> = (0..n)
-            .map(|b| {
-                let soft_v = target_q[0][b].min(target_q[1][b]) - next.log_prob[b] * alpha;
-                batch.reward[b] + (1.0 - batch.terminated[b]) * soft_v * gamma
-            })
-            .collect();
-        // min_phi sum_i 1/2 mean (Q_i(s,a) - y)^2
-        let input = concat(batch.obs, od, &action, ad);
-        let mut loss = 0.0_f32;
-        let mut errors = [Vec::new(), Vec::new()];
-        for (i, e) in errors.iter_mut().enumerate() {
-            host.critics[i].forward(&input, n, &mut host.critic_tapes[i]);
-            *e = host.critic_tapes[i]
-                .output()
-                .iter()
-                .zip(&y)
-                .map(|(q, y)| q - y)
-                .collect();
-            loss += e.iter().map(|e| e * e).sum::<f32>() / n as f32;
-        }
-        let loss = 0.5 * loss;
-        super::core::check_finite("critic loss", loss, counter)?;
-        for i in 0..2 {
-            let d_q: Vec<f32> = errors[i].iter().map(|e| e / n as f32).collect();
-            host.critics[i].backward(
-                &host.critic_tapes[i],
-                &d_q,
-                Wanted {
-                    params: Some(&mut host.critic_grads[i]),
-                    input: None,
-                },
+        let HostNets {
+            actor,
+            critics,
+            targets,
+            lanes,
+            pool,
+            burn_stale,
+        } = host;
+        let (actor, critics, targets) = (&*actor, &*critics, &*targets);
+        // Each lane: the soft target y on its rows (a' from the current actor), then the
+        // gradients of sum_i 1/2 mean (Q_i(s,a) - y)^2 from them; returns Q_i - y per critic.
+        let errors = on_lanes(lanes, pool.as_ref(), n, |lane, rows| {
+            let r = rows.len();
+            let next_obs = &batch.next_obs[rows.start * od..rows.end * od];
+            actor.forward(next_obs, r, &mut lane.actor_tape);
+            let next = sample(
+                lane.actor_tape.output(),
+                &eps_next[rows.start * ad..rows.end * ad],
+                ad,
             );
-            self.critic_opts[i].step_host(host.critics[i].params_mut(), &host.critic_grads[i]);
-            host.targets[i].polyak_from(&host.critics[i], tau);
-        }
+            let next_input = concat(next_obs, od, &next.action, ad);
+            for (target, tape) in targets.iter().zip(&mut lane.target_tapes) {
+                target.forward(&next_input, r, tape);
+            }
+            let (q0, q1) = (lane.target_tapes[0].output(), lane.target_tapes[1].output());
+            let y: Vec<f32> = rows
+                .clone()
+                .enumerate()
+                .map(|(j, b)| {
+                    let soft_v = q0[j].min(q1[j]) - next.log_prob[j] * alpha;
+                    batch.reward[b] + (1.0 - batch.terminated[b]) * soft_v * gamma
+                })
+                .collect();
+            let input = concat(
+                &batch.obs[rows.start * od..rows.end * od],
+                od,
+                &action[rows.start * ad..rows.end * ad],
+                ad,
+            );
+            let mut errors: [Vec<f32>; 2] = Default::default();
+            for i in 0..2 {
+                critics[i].forward(&input, r, &mut lane.critic_tapes[i]);
+                errors[i] = lane.critic_tapes[i]
+                    .output()
+                    .iter()
+                    .zip(&y)
+                    .map(|(q, y)| q - y)
+                    .collect();
+                let d_q: Vec<f32> = errors[i].iter().map(|e| e / n as f32).collect();
+                critics[i].backward(
+                    &lane.critic_tapes[i],
+                    &d_q,
+                    Wanted {
+                        params: Some(&mut lane.critic_grads[i]),
+                        input: None,
+                    },
+                );
+            }
+            errors
+        });
+        let [e0, e1] = [0, 1].map(|i| {
+            errors
+                .iter()
+                .flat_map(|e| e[i].iter().copied())
+                .collect::<Vec<f32>>()
+        });
+        let mean_square = |e: &[f32]| e.iter().map(|e| e * e).sum::<f32>() / n as f32;
+        let loss = 0.5 * (mean_square(&e0) + mean_square(&e1));
+        super::core::check_finite("critic loss", loss, counter)?;
+        *burn_stale = true;
+        let [c0, c1] = &mut host.critics;
+        let [t0, t1] = &mut host.targets;
+        let [o0, o1] = &mut self.critic_opts;
+        let (lanes0, lanes1): (Vec<_>, Vec<_>) = host
+            .lanes
+            .iter_mut()
+            .map(|l| {
+                let [g0, g1] = &mut l.critic_grads;
+                (g0, g1)
+            })
+            .unzip();
+        let learn = |critic: &mut HostMlp,
+                     target: &mut HostMlp,
+                     opt: &mut Adam,
+                     grads: Vec<&mut Vec<Vec<f32>>>| {
+            opt.step_host(critic.params_mut(), sum_into_first(grads.into_iter()));
+            target.polyak_from(critic, tau);
+        };
+        both(
+            host.pool.as_ref(),
+            || learn(c0, t0, o0, lanes0),
+            || learn(c1, t1, o1, lanes1),
+        );
         // y - min(Q1, Q2) = -min(e1, e2)
-        let delta = errors[0]
-            .iter()
-            .zip(&errors[1])
-            .map(|(a, b)| -a.min(*b))
-            .collect();
+        let delta = e0.iter().zip(&e1).map(|(a, b)| -a.min(*b)).collect();
         Ok((loss, delta))
     }
 
@@ -248,73 +387,83 @@ impl SacCore {
         let alpha = self.alpha();
         let counter = self.counters.actor;
         let host = self.host.as_mut().expect("the host path");
-        host.actor.forward(batch.obs, n, &mut host.actor_tape);
-        let s = sample(host.actor_tape.output(), eps, ad);
-        let input = concat(batch.obs, od, &s.action, ad);
-        for i in 0..2 {
-            host.critics[i].forward(&input, n, &mut host.critic_tapes[i]);
-        }
-        host.burn_stale = true;
-        let (q1, q2) = (host.critic_tapes[0].output(), host.critic_tapes[1].output());
-        let objective = (0..n)
-            .map(|b| q1[b].min(q2[b]) - s.log_prob[b] * alpha)
-            .sum::<f32>()
-            / n as f32;
-        super::core::check_finite("actor loss", -objective, counter)?;
-        // Descent on -J: d(-J)/dq = -1/n through the smaller critic of each row.
-        let first_is_min: Vec<bool> = (0..n).map(|b| q1[b] <= q2[b]).collect();
-        let mut d_action = match &term {
-            CorrectionTerm::ActionGrad(g) => g.iter().map(|g| -g).collect(),
-            _ => vec![0.0; n * ad],
+        let (actor, critics) = (&host.actor, &host.critics);
+        let action_term = match &term {
+            CorrectionTerm::ActionGrad(g) => Some(g.as_slice()),
+            _ => None,
         };
-        for i in 0..2 {
-            let d_q: Vec<f32> = first_is_min
-                .iter()
-                .map(|&first| {
-                    if first == (i == 0) {
-                        -1.0 / n as f32
-                    } else {
-                        0.0
-                    }
+        // Each lane: J_pi's terms on its rows and their gradient in the actor's parameters,
+        // with descent on -J: d(-J)/dq = -1/n through the smaller critic of each row.
+        let parts = on_lanes(&mut host.lanes, host.pool.as_ref(), n, |lane, rows| {
+            let r = rows.len();
+            let obs = &batch.obs[rows.start * od..rows.end * od];
+            let eps = &eps[rows.start * ad..rows.end * ad];
+            actor.forward(obs, r, &mut lane.actor_tape);
+            let s = sample(lane.actor_tape.output(), eps, ad);
+            let input = concat(obs, od, &s.action, ad);
+            for i in 0..2 {
+                critics[i].forward(&input, r, &mut lane.critic_tapes[i]);
+            }
+            let (q0, q1) = (lane.critic_tapes[0].output(), lane.critic_tapes[1].output());
+            let objective: f32 = (0..r)
+                .map(|j| q0[j].min(q1[j]) - s.log_prob[j] * alpha)
+                .sum();
+            let per_row = -1.0 / n as f32;
+            let (d_q0, d_q1): (Vec<f32>, Vec<f32>) = (0..r)
+                .map(|j| match q0[j] <= q1[j] {
+                    true => (per_row, 0.0),
+                    false => (0.0, per_row),
                 })
-                .collect();
-            let mut d_input = Vec::new();
-            host.critics[i].backward(
-                &host.critic_tapes[i],
-                &d_q,
+                .unzip();
+            let mut d_action = match action_term {
+                Some(g) => g[rows.start * ad..rows.end * ad]
+                    .iter()
+                    .map(|g| -g)
+                    .collect(),
+                None => vec![0.0; r * ad],
+            };
+            for (i, d_q) in [d_q0, d_q1].iter().enumerate() {
+                let mut d_input = Vec::new();
+                critics[i].backward(
+                    &lane.critic_tapes[i],
+                    d_q,
+                    Wanted {
+                        params: None,
+                        input: Some(&mut d_input),
+                    },
+                );
+                for (d, row) in d_action
+                    .chunks_exact_mut(ad)
+                    .zip(d_input.chunks_exact(od + ad))
+                {
+                    d.iter_mut().zip(&row[od..]).for_each(|(d, g)| *d += g);
+                }
+            }
+            let d_out = sample_backward(&s, eps, &d_action, &vec![alpha / n as f32; r]);
+            actor.backward(
+                &lane.actor_tape,
+                &d_out,
                 Wanted {
-                    params: None,
-                    input: Some(&mut d_input),
+                    params: Some(&mut lane.actor_grads),
+                    input: None,
                 },
             );
-            for (d, row) in d_action
-                .chunks_exact_mut(ad)
-                .zip(d_input.chunks_exact(od + ad))
-            {
-                d.iter_mut().zip(&row[od..]).for_each(|(d, g)| *d += g);
-            }
-        }
-        let d_log_prob = vec![alpha / n as f32; n];
-        let d_out = sample_backward(&s, eps, &d_action, &d_log_prob);
-        host.actor.backward(
-            &host.actor_tape,
-            &d_out,
-            Wanted {
-                params: Some(&mut host.actor_grads),
-                input: None,
-            },
-        );
+            (objective, s.log_prob.iter().sum::<f32>())
+        });
+        let objective = parts.iter().map(|p| p.0).sum::<f32>() / n as f32;
+        super::core::check_finite("actor loss", -objective, counter)?;
+        host.burn_stale = true;
+        let grads = sum_into_first(host.lanes.iter_mut().map(|l| &mut l.actor_grads));
         if let CorrectionTerm::ParamGrad(d) = term {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
             let mut offset = 0;
-            for g in &mut host.actor_grads {
+            for g in grads.iter_mut() {
                 g.iter_mut().zip(&d[offset..]).for_each(|(g, d)| *g -= d);
                 offset += g.len();
             }
         }
-        self.actor_opt
-            .step_host(host.actor.params_mut(), &host.actor_grads);
-        let logp_mean = s.log_prob.iter().sum::<f32>() / n as f32;
+        self.actor_opt.step_host(host.actor.params_mut(), grads);
+        let logp_mean = parts.iter().map(|p| p.1).sum::<f32>() / n as f32;
         Ok((-objective, logp_mean as f64))
     }
 }

@@ -33,11 +33,15 @@ fn spec() -> EnvSpec {
 }
 
 fn core(seed: u64) -> SacCore {
+    core_on(seed, "cpu")
+}
+
+fn core_on(seed: u64, device: &str) -> SacCore {
     let init = AgentInit {
         config: serde_json::json!({"hidden": [16, 16], "batch_size": B, "buffer_size": 100}),
         env: spec(),
         seed,
-        device: "cpu".into(),
+        device: device.into(),
     };
     SacCore::new(&init, None).unwrap()
 }
@@ -556,4 +560,70 @@ fn host_and_burn_steps_agree() {
             assert!(diff < 1e-4, "{term:?} network {i} differs by {diff}");
         }
     }
+}
+
+/// `cpu:N` splits each step's rows over N threads and sums their gradients: the same steps as
+/// one thread up to the order of those sums (N = 3 leaves the 5 rows in shares 2, 2, 1; N = 8
+/// has idle threads), with and without a correction term.
+#[test]
+fn threads_take_the_same_steps_as_one() {
+    let data = Data::random(91);
+    let g = random_vec(B * 2, 92);
+    for device in ["cpu:2", "cpu:3", "cpu:8"] {
+        for term in [None, Some(false), Some(true)] {
+            let build = |device: &str| {
+                let mut c = core_on(93, device);
+                if let Some(as_param) = term {
+                    c.set_correction(Box::new(FixedTerm {
+                        g: g.clone(),
+                        as_param,
+                    }))
+                    .unwrap();
+                }
+                c
+            };
+            let (mut one, mut many) = (build("cpu"), build(device));
+            for _ in 0..3 {
+                for step in [UpdateStep::Critic, UpdateStep::Actor] {
+                    let (m1, mn) = (
+                        one.update(&data.batch(), step).unwrap(),
+                        many.update(&data.batch(), step).unwrap(),
+                    );
+                    for ((k, v1), (_, vn)) in m1.iter().zip(&mn) {
+                        assert!(
+                            (v1 - vn).abs() <= 1e-5 * v1.abs().max(1.0),
+                            "{device} {term:?} {k}: {vn} vs one thread's {v1}"
+                        );
+                    }
+                }
+            }
+            for (i, (a, b)) in one.net_flats().iter().zip(&many.net_flats()).enumerate() {
+                let diff = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f32::max);
+                assert!(
+                    diff < 1e-5,
+                    "{device} {term:?} network {i} differs by {diff}"
+                );
+            }
+            assert_eq!(
+                one.act(&data.obs, B, true).unwrap().len(),
+                many.act(&data.obs, B, true).unwrap().len()
+            );
+        }
+    }
+}
+
+#[test]
+fn cpu_device_names_give_thread_counts() {
+    use crate::toolkit::cpu_threads;
+    assert_eq!(cpu_threads("cpu"), Some(1));
+    assert_eq!(cpu_threads("cpu:4"), Some(4));
+    for bad in ["cpu:0", "cpu:", "cpu:x", "cpux", "wgpu"] {
+        assert_eq!(cpu_threads(bad), None, "{bad}");
+    }
+    let err = device_from_name("cpu:0").unwrap_err();
+    assert!(err.contains("at least one thread"), "{err}");
 }
