@@ -122,7 +122,10 @@ fn threads_split_one_run_and_match_one_thread() {
     for (rt, ro) in t.iter().zip(&o) {
         for (x, y) in rt.iter().zip(ro) {
             let rel = (x - y).abs() / y.abs().max(1e-3);
-            assert!(rel < TOLERANCE, "2 threads {x} vs 1 thread {y} (relative {rel:.2e})");
+            assert!(
+                rel < TOLERANCE,
+                "2 threads {x} vs 1 thread {y} (relative {rel:.2e})"
+            );
         }
     }
     for (args, needle) in [
@@ -134,7 +137,10 @@ fn threads_split_one_run_and_match_one_thread() {
             },
             "`threads` applies to the cpu device",
         ),
-        (with_threads("0"), "`threads` must be between 1 and 1024, got 0"),
+        (
+            with_threads("0"),
+            "`threads` must be between 1 and 1024, got 0",
+        ),
     ] {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         assert_clear_error(&host(&refs), &[needle]);

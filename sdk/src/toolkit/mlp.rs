@@ -2,7 +2,7 @@
 
 use super::adam::Adam;
 use super::gram::Gram;
-use super::host_mlp::HostMlp;
+use super::host_mlp::{HostMlp, Tape, Wanted};
 use super::tensor::{Device, Tensor, from_rows, from_vec, to_f64_rows, to_vec};
 use burn::tensor::Gradients;
 use burn::tensor::activation::{relu, sigmoid};
@@ -284,7 +284,7 @@ impl Mlp {
         self.layers[0].w.device()
     }
 
-    fn input_tensor(&self, x: &[f32], rows: usize) -> Result<Tensor<2>, String> {
+    fn check_input(&self, x: &[f32], rows: usize) -> Result<(), String> {
         let width = self.sizes[0];
         if x.len() != rows * width {
             return Err(format!(
@@ -292,11 +292,29 @@ impl Mlp {
                 x.len()
             ));
         }
-        Ok(from_rows(x, rows, width, &self.device()))
+        Ok(())
+    }
+
+    fn input_tensor(&self, x: &[f32], rows: usize) -> Result<Tensor<2>, String> {
+        self.check_input(x, rows)?;
+        Ok(from_rows(x, rows, self.sizes[0], &self.device()))
+    }
+
+    /// On the CPU device the slice-in, slice-out methods below ([`Mlp::predict`],
+    /// [`Mlp::input_gradient`], [`Mlp::regression_step`]) run the fused passes of
+    /// [`HostMlp`] on a host copy of the parameters instead of burn's operations.
+    fn on_cpu(&self) -> bool {
+        self.device() == Device::flex()
     }
 
     /// Outputs for `rows` inputs (row-major `f32` in and out).
     pub fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, String> {
+        if self.on_cpu() {
+            self.check_input(x, rows)?;
+            let mut tape = Tape::default();
+            self.to_host().forward(x, rows, &mut tape);
+            return Ok(tape.output().to_vec());
+        }
         Ok(to_vec(self.forward(self.input_tensor(x, rows)?)))
     }
 
@@ -315,6 +333,17 @@ impl Mlp {
                 "MLP output weights: {} values are not {rows} rows of {out}",
                 weights.len()
             ));
+        }
+        if self.on_cpu() {
+            self.check_input(x, rows)?;
+            let (host, mut tape, mut d_input) = (self.to_host(), Tape::default(), Vec::new());
+            host.forward(x, rows, &mut tape);
+            let wanted = Wanted {
+                params: None,
+                input: Some(&mut d_input),
+            };
+            host.backward(&tape, weights, wanted);
+            return Ok((tape.output().to_vec(), d_input));
         }
         let x = self.input_tensor(x, rows)?.autodiff().require_grad();
         let w = from_rows(weights, rows, out, &self.device());
@@ -343,6 +372,9 @@ impl Mlp {
                 "MLP targets: {} values are not {rows} rows of {out}",
                 targets.len()
             ));
+        }
+        if self.on_cpu() {
+            return self.regression_step_host(adam, x, rows, targets);
         }
         let x = self.input_tensor(x, rows)?;
         let t = from_rows(targets, rows, out, &self.device());
@@ -376,6 +408,43 @@ impl Mlp {
             let [rows, cols] = p.dims();
             *p = from_rows(h, rows, cols, &device);
         }
+    }
+
+    /// [`Mlp::regression_step`] through [`HostMlp`]'s passes.
+    fn regression_step_host(
+        &mut self,
+        adam: &mut Adam,
+        x: &[f32],
+        rows: usize,
+        targets: &[f32],
+    ) -> Result<f32, String> {
+        self.check_input(x, rows)?;
+        let (mut host, mut tape) = (self.to_host(), Tape::default());
+        host.forward(x, rows, &mut tape);
+        let errors: Vec<f32> = tape
+            .output()
+            .iter()
+            .zip(targets)
+            .map(|(f, t)| f - t)
+            .collect();
+        let count = errors.len() as f32;
+        let value = 0.5 * errors.iter().map(|e| e * e).sum::<f32>() / count;
+        if !value.is_finite() {
+            return Err(crate::result::diverged(format!(
+                "regression loss is {value}"
+            )));
+        }
+        // d/df of 1/2 mean (f - t)^2 is (f - t) / count.
+        let d_out: Vec<f32> = errors.iter().map(|e| e / count).collect();
+        let mut grads = host.zeros_like();
+        let wanted = Wanted {
+            params: Some(&mut grads),
+            input: None,
+        };
+        host.backward(&tape, &d_out, wanted);
+        adam.step_host(host.params_mut(), &grads);
+        self.set_from_host(&host);
+        Ok(value)
     }
 
     /// Polyak averaging `self <- tau * online + (1 - tau) * self` (target networks).
@@ -467,5 +536,67 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The slice methods' fused CPU path against burn's autodiff: outputs, input gradients
+    /// and one regression step (loss and new parameters).
+    #[test]
+    fn slice_methods_match_burn_autodiff() {
+        let device = device_from_name("cpu").unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut net = Mlp::new(&[3, 6, 2], &mut rng, &device);
+        let rows = 4;
+        let x: Vec<f32> = (0..rows * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let w: Vec<f32> = (0..rows * 2).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            let d = a
+                .iter()
+                .zip(b)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max);
+            assert!(a.len() == b.len() && d < 1e-5, "{what}: differs by {d}");
+        };
+        let xt = from_rows(&x, rows, 3, &device);
+        close(
+            &net.predict(&x, rows).unwrap(),
+            &to_vec(net.forward(xt.clone())),
+            "predict",
+        );
+        let (y, g) = net.input_gradient(&x, rows, &w).unwrap();
+        let tracked_x = xt.clone().autodiff().require_grad();
+        let grads = (net.forward(tracked_x.clone()) * from_rows(&w, rows, 2, &device))
+            .sum()
+            .backward();
+        close(
+            &y,
+            &to_vec(net.forward(xt.clone())),
+            "input_gradient outputs",
+        );
+        close(
+            &g,
+            &to_vec(tracked_x.grad(&grads).unwrap()),
+            "input gradient",
+        );
+        // One regression step each way from the same parameters and moments.
+        let mut burn_net = net.clone();
+        let (mut adam, mut burn_adam) = (net.adam(0.01), net.adam(0.01));
+        let loss = net.regression_step(&mut adam, &x, rows, &w).unwrap();
+        let tracked = burn_net.tracked();
+        let burn_loss = (tracked.forward(xt) - from_rows(&w, rows, 2, &device))
+            .square()
+            .mean()
+            .mul_scalar(0.5);
+        let burn_value = to_vec(burn_loss.clone().inner())[0];
+        let g = tracked.grads(&burn_loss.backward());
+        burn_adam.step(burn_net.params_mut(), g);
+        assert!(
+            (loss - burn_value).abs() < 1e-6,
+            "loss {loss} vs {burn_value}"
+        );
+        close(
+            &net.to_flat(),
+            &burn_net.to_flat(),
+            "parameters after a step",
+        );
     }
 }
