@@ -353,6 +353,43 @@ impl Mlp {
         Ok((to_vec(y.inner()), to_vec(g)))
     }
 
+    /// `d/dtheta sum_{r,o} weights[r,o] f(x)[r,o]`, the gradient with respect to the
+    /// parameters, flat in [`Mlp::params`] order (a vector-Jacobian product).
+    pub fn param_gradient(
+        &self,
+        x: &[f32],
+        rows: usize,
+        weights: &[f32],
+    ) -> Result<Vec<f32>, String> {
+        let out = *self.sizes.last().expect("sizes");
+        if weights.len() != rows * out {
+            return Err(format!(
+                "MLP output weights: {} values are not {rows} rows of {out}",
+                weights.len()
+            ));
+        }
+        if self.on_cpu() {
+            self.check_input(x, rows)?;
+            let (host, mut tape) = (self.to_host(), Tape::default());
+            let mut grads = host.zeros_like();
+            host.forward(x, rows, &mut tape);
+            let wanted = Wanted {
+                params: Some(&mut grads),
+                input: None,
+            };
+            host.backward(&tape, weights, wanted);
+            return Ok(grads.concat());
+        }
+        let tracked = self.tracked();
+        let w = from_rows(weights, rows, out, &self.device());
+        let s = (tracked.forward(self.input_tensor(x, rows)?.autodiff()) * w).sum();
+        Ok(tracked
+            .grads(&s.backward())
+            .into_iter()
+            .flat_map(to_vec)
+            .collect())
+    }
+
     /// An Adam optimiser for this network's parameters.
     pub fn adam(&self, lr: f64) -> Adam {
         Adam::new(&self.params(), lr)

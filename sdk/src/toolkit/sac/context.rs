@@ -121,7 +121,8 @@ impl<'a> StepContext<'a> {
             .clone()
     }
 
-    fn rows(&self, obs: &[f32], act: &[f32]) -> PluginResult<(Tensor<2>, Tensor<2>, usize)> {
+    /// The number of `(obs, act)` rows, or an error if the values do not form rows.
+    fn row_count(&self, obs: &[f32], act: &[f32]) -> PluginResult<usize> {
         let (od, ad) = (self.core.obs_dim(), self.core.act_dim());
         let n = obs.len() / od;
         if n == 0 || obs.len() != n * od || act.len() != n * ad {
@@ -131,11 +132,24 @@ impl<'a> StepContext<'a> {
                 act.len()
             ));
         }
-        let d = self.core.device();
+        Ok(n)
+    }
+
+    fn rows(&self, obs: &[f32], act: &[f32]) -> PluginResult<(Tensor<2>, Tensor<2>, usize)> {
+        let n = self.row_count(obs, act)?;
+        let (d, od, ad) = (self.core.device(), self.core.obs_dim(), self.core.act_dim());
         Ok((from_rows(obs, n, od, d), from_rows(act, n, ad, d), n))
     }
 
-    /// `(a~, log pi(a~|s))` from the current actor at `obs` with noise `eps`.
+    /// The critics' input rows `[obs | act]`.
+    fn critic_inputs(&self, obs: &[f32], act: &[f32]) -> Vec<f32> {
+        let (od, ad) = (self.core.obs_dim(), self.core.act_dim());
+        obs.chunks(od)
+            .zip(act.chunks(ad))
+            .flat_map(|(o, a)| o.iter().chain(a).copied())
+            .collect()
+    }
+
     fn sample(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         SquashedGaussian::sample(
             self.core.actor(),
@@ -193,9 +207,10 @@ impl SacContext for StepContext<'_> {
     }
 
     fn critic_values(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
-        let (o, a, _) = self.rows(obs, act)?;
-        let mut v = to_vec(q(&self.core.critics()[0], o.clone(), a.clone()));
-        v.extend(to_vec(q(&self.core.critics()[1], o, a)));
+        let n = self.row_count(obs, act)?;
+        let inputs = self.critic_inputs(obs, act);
+        let mut v = self.core.critics()[0].predict(&inputs, n)?;
+        v.extend(self.core.critics()[1].predict(&inputs, n)?);
         Ok(v)
     }
 
@@ -205,14 +220,10 @@ impl SacContext for StepContext<'_> {
         act: &[f32],
         w: &[f32],
     ) -> PluginResult<Vec<f32>> {
-        let (_, _, n) = self.rows(obs, act)?;
+        let n = self.row_count(obs, act)?;
         Self::check_len("critic_action_gradient weights", w.len(), 2 * n)?;
         let (od, ad) = (self.core.obs_dim(), self.core.act_dim());
-        let inputs: Vec<f32> = obs
-            .chunks(od)
-            .zip(act.chunks(ad))
-            .flat_map(|(o, a)| o.iter().chain(a).copied())
-            .collect();
+        let inputs = self.critic_inputs(obs, act);
         let (mut values, mut grads) = (Vec::new(), Vec::new());
         for (i, critic) in self.core.critics().iter().enumerate() {
             let (q, g) = critic.input_gradient(&inputs, n, &w[i * n..(i + 1) * n])?;
@@ -238,14 +249,12 @@ impl SacContext for StepContext<'_> {
     }
 
     fn critic_vjp(&self, obs: &[f32], act: &[f32], w: &[f32]) -> PluginResult<Vec<f32>> {
-        let (o, a, n) = self.rows(obs, act)?;
+        let n = self.row_count(obs, act)?;
         Self::check_len("critic_vjp weights", w.len(), 2 * n)?;
+        let inputs = self.critic_inputs(obs, act);
         let mut out = Vec::new();
         for (i, critic) in self.core.critics().iter().enumerate() {
-            let tracked = critic.tracked();
-            let weights = from_rows(&w[i * n..(i + 1) * n], n, 1, self.core.device());
-            let s = (q(&tracked, o.clone(), a.clone()) * weights).sum();
-            out.extend(Self::flat_grads(&tracked, &s.backward()));
+            out.extend(critic.param_gradient(&inputs, n, &w[i * n..(i + 1) * n])?);
         }
         Ok(out)
     }
