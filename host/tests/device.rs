@@ -68,21 +68,26 @@ fn train_rows(dir: &std::path::Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Two runs logged the same train.csv rows within [`TOLERANCE`] (relative).
+fn assert_rows_close(a: &str, a_dir: &std::path::Path, b: &str, b_dir: &std::path::Path) {
+    let (ra, rb) = (train_rows(a_dir), train_rows(b_dir));
+    assert_eq!(ra.len(), rb.len());
+    assert!(!ra.is_empty());
+    for (row_a, row_b) in ra.iter().zip(&rb) {
+        for (x, y) in row_a.iter().zip(row_b) {
+            let rel = (x - y).abs() / y.abs().max(1e-3);
+            assert!(rel < TOLERANCE, "{a} {x} vs {b} {y} (relative {rel:.2e})");
+        }
+    }
+}
+
 #[test]
 fn sac_on_a_wgpu_device_computes_what_the_cpu_backend_computes() {
     let Some(lib) = wgpu_sac() else { return };
     let lib = lib.to_str().unwrap();
     let gpu = run_ok(&short(lib, "wgpu"));
     let cpu = run_ok(&short(lib, "cpu"));
-    let (g, c) = (train_rows(&gpu.run_dir()), train_rows(&cpu.run_dir()));
-    assert_eq!(g.len(), c.len());
-    assert!(!g.is_empty());
-    for (rg, rc) in g.iter().zip(&c) {
-        for (x, y) in rg.iter().zip(rc) {
-            let rel = (x - y).abs() / y.abs().max(1e-3);
-            assert!(rel < TOLERANCE, "wgpu {x} vs cpu {y} (relative {rel:.2e})");
-        }
-    }
+    assert_rows_close("wgpu", &gpu.run_dir(), "cpu", &cpu.run_dir());
     // The device is recorded in run.json.
     assert!(read(&gpu.run_dir().join("run.json")).contains("\"device\": \"wgpu\""));
 }
@@ -116,18 +121,7 @@ fn threads_split_one_run_and_match_one_thread() {
     let two = run_ok(&with_threads("2"));
     let one = run_ok(&short("sac", "cpu"));
     assert!(read(&two.run_dir().join("run.json")).contains("\"device\": \"cpu:2\""));
-    let (t, o) = (train_rows(&two.run_dir()), train_rows(&one.run_dir()));
-    assert_eq!(t.len(), o.len());
-    assert!(!t.is_empty());
-    for (rt, ro) in t.iter().zip(&o) {
-        for (x, y) in rt.iter().zip(ro) {
-            let rel = (x - y).abs() / y.abs().max(1e-3);
-            assert!(
-                rel < TOLERANCE,
-                "2 threads {x} vs 1 thread {y} (relative {rel:.2e})"
-            );
-        }
-    }
+    assert_rows_close("2 threads", &two.run_dir(), "1 thread", &one.run_dir());
     for (args, needle) in [
         (
             {

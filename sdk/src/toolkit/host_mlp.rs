@@ -273,6 +273,24 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
+    /// The output, parameter gradients and input gradient of `sum(w * f(x))`.
+    fn passes(
+        host: &HostMlp,
+        x: &[f32],
+        rows: usize,
+        w: &[f32],
+    ) -> (Vec<f32>, Vec<Vec<f32>>, Vec<f32>) {
+        let mut tape = Tape::default();
+        host.forward(x, rows, &mut tape);
+        let (mut grads, mut d_input) = (host.zeros_like(), Vec::new());
+        let wanted = Wanted {
+            params: Some(&mut grads),
+            input: Some(&mut d_input),
+        };
+        host.backward(&tape, w, wanted);
+        (tape.output().to_vec(), grads, d_input)
+    }
+
     /// Forward, parameter gradients and input gradient against burn's autodiff of
     /// `sum(w * f(x))`, for both activations.
     #[test]
@@ -283,23 +301,11 @@ mod tests {
             let net = Mlp::with_activation(&[3, 7, 6, 2], activation, &mut rng, &device);
             let rows = 5;
             let (x, w) = (random(rows * 3, &mut rng), random(rows * 2, &mut rng));
-            let host = net.to_host();
-            let mut tape = Tape::default();
-            host.forward(&x, rows, &mut tape);
+            let (output, grads, d_input) = passes(&net.to_host(), &x, rows, &w);
             let burn_out = to_vec(net.forward(from_rows(&x, rows, 3, &device)));
             assert!(
-                max_diff(tape.output(), &burn_out) < 1e-6,
+                max_diff(&output, &burn_out) < 1e-6,
                 "{activation:?} forward"
-            );
-
-            let (mut grads, mut d_input) = (host.zeros_like(), Vec::new());
-            host.backward(
-                &tape,
-                &w,
-                Wanted {
-                    params: Some(&mut grads),
-                    input: Some(&mut d_input),
-                },
             );
             let tracked = net.tracked();
             let xt = from_rows(&x, rows, 3, &device).autodiff().require_grad();
@@ -338,17 +344,7 @@ mod tests {
                 .map(|(y, w)| f64::from(y * w))
                 .sum::<f64>()
         };
-        let mut tape = Tape::default();
-        host.forward(&x, rows, &mut tape);
-        let (mut grads, mut d_input) = (host.zeros_like(), Vec::new());
-        host.backward(
-            &tape,
-            &w,
-            Wanted {
-                params: Some(&mut grads),
-                input: Some(&mut d_input),
-            },
-        );
+        let (_, grads, d_input) = passes(&host, &x, rows, &w);
         let h = 1e-2_f32;
         let direction: Vec<Vec<f32>> = host
             .params

@@ -295,6 +295,18 @@ impl Mlp {
         Ok(())
     }
 
+    /// `rows` rows of output-shaped values, or an error naming them; returns the output width.
+    fn check_outputs(&self, what: &str, values: &[f32], rows: usize) -> Result<usize, String> {
+        let out = *self.sizes.last().expect("sizes");
+        if values.len() != rows * out {
+            return Err(format!(
+                "MLP {what}: {} values are not {rows} rows of {out}",
+                values.len()
+            ));
+        }
+        Ok(out)
+    }
+
     fn input_tensor(&self, x: &[f32], rows: usize) -> Result<Tensor<2>, String> {
         self.check_input(x, rows)?;
         Ok(from_rows(x, rows, self.sizes[0], &self.device()))
@@ -327,13 +339,7 @@ impl Mlp {
         rows: usize,
         weights: &[f32],
     ) -> Result<(Vec<f32>, Vec<f32>), String> {
-        let out = *self.sizes.last().expect("sizes");
-        if weights.len() != rows * out {
-            return Err(format!(
-                "MLP output weights: {} values are not {rows} rows of {out}",
-                weights.len()
-            ));
-        }
+        let out = self.check_outputs("output weights", weights, rows)?;
         if self.on_cpu() {
             self.check_input(x, rows)?;
             let (host, mut tape, mut d_input) = (self.to_host(), Tape::default(), Vec::new());
@@ -361,13 +367,7 @@ impl Mlp {
         rows: usize,
         weights: &[f32],
     ) -> Result<Vec<f32>, String> {
-        let out = *self.sizes.last().expect("sizes");
-        if weights.len() != rows * out {
-            return Err(format!(
-                "MLP output weights: {} values are not {rows} rows of {out}",
-                weights.len()
-            ));
-        }
+        let out = self.check_outputs("output weights", weights, rows)?;
         if self.on_cpu() {
             self.check_input(x, rows)?;
             let (host, mut tape) = (self.to_host(), Tape::default());
@@ -403,15 +403,35 @@ impl Mlp {
         rows: usize,
         targets: &[f32],
     ) -> Result<f32, String> {
-        let out = *self.sizes.last().expect("sizes");
-        if targets.len() != rows * out {
-            return Err(format!(
-                "MLP targets: {} values are not {rows} rows of {out}",
-                targets.len()
-            ));
-        }
+        let out = self.check_outputs("targets", targets, rows)?;
         if self.on_cpu() {
-            return self.regression_step_host(adam, x, rows, targets);
+            self.check_input(x, rows)?;
+            let (mut host, mut tape) = (self.to_host(), Tape::default());
+            host.forward(x, rows, &mut tape);
+            let errors: Vec<f32> = tape
+                .output()
+                .iter()
+                .zip(targets)
+                .map(|(f, t)| f - t)
+                .collect();
+            let count = errors.len() as f32;
+            let value = 0.5 * errors.iter().map(|e| e * e).sum::<f32>() / count;
+            if !value.is_finite() {
+                return Err(crate::result::diverged(format!(
+                    "regression loss is {value}"
+                )));
+            }
+            // d/df of 1/2 mean (f - t)^2 is (f - t) / count.
+            let d_out: Vec<f32> = errors.iter().map(|e| e / count).collect();
+            let mut grads = host.zeros_like();
+            let wanted = Wanted {
+                params: Some(&mut grads),
+                input: None,
+            };
+            host.backward(&tape, &d_out, wanted);
+            adam.step_host(host.params_mut(), &grads);
+            self.set_from_host(&host);
+            return Ok(value);
         }
         let x = self.input_tensor(x, rows)?;
         let t = from_rows(targets, rows, out, &self.device());
@@ -445,43 +465,6 @@ impl Mlp {
             let [rows, cols] = p.dims();
             *p = from_rows(h, rows, cols, &device);
         }
-    }
-
-    /// [`Mlp::regression_step`] through [`HostMlp`]'s passes.
-    fn regression_step_host(
-        &mut self,
-        adam: &mut Adam,
-        x: &[f32],
-        rows: usize,
-        targets: &[f32],
-    ) -> Result<f32, String> {
-        self.check_input(x, rows)?;
-        let (mut host, mut tape) = (self.to_host(), Tape::default());
-        host.forward(x, rows, &mut tape);
-        let errors: Vec<f32> = tape
-            .output()
-            .iter()
-            .zip(targets)
-            .map(|(f, t)| f - t)
-            .collect();
-        let count = errors.len() as f32;
-        let value = 0.5 * errors.iter().map(|e| e * e).sum::<f32>() / count;
-        if !value.is_finite() {
-            return Err(crate::result::diverged(format!(
-                "regression loss is {value}"
-            )));
-        }
-        // d/df of 1/2 mean (f - t)^2 is (f - t) / count.
-        let d_out: Vec<f32> = errors.iter().map(|e| e / count).collect();
-        let mut grads = host.zeros_like();
-        let wanted = Wanted {
-            params: Some(&mut grads),
-            input: None,
-        };
-        host.backward(&tape, &d_out, wanted);
-        adam.step_host(host.params_mut(), &grads);
-        self.set_from_host(&host);
-        Ok(value)
     }
 
     /// Polyak averaging `self <- tau * online + (1 - tau) * self` (target networks).

@@ -502,43 +502,64 @@ fn actor_gradient_matches_finite_differences_of_j_pi() {
     assert_close("grad_theta J_pi", dot(&grad, &v), fd, 1e-2);
 }
 
+/// A core from seed 83 on `device`, with a `FixedTerm` correction of `g` if `term` says which
+/// kind (`Some(as_param)`).
+fn core_with_term(device: &str, term: Option<bool>, g: &[f32]) -> SacCore {
+    let mut c = core_on(83, device);
+    if let Some(as_param) = term {
+        c.set_correction(Box::new(FixedTerm {
+            g: g.to_vec(),
+            as_param,
+        }))
+        .unwrap();
+    }
+    c
+}
+
+/// Three critic + actor iterations of `a` and `b` on the same batch give metrics and networks
+/// within `tolerance` (relative for metrics, absolute for parameters).
+fn assert_same_steps(what: &str, a: &mut SacCore, b: &mut SacCore, data: &Data, tolerance: f64) {
+    for _ in 0..3 {
+        for step in [UpdateStep::Critic, UpdateStep::Actor] {
+            let (ma, mb) = (
+                a.update(&data.batch(), step).unwrap(),
+                b.update(&data.batch(), step).unwrap(),
+            );
+            for ((ka, va), (kb, vb)) in ma.iter().zip(&mb) {
+                assert_eq!(ka, kb);
+                assert!(
+                    (va - vb).abs() <= tolerance * vb.abs().max(1.0),
+                    "{what} {ka}: {va} vs {vb}"
+                );
+            }
+        }
+    }
+    for (i, (x, y)) in a.net_flats().iter().zip(&b.net_flats()).enumerate() {
+        let diff = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            (diff as f64) < tolerance,
+            "{what}: network {i} differs by {diff}"
+        );
+    }
+}
+
 /// The fused CPU steps (`host_steps.rs`) and the burn autodiff steps move every network the
 /// same way over several iterations, with no correction, an action-gradient term and a
-/// parameter-direction term; the metrics agree too.
+/// parameter-direction term; the metrics agree too; and the burn networks follow the host ones
+/// once synchronised.
 #[test]
 fn host_and_burn_steps_agree() {
     let data = Data::random(81);
     let g = random_vec(B * 2, 82);
     for term in [None, Some(false), Some(true)] {
-        let build = |host: bool| {
-            let mut c = core(83);
-            if let Some(as_param) = term {
-                c.set_correction(Box::new(FixedTerm {
-                    g: g.clone(),
-                    as_param,
-                }))
-                .unwrap();
-            }
-            if host { c } else { c.without_host_path() }
-        };
-        let (mut fused, mut burn) = (build(true), build(false));
+        let mut fused = core_with_term("cpu", term, &g);
+        let mut burn = core_with_term("cpu", term, &g).without_host_path();
         assert!(fused.host.is_some() && burn.host.is_none());
-        for _ in 0..3 {
-            for step in [UpdateStep::Critic, UpdateStep::Actor] {
-                let (mf, mb) = (
-                    fused.update(&data.batch(), step).unwrap(),
-                    burn.update(&data.batch(), step).unwrap(),
-                );
-                for ((kf, vf), (kb, vb)) in mf.iter().zip(&mb) {
-                    assert_eq!(kf, kb);
-                    assert!(
-                        (vf - vb).abs() <= 1e-4 * vb.abs().max(1.0),
-                        "{term:?} {kf}: fused {vf} vs burn {vb}"
-                    );
-                }
-            }
-        }
-        // The burn networks follow the host ones once synchronised.
+        assert_same_steps(&format!("{term:?}"), &mut fused, &mut burn, &data, 1e-4);
         fused.sync_burn_nets();
         let burn_nets = |c: &SacCore| {
             [
@@ -551,14 +572,6 @@ fn host_and_burn_steps_agree() {
             .map(|n| n.to_flat())
         };
         assert!(burn_nets(&fused) == fused.net_flats());
-        for (i, (f, b)) in fused.net_flats().iter().zip(&burn.net_flats()).enumerate() {
-            let diff = f
-                .iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max);
-            assert!(diff < 1e-4, "{term:?} network {i} differs by {diff}");
-        }
     }
 }
 
@@ -571,51 +584,22 @@ fn threads_take_the_same_steps_as_one() {
     let g = random_vec(B * 2, 92);
     for device in ["cpu:2", "cpu:3", "cpu:8"] {
         for term in [None, Some(false), Some(true)] {
-            let build = |device: &str| {
-                let mut c = core_on(93, device);
-                if let Some(as_param) = term {
-                    c.set_correction(Box::new(FixedTerm {
-                        g: g.clone(),
-                        as_param,
-                    }))
-                    .unwrap();
-                }
-                c
-            };
-            let (mut one, mut many) = (build("cpu"), build(device));
-            for _ in 0..3 {
-                for step in [UpdateStep::Critic, UpdateStep::Actor] {
-                    let (m1, mn) = (
-                        one.update(&data.batch(), step).unwrap(),
-                        many.update(&data.batch(), step).unwrap(),
-                    );
-                    for ((k, v1), (_, vn)) in m1.iter().zip(&mn) {
-                        assert!(
-                            (v1 - vn).abs() <= 1e-5 * v1.abs().max(1.0),
-                            "{device} {term:?} {k}: {vn} vs one thread's {v1}"
-                        );
-                    }
-                }
-            }
-            for (i, (a, b)) in one.net_flats().iter().zip(&many.net_flats()).enumerate() {
-                let diff = a
-                    .iter()
-                    .zip(b)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0, f32::max);
-                assert!(
-                    diff < 1e-5,
-                    "{device} {term:?} network {i} differs by {diff}"
-                );
-            }
+            let mut one = core_with_term("cpu", term, &g);
+            let mut many = core_with_term(device, term, &g);
+            assert_same_steps(
+                &format!("{device} {term:?}"),
+                &mut many,
+                &mut one,
+                &data,
+                1e-5,
+            );
             assert_eq!(
-                one.act(&data.obs, B, true).unwrap().len(),
-                many.act(&data.obs, B, true).unwrap().len()
+                one.act(&data.obs, B, true).unwrap(),
+                many.act(&data.obs, B, true).unwrap()
             );
         }
     }
 }
-
 #[test]
 fn cpu_device_names_give_thread_counts() {
     use crate::toolkit::cpu_threads;
