@@ -401,8 +401,8 @@ impl SacCore {
             actor.forward(obs, r, &mut lane.actor_tape);
             let s = sample(lane.actor_tape.output(), eps, ad);
             let input = concat(obs, od, &s.action, ad);
-            for i in 0..2 {
-                critics[i].forward(&input, r, &mut lane.critic_tapes[i]);
+            for (critic, tape) in critics.iter().zip(&mut lane.critic_tapes) {
+                critic.forward(&input, r, tape);
             }
             let (q0, q1) = (lane.critic_tapes[0].output(), lane.critic_tapes[1].output());
             let objective: f32 = (0..r)
