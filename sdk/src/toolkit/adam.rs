@@ -72,12 +72,14 @@ impl Adam {
             .zip(&mut self.v)
         {
             assert_eq!(x.len(), g.len(), "gradient shaped like its parameter");
-            // Iterators, not indices: without bounds checks the loop vectorises.
-            for ((x, g), (m, v)) in x.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
-                *m = b1 * *m + c1 * g;
-                *v = b2 * *v + c2 * g * g;
-                *x -= step * *m / (v.sqrt() / sqrt_bc2 + eps);
-            }
+            super::wide::vectors(|| {
+                // Iterators, not indices: without bounds checks the loop vectorises.
+                for ((x, g), (m, v)) in x.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
+                    *m = b1 * *m + c1 * g;
+                    *v = b2 * *v + c2 * g * g;
+                    *x -= step * *m / (v.sqrt() / sqrt_bc2 + eps);
+                }
+            });
         }
     }
 

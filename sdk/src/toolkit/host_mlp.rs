@@ -23,6 +23,8 @@ pub struct HostMlp {
 pub struct Tape {
     rows: usize,
     values: Vec<Vec<f32>>,
+    /// The backward pass's two gradient buffers, kept so that later passes reuse them.
+    scratch: [Vec<f32>; 2],
 }
 
 impl Tape {
@@ -98,7 +100,7 @@ impl HostMlp {
 
     /// The backward pass of the last [`HostMlp::forward`] in `tape`, from `d_out`
     /// (`rows x out`, the loss's derivative with respect to the outputs).
-    pub fn backward(&self, tape: &Tape, d_out: &[f32], wanted: Wanted<'_>) {
+    pub fn backward(&self, tape: &mut Tape, d_out: &[f32], wanted: Wanted<'_>) {
         let rows = tape.rows;
         let Wanted {
             mut params,
@@ -109,8 +111,9 @@ impl HostMlp {
             rows * self.sizes[self.layers()],
             "output gradient size"
         );
-        let mut dz = d_out.to_vec();
-        let mut dx = Vec::new();
+        let [mut dz, mut dx] = std::mem::take(&mut tape.scratch);
+        dz.clear();
+        dz.extend_from_slice(d_out);
         for l in (0..self.layers()).rev() {
             let (fan_in, fan_out) = (self.sizes[l], self.sizes[l + 1]);
             let layer_input = &tape.values[l];
@@ -148,7 +151,8 @@ impl HostMlp {
             );
             if l == 0 {
                 if let Some(out) = input.as_deref_mut() {
-                    std::mem::swap(out, &mut dx);
+                    out.clear();
+                    out.extend_from_slice(&dx);
                 }
                 break;
             }
@@ -156,38 +160,41 @@ impl HostMlp {
             derivative_times(self.activation, layer_input, &mut dx);
             std::mem::swap(&mut dz, &mut dx);
         }
+        tape.scratch = [dz, dx];
     }
 
     /// Polyak averaging `self <- tau * online + (1 - tau) * self`.
     pub fn polyak_from(&mut self, online: &HostMlp, tau: f32) {
         for (t, o) in self.params.iter_mut().zip(&online.params) {
-            for (x, y) in t.iter_mut().zip(o) {
-                *x = (1.0 - tau) * *x + tau * y;
-            }
+            super::wide::vectors(|| {
+                for (x, y) in t.iter_mut().zip(o) {
+                    *x = (1.0 - tau) * *x + tau * y;
+                }
+            });
         }
     }
 }
 
 fn activate(activation: Activation, z: &mut [f32]) {
-    match activation {
+    super::wide::vectors(|| match activation {
         Activation::Relu => z.iter_mut().for_each(|v| *v = v.max(0.0)),
         // The burn path's formula, 2 sigmoid(2z) - 1, so both paths agree closely.
         Activation::Tanh => z
             .iter_mut()
             .for_each(|v| *v = 2.0 / (1.0 + (-2.0 * *v).exp()) - 1.0),
-    }
+    })
 }
 
 /// `d *= f'(z)`, elementwise, with `f'` from the activation's output `h = f(z)`.
 fn derivative_times(activation: Activation, h: &[f32], d: &mut [f32]) {
-    match activation {
+    super::wide::vectors(|| match activation {
         // A select, not a conditional store: this form vectorises.
         Activation::Relu => d
             .iter_mut()
             .zip(h)
             .for_each(|(d, &h)| *d = if h > 0.0 { *d } else { 0.0 }),
         Activation::Tanh => d.iter_mut().zip(h).for_each(|(d, &h)| *d *= 1.0 - h * h),
-    }
+    })
 }
 
 /// A matrix operand: its data with row and column strides.
@@ -287,7 +294,7 @@ mod tests {
             params: Some(&mut grads),
             input: Some(&mut d_input),
         };
-        host.backward(&tape, w, wanted);
+        host.backward(&mut tape, w, wanted);
         (tape.output().to_vec(), grads, d_input)
     }
 

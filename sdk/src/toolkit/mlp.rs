@@ -348,7 +348,7 @@ impl Mlp {
                 params: None,
                 input: Some(&mut d_input),
             };
-            host.backward(&tape, weights, wanted);
+            host.backward(&mut tape, weights, wanted);
             return Ok((tape.output().to_vec(), d_input));
         }
         let x = self.input_tensor(x, rows)?.autodiff().require_grad();
@@ -377,7 +377,7 @@ impl Mlp {
                 params: Some(&mut grads),
                 input: None,
             };
-            host.backward(&tape, weights, wanted);
+            host.backward(&mut tape, weights, wanted);
             return Ok(grads.concat());
         }
         let tracked = self.tracked();
@@ -428,7 +428,7 @@ impl Mlp {
                 params: Some(&mut grads),
                 input: None,
             };
-            host.backward(&tape, &d_out, wanted);
+            host.backward(&mut tape, &d_out, wanted);
             adam.step_host(host.params_mut(), &grads);
             self.set_from_host(&host);
             return Ok(value);

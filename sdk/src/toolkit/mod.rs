@@ -22,6 +22,7 @@ pub mod stac;
 mod state;
 mod tensor;
 pub mod value;
+mod wide;
 
 pub use adam::Adam;
 pub use categorical::Categorical;

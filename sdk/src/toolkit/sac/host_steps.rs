@@ -327,7 +327,7 @@ impl SacCore {
                     .collect();
                 let d_q: Vec<f32> = errors[i].iter().map(|e| e / n as f32).collect();
                 critics[i].backward(
-                    &lane.critic_tapes[i],
+                    &mut lane.critic_tapes[i],
                     &d_q,
                     Wanted {
                         params: Some(&mut lane.critic_grads[i]),
@@ -425,7 +425,7 @@ impl SacCore {
             for (i, d_q) in [d_q0, d_q1].iter().enumerate() {
                 let mut d_input = Vec::new();
                 critics[i].backward(
-                    &lane.critic_tapes[i],
+                    &mut lane.critic_tapes[i],
                     d_q,
                     Wanted {
                         params: None,
@@ -441,7 +441,7 @@ impl SacCore {
             }
             let d_out = sample_backward(&s, eps, &d_action, &vec![alpha / n as f32; r]);
             actor.backward(
-                &lane.actor_tape,
+                &mut lane.actor_tape,
                 &d_out,
                 Wanted {
                     params: Some(&mut lane.actor_grads),
