@@ -36,6 +36,21 @@ impl Tape {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// The tape of the given rows only, in that order, into `into` (its buffers are reused):
+    /// a backward pass from it is the full pass restricted to those rows, which is all of it
+    /// when the output gradient is zero on the other rows.
+    pub fn select_rows(&self, rows: &[usize], into: &mut Tape) {
+        into.rows = rows.len();
+        into.values.resize_with(self.values.len(), Vec::new);
+        for (from, to) in self.values.iter().zip(&mut into.values) {
+            let width = from.len() / self.rows;
+            to.clear();
+            for &r in rows {
+                to.extend_from_slice(&from[r * width..(r + 1) * width]);
+            }
+        }
+    }
 }
 
 /// Which gradients a backward pass computes (the others cost nothing).
@@ -385,6 +400,44 @@ mod tests {
         assert!(
             (analytic - fd).abs() < 1e-3 * fd.abs().max(1.0),
             "input {analytic} vs {fd}"
+        );
+    }
+
+    /// A backward pass from selected rows equals the full pass with a zero output gradient
+    /// on the other rows.
+    #[test]
+    fn selected_rows_carry_the_whole_gradient() {
+        let device = device_from_name("cpu").unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        let net = Mlp::new(&[3, 6, 1], &mut rng, &device).to_host();
+        let rows = 5;
+        let x = random(rows * 3, &mut rng);
+        let chosen = [1, 3, 4];
+        let mut w = vec![0.0; rows];
+        for &r in &chosen {
+            w[r] = rng.random_range(-1.0..1.0);
+        }
+        let (_, full_grads, full_input) = passes(&net, &x, rows, &w);
+        let mut tape = Tape::default();
+        net.forward(&x, rows, &mut tape);
+        let mut selected = Tape::default();
+        tape.select_rows(&chosen, &mut selected);
+        let (mut grads, mut d_input) = (net.zeros_like(), Vec::new());
+        let w_chosen: Vec<f32> = chosen.iter().map(|&r| w[r]).collect();
+        let wanted = Wanted {
+            params: Some(&mut grads),
+            input: Some(&mut d_input),
+        };
+        net.backward(&mut selected, &w_chosen, wanted);
+        for (g, f) in grads.iter().zip(&full_grads) {
+            assert!(max_diff(g, f) < 1e-6);
+        }
+        for (k, &r) in chosen.iter().enumerate() {
+            assert!(max_diff(&d_input[k * 3..k * 3 + 3], &full_input[r * 3..r * 3 + 3]) < 1e-6);
+        }
+        assert!(
+            full_input[..3].iter().all(|&g| g == 0.0),
+            "row 0 had no gradient"
         );
     }
 }

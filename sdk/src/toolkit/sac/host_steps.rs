@@ -39,6 +39,8 @@ struct Lane {
     critic_tapes: [Tape; 2],
     target_tapes: [Tape; 2],
     critic_grads: [Vec<Vec<f32>>; 2],
+    /// A critic tape restricted to some of its rows (the actor step's backward passes).
+    selected: Tape,
 }
 
 impl HostNets {
@@ -408,13 +410,6 @@ impl SacCore {
             let objective: f32 = (0..r)
                 .map(|j| q0[j].min(q1[j]) - s.log_prob[j] * alpha)
                 .sum();
-            let per_row = -1.0 / n as f32;
-            let (d_q0, d_q1): (Vec<f32>, Vec<f32>) = (0..r)
-                .map(|j| match q0[j] <= q1[j] {
-                    true => (per_row, 0.0),
-                    false => (0.0, per_row),
-                })
-                .unzip();
             let mut d_action = match action_term {
                 Some(g) => g[rows.start * ad..rows.end * ad]
                     .iter()
@@ -422,20 +417,27 @@ impl SacCore {
                     .collect(),
                 None => vec![0.0; r * ad],
             };
-            for (i, d_q) in [d_q0, d_q1].iter().enumerate() {
+            // d(-J)/dq = -1/n through the smaller critic of each row and zero through the
+            // other, so each critic's backward pass runs on the rows where it is the smaller
+            // only (about half: the zero rows would add nothing).
+            let first_is_min: Vec<bool> = (0..r).map(|j| q0[j] <= q1[j]).collect();
+            for i in 0..2 {
+                let chosen: Vec<usize> = (0..r).filter(|&j| first_is_min[j] == (i == 0)).collect();
+                if chosen.is_empty() {
+                    continue;
+                }
+                lane.critic_tapes[i].select_rows(&chosen, &mut lane.selected);
                 let mut d_input = Vec::new();
                 critics[i].backward(
-                    &mut lane.critic_tapes[i],
-                    d_q,
+                    &mut lane.selected,
+                    &vec![-1.0 / n as f32; chosen.len()],
                     Wanted {
                         params: None,
                         input: Some(&mut d_input),
                     },
                 );
-                for (d, row) in d_action
-                    .chunks_exact_mut(ad)
-                    .zip(d_input.chunks_exact(od + ad))
-                {
+                for (&j, row) in chosen.iter().zip(d_input.chunks_exact(od + ad)) {
+                    let d = &mut d_action[j * ad..(j + 1) * ad];
                     d.iter_mut().zip(&row[od..]).for_each(|(d, g)| *d += g);
                 }
             }
