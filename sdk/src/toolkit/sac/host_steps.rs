@@ -421,14 +421,14 @@ impl SacCore {
             // other, so each critic's backward pass runs on the rows where it is the smaller
             // only (about half: the zero rows would add nothing).
             let first_is_min: Vec<bool> = (0..r).map(|j| q0[j] <= q1[j]).collect();
-            for i in 0..2 {
+            for (i, (critic, tape)) in critics.iter().zip(&lane.critic_tapes).enumerate() {
                 let chosen: Vec<usize> = (0..r).filter(|&j| first_is_min[j] == (i == 0)).collect();
                 if chosen.is_empty() {
                     continue;
                 }
-                lane.critic_tapes[i].select_rows(&chosen, &mut lane.selected);
+                tape.select_rows(&chosen, &mut lane.selected);
                 let mut d_input = Vec::new();
-                critics[i].backward(
+                critic.backward(
                     &mut lane.selected,
                     &vec![-1.0 / n as f32; chosen.len()],
                     Wanted {
