@@ -7,7 +7,7 @@ use burn::tensor::activation::softplus;
 /// `log_std` is clamped to this range (as Stable-Baselines3 does).
 pub const LOG_STD_MIN: f64 = -20.0;
 pub const LOG_STD_MAX: f64 = 2.0;
-const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_7;
+pub(crate) const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_7;
 const LN_2: f64 = std::f64::consts::LN_2;
 
 /// An MLP head `obs -> (mean, log_std)`, actions `a = tanh(mean + std * eps)` in `[-1, 1]`.

@@ -8,11 +8,10 @@ use super::core::SacCore;
 use crate::agent::PluginResult;
 use crate::batch::Batch;
 use crate::correction::CorrectionTerm;
-use crate::toolkit::policy::{LOG_STD_MAX, LOG_STD_MIN};
+use crate::toolkit::policy::{HALF_LOG_2PI, LOG_STD_MAX, LOG_STD_MIN};
 use crate::toolkit::{Adam, HostMlp, Mlp, Tape, Wanted};
 use std::ops::Range;
 
-const HALF_LOG_2PI: f32 = 0.918_938_5;
 const LN_2: f32 = std::f32::consts::LN_2;
 
 /// The networks on the host with the buffers their passes reuse. They lead: the core's burn
@@ -168,7 +167,7 @@ fn sample(out: &[f32], eps: &[f32], ad: usize) -> Sample {
             let log_std = raw.clamp(LOG_STD_MIN as f32, LOG_STD_MAX as f32);
             let std = log_std.exp();
             let u = head[j] + std * eps[j];
-            gauss += -0.5 * eps[j] * eps[j] - log_std - HALF_LOG_2PI;
+            gauss += -0.5 * eps[j] * eps[j] - log_std - HALF_LOG_2PI as f32;
             // log(1 - tanh(u)^2) = 2 (ln 2 - u - softplus(-2u))
             squash += 2.0 * (LN_2 - u - softplus(-2.0 * u));
             s.action.push(u.tanh());
