@@ -81,9 +81,12 @@ pub fn start(
             )?
         }
     };
-    if !dir.join("session.json").is_file() {
+    let has_session = || dir.join("session.json").is_file();
+    if !has_session() {
         // Shards of one session may start at the same moment: another shard's half-written
-        // `session.json` (a hidden temporary file) does not make the folder foreign.
+        // `session.json` (a hidden temporary file) does not make the folder foreign, and nor
+        // does what that shard wrote since this check (its `session.json` is renamed into
+        // place before it starts any run, so look for it again).
         let foreign = std::fs::read_dir(&dir)
             .into_iter()
             .flatten()
@@ -92,15 +95,17 @@ pub fn start(
                 let name = e.file_name().to_string_lossy().into_owned();
                 !(name.starts_with(".session.json.") && name.ends_with(".tmp"))
             });
-        if foreign {
+        if foreign && !has_session() {
             return Err(format!(
                 "`{}` exists and is not a session directory; refusing to write into it",
                 dir.display()
             ));
         }
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create session directory `{}`: {e}", dir.display()))?;
-        write_json(&dir.join("session.json"), &session)?;
+        if !has_session() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create session directory `{}`: {e}", dir.display()))?;
+            write_json(&dir.join("session.json"), &session)?;
+        }
     }
     // Whoever wrote it (this process or a concurrent shard), it must be this very session.
     let existing = read(&dir)?;
