@@ -89,7 +89,8 @@ impl HostNets {
 }
 
 /// `work(lane, rows)` for every lane and its contiguous share of `n` rows, on `pool` if there
-/// is one; the results in lane order.
+/// is one; the results in lane order, one per lane that had rows (the first ones: with fewer
+/// rows than lanes the last lanes idle, and their buffers must not be read).
 fn on_lanes<R: Send>(
     lanes: &mut [Lane],
     pool: Option<&rayon::ThreadPool>,
@@ -351,9 +352,11 @@ impl SacCore {
         let [c0, c1] = &mut host.critics;
         let [t0, t1] = &mut host.targets;
         let [o0, o1] = &mut self.critic_opts;
+        // The lanes that had rows (a prefix: the shares are contiguous).
         let (lanes0, lanes1): (Vec<_>, Vec<_>) = host
             .lanes
             .iter_mut()
+            .take(errors.len())
             .map(|l| {
                 let [g0, g1] = &mut l.critic_grads;
                 (g0, g1)
@@ -454,7 +457,8 @@ impl SacCore {
         let objective = parts.iter().map(|p| p.0).sum::<f32>() / n as f32;
         super::core::check_finite("actor loss", -objective, counter)?;
         host.burn_stale = true;
-        let grads = sum_into_first(host.lanes.iter_mut().map(|l| &mut l.actor_grads));
+        let worked = host.lanes.iter_mut().take(parts.len());
+        let grads = sum_into_first(worked.map(|l| &mut l.actor_grads));
         if let CorrectionTerm::ParamGrad(d) = term {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
             let mut offset = 0;

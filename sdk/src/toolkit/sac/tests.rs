@@ -611,3 +611,32 @@ fn cpu_device_names_give_thread_counts() {
     let err = device_from_name("cpu:0").unwrap_err();
     assert!(err.contains("at least one thread"), "{err}");
 }
+
+/// A smaller batch after a full one leaves the last lanes idle: their gradients from the
+/// full batch must not be summed in (3 lanes: 5 rows in shares 2, 2, 1, then 2 rows in 1, 1).
+#[test]
+fn idle_lanes_add_nothing() {
+    let data = Data::random(95);
+    let rows = 2;
+    let small = Batch {
+        len: rows,
+        obs: &data.obs[..rows * 3],
+        action: &data.action[..rows * 2],
+        reward: &data.reward[..rows],
+        next_obs: &data.next_obs[..rows * 3],
+        terminated: &data.terminated[..rows],
+        truncated: &data.truncated[..rows],
+        ..data.batch()
+    };
+    let (mut one, mut three) = (core_on(96, "cpu"), core_on(96, "cpu:3"));
+    for batch in [data.batch(), small] {
+        for step in [UpdateStep::Critic, UpdateStep::Actor] {
+            one.update(&batch, step).unwrap();
+            three.update(&batch, step).unwrap();
+        }
+    }
+    for (i, (a, b)) in one.net_flats().iter().zip(&three.net_flats()).enumerate() {
+        let diff = a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+        assert!(diff < 1e-5, "network {i} differs by {diff}");
+    }
+}
