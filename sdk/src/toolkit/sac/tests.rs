@@ -636,7 +636,11 @@ fn idle_lanes_add_nothing() {
         }
     }
     for (i, (a, b)) in one.net_flats().iter().zip(&three.net_flats()).enumerate() {
-        let diff = a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
         assert!(diff < 1e-5, "network {i} differs by {diff}");
     }
 }
