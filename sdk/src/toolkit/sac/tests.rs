@@ -534,16 +534,18 @@ fn assert_same_steps(what: &str, a: &mut SacCore, b: &mut SacCore, data: &Data, 
             }
         }
     }
+    assert_same_networks(what, a, b, tolerance as f32);
+}
+
+/// Every parameter of the five networks of `a` and `b` within `tolerance`.
+fn assert_same_networks(what: &str, a: &SacCore, b: &SacCore, tolerance: f32) {
     for (i, (x, y)) in a.net_flats().iter().zip(&b.net_flats()).enumerate() {
         let diff = x
             .iter()
             .zip(y)
             .map(|(p, q)| (p - q).abs())
             .fold(0.0, f32::max);
-        assert!(
-            (diff as f64) < tolerance,
-            "{what}: network {i} differs by {diff}"
-        );
+        assert!(diff < tolerance, "{what}: network {i} differs by {diff}");
     }
 }
 
@@ -635,12 +637,5 @@ fn idle_lanes_add_nothing() {
             three.update(&batch, step).unwrap();
         }
     }
-    for (i, (a, b)) in one.net_flats().iter().zip(&three.net_flats()).enumerate() {
-        let diff = a
-            .iter()
-            .zip(b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0, f32::max);
-        assert!(diff < 1e-5, "network {i} differs by {diff}");
-    }
+    assert_same_networks("idle lanes", &one, &three, 1e-5);
 }
