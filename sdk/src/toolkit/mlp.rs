@@ -469,16 +469,10 @@ impl Mlp {
 
     /// Polyak averaging `self <- tau * online + (1 - tau) * self` (target networks).
     pub fn polyak_from(&mut self, online: &Mlp, tau: f32) {
-        // One fused loop per tensor (three allocating tensor operations otherwise).
-        for (t, o) in self.params_mut().zip(online.params()) {
-            let [rows, cols] = t.dims();
-            let device = t.device();
-            let mut values = to_vec(t.clone());
-            for (x, y) in values.iter_mut().zip(to_vec(o)) {
-                *x = (1.0 - tau) * *x + tau * y;
-            }
-            *t = from_vec(values, rows, cols, &device);
-        }
+        // One fused loop per tensor, [`HostMlp`]'s (three allocating tensor operations otherwise).
+        let mut host = self.to_host();
+        host.polyak_from(&online.to_host(), tau);
+        self.set_from_host(&host);
     }
 }
 
