@@ -68,43 +68,60 @@ fn reinforce_from_the_toolkit_solves_cartpole() {
     assert!(solved >= 2, "{solved} of 3 seeds solved CartPole");
 }
 
-/// The plugin template (examples/plugin-template, outside the workspace) builds on its own —
-/// its own Cargo.toml, lock file and target folder — and the host loads and runs it. (`.ci/run`
-/// also runs the template's unit tests against the real SAC core.)
+/// The three templates (examples/templates/{sac,onpolicy,tabular}, outside the workspace)
+/// build on their own — their own Cargo.toml, lock file and target folder — and the host loads
+/// each next to an agent of its family and logs its metric under `correction/`. (`.ci/run` also
+/// runs the templates' unit tests on the SDK's closed-form contexts.)
 #[test]
-fn the_plugin_template_builds_standalone_and_loads() {
+fn the_templates_build_standalone_and_load() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = root.join("target/plugin-template");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--lib", "--target-dir"])
-        .arg(&target)
-        .current_dir(root.join("examples/plugin-template"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the template does not build standalone:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lib = target.join("release/libmy_correction.so");
-    let r = host(&[
-        "--plugin",
-        "sac",
-        "--correction",
-        lib.to_str().unwrap(),
-        "--schedule",
-        "1-1",
-        "--env",
-        "pendulum",
-        "--steps",
-        "1200",
-        "--log-every",
-        "400",
-    ]);
-    assert!(r.out.status.success(), "{}", r.stderr());
-    let train = read(&r.run_dir().join("train.csv"));
-    assert!(
-        train.contains("correction/my_correction/term_norm"),
-        "{train}"
-    );
+    for (family, agent, env, metric) in [
+        (
+            "sac",
+            "sac:schedule=1-1",
+            "pendulum",
+            "correction/my_correction/term_norm",
+        ),
+        (
+            "onpolicy",
+            "agc",
+            "cartpole",
+            "correction/my_correction/mean_sq_log_prob",
+        ),
+        (
+            "tabular",
+            "tabular@agc",
+            "fourroom",
+            "correction/my_correction/mean_weight",
+        ),
+    ] {
+        let target = root.join("target/templates");
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--release", "--lib", "--target-dir"])
+            .arg(&target)
+            .current_dir(root.join("examples/templates").join(family))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the {family} template does not build standalone:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lib = target.join(format!("release/libmy_{family}_correction.so"));
+        let r = host(&[
+            "--plugin",
+            agent,
+            "--correction",
+            lib.to_str().unwrap(),
+            "--env",
+            env,
+            "--steps",
+            "1200",
+            "--log-every",
+            "400",
+        ]);
+        assert!(r.out.status.success(), "{family}: {}", r.stderr());
+        let train = read(&r.run_dir().join("train.csv"));
+        assert!(train.contains(metric), "{family}: {train}");
+    }
 }

@@ -156,6 +156,36 @@ fn compiled_in_corrections_equal_the_loaded_ones() {
     }
 }
 
+/// A correction that trains networks of its own (Res-SAC's W) under a schedule without
+/// correction steps would never learn: refused before any run folder, naming `--schedule x-y`.
+#[test]
+fn a_correction_that_trains_is_refused_under_a_schedule_without_correction_steps() {
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--correction",
+        "residual",
+        "--env",
+        "pendulum",
+        "--steps",
+        "300",
+    ]);
+    assert_clear_error(&r, &["`residual` trains", "1-0", "--schedule 1-1", "x-y"]);
+    assert_eq!(r.out.status.code(), Some(2), "{}", r.stderr());
+    // A correction that does not train (the action penalty) runs under 1-0 as before.
+    let r = host(&[
+        "--plugin",
+        "sac",
+        "--correction",
+        "actionpenalty",
+        "--env",
+        "pendulum",
+        "--steps",
+        "300",
+    ]);
+    assert!(r.out.status.success(), "{}", r.stderr());
+}
+
 #[test]
 fn kill_9_and_resume_reproduce_an_uninterrupted_run() {
     let args = short_sac(

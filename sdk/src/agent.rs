@@ -132,28 +132,14 @@ pub trait Agent: Send {
     fn tabular(&mut self) -> PluginResult<Option<TabularView>> {
         Ok(None)
     }
-    /// Attach a correction estimator (the gap-estimator hook). Agents without a
-    /// hook keep this default, which refuses.
-    fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {
-        let _ = correction;
-        Err("this agent takes no SAC-family correction (the correction implements `Correction`, the SAC hook)".into())
-    }
-    /// Attach a tabular-family correction ([`crate::tabular::TabularCorrection`]). Agents
-    /// without the tabular hook keep this default, which refuses.
-    fn set_tabular_correction(
-        &mut self,
-        correction: Box<dyn crate::tabular::TabularCorrection>,
-    ) -> PluginResult<()> {
-        let _ = correction;
-        Err("this agent takes no tabular-family correction (the correction implements `TabularCorrection`, the tabular actor-critics' hook)".into())
-    }
-    /// Attach an on-policy-family correction ([`crate::onpolicy::OnPolicyCorrection`]).
-    /// Agents without the on-policy hook keep this default, which refuses.
-    fn set_onpolicy_correction(
-        &mut self,
-        correction: Box<dyn crate::onpolicy::OnPolicyCorrection>,
-    ) -> PluginResult<()> {
-        let _ = correction;
-        Err("this agent takes no on-policy-family correction (the correction implements `OnPolicyCorrection`, the on-policy actor-critic's hook)".into())
+    /// Attach a gap estimator (the correction hook). The family travels with the value:
+    /// a core takes its own family (`correction.into_sac()`, `into_onpolicy()`,
+    /// `into_tabular()`, which refuse the others naming both families). Agents without a hook
+    /// keep this default, which refuses.
+    fn attach(&mut self, correction: Correction) -> PluginResult<()> {
+        Err(crate::correction::Family::refusal(
+            None,
+            correction.family(),
+        ))
     }
 }

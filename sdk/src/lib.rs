@@ -2,9 +2,9 @@
 //!
 //! What a plugin author needs to add an actor-critic algorithm or a gap
 //! estimator to acgap:
-//! - [`agent::Agent`] and the three correction hooks, [`correction::Correction`] (SAC family),
-//!   [`onpolicy::OnPolicyCorrection`] (on-policy family) and [`tabular::TabularCorrection`]
-//!   (tabular family): the plain-Rust traits to implement;
+//! - [`agent::Agent`] and the correction hook ([`correction`]): one [`Correction`] value of one
+//!   of three families — [`SacCorrection`], [`OnPolicyCorrection`], [`TabularCorrection`] —
+//!   returning one [`Term`] under one convention: the plain-Rust traits to implement;
 //! - [`export_plugin!`]: the one macro that makes a library loadable by `host`
 //!   (the stable ABI behind it lives in [`plugin`] and is never seen by authors);
 //! - [`toolkit`] (feature `toolkit`, on by default): MLPs, Adam, the squashed
@@ -17,14 +17,16 @@ pub mod agent;
 pub mod batch;
 pub mod correction;
 pub mod memory;
-pub mod onpolicy;
 pub mod plugin;
 pub mod result;
 pub mod seeds;
 pub mod spec;
-pub mod tabular;
+pub mod testing;
 #[cfg(feature = "toolkit")]
 pub mod toolkit;
+
+/// The families' modules under their old paths (`acgap_sdk::onpolicy`, `acgap_sdk::tabular`).
+pub use correction::{onpolicy, tabular};
 
 /// The exact `rand` and `rand_chacha` the SDK's signatures use (e.g. `impl rand::Rng`), so a
 /// plugin needs no version of its own.
@@ -33,8 +35,8 @@ pub use {rand, rand_chacha};
 pub use agent::{Agent, AgentInit, Metrics, PluginResult, SoftSample, TabularView, Training};
 pub use batch::{Batch, BatchKind, UpdateStep};
 pub use correction::{
-    ContextInfo, Correction, CorrectionInit, CorrectionTerm, SacContext, Sampled,
+    ContextInfo, Correction, CorrectionInit, Family, OnPolicyContext, OnPolicyCorrection,
+    RolloutInfo, SacContext, SacCorrection, Sampled, TabularContext, TabularCorrection,
+    TabularUpdate, Term,
 };
-pub use onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm, RolloutInfo};
-pub use plugin::{AgentEntry, CorrectionEntry, OnPolicyCorrectionEntry, TabularCorrectionEntry};
-pub use tabular::{TabularContext, TabularCorrection, TabularTerm, TabularUpdate};
+pub use plugin::{AgentEntry, CorrectionEntry};

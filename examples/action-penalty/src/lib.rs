@@ -9,7 +9,8 @@
 //! `scale * grad_theta mean_s [ -|a~(s)|^2 / 2 ]`, with `a~` the actor's
 //! reparameterised action in `[-1, 1]` units. Its per-sample action gradient is
 //! `g_b = -scale * a~_b / B`, and it can be handed to the SAC core in either form:
-//! - `mode = "action"`: return `g` and let the core backpropagate it through the actor;
+//! - `mode = "action"`: return `g` as a `Term::Sum` (the `1/B` is in it) and let the core
+//!   backpropagate it through the actor;
 //! - `mode = "param"`: turn `g` into a parameter direction with the base's actor
 //!   vector-Jacobian product (`ctx.actor_vjp(g)`) and return that.
 //!
@@ -17,7 +18,9 @@
 //! call it also checks that the context's shapes are consistent and counts its
 //! calls (its checkpointed state).
 
-use acgap_sdk::{Correction, CorrectionEntry, CorrectionTerm, Metrics, PluginResult, SacContext};
+use acgap_sdk::{
+    Correction, CorrectionEntry, Family, Metrics, PluginResult, SacContext, SacCorrection, Term,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -71,14 +74,14 @@ impl ActionPenalty {
     }
 }
 
-impl Correction for ActionPenalty {
+impl SacCorrection for ActionPenalty {
     fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
         // Nothing to learn; the check shows the correction step reaches the estimator.
         Self::check_shapes(ctx)?;
         Ok(vec![("action_penalty/train_calls".into(), 1.0)])
     }
 
-    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(Term<f32>, Metrics)> {
         Self::check_shapes(ctx)?;
         self.calls += 1;
         let n = ctx.info().batch_len as f32;
@@ -88,9 +91,9 @@ impl Correction for ActionPenalty {
             .map(|&a| -(self.cfg.scale as f32) * a / n)
             .collect();
         let term = if self.cfg.mode == "param" {
-            CorrectionTerm::ParamGrad(ctx.actor_vjp(&g)?)
+            Term::Direction(ctx.actor_vjp(&g)?)
         } else {
-            CorrectionTerm::ActionGrad(g)
+            Term::Sum(g)
         };
         let penalty = actions.iter().map(|a| a * a).sum::<f32>() / (2.0 * n);
         Ok((
@@ -120,10 +123,11 @@ acgap_sdk::export_plugin! {
     corrections: [CorrectionEntry {
         name: "action-penalty",
         description: "Example: adds scale * grad mean(-|a~|^2/2) to the actor's ascent direction",
+        family: Family::Sac,
         default_config: || serde_json::to_value(Config::default()).expect("config serialises"),
         build: |init| {
             let cfg: Config = serde_json::from_value(init.config).map_err(|e| format!("action-penalty config: {e}"))?;
-            Ok(Box::new(ActionPenalty::new(cfg)?))
+            Ok(Correction::sac(ActionPenalty::new(cfg)?))
         },
     }],
 }

@@ -2,14 +2,17 @@
 //! The on-policy actor ascends `sum_t w_t grad log pi(a_t|s_t)`; adding `scale * H(pi)` with
 //! `H = -E[log pi]` adds the score-function estimate of its gradient,
 //! `-scale / N sum_t log pi(a_t|s_t) grad log pi(a_t|s_t)` (the `-1` of `grad (pi log pi)` has
-//! mean zero and is left out), i.e. the per-transition weights `-scale log pi(a_t|s_t) / N`.
+//! mean zero and is left out), i.e. the per-transition weights `-scale log pi(a_t|s_t)`
+//! averaged over the rollout: a `Term::Mean`, whose `1/N` the core applies.
 //!
 //! ```text
 //! host --plugin agc --env cartpole --correction libentropybonus.so --correction-set scale=0.01
 //! ```
 
-use acgap_sdk::onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm};
-use acgap_sdk::{CorrectionInit, Metrics, OnPolicyCorrectionEntry, PluginResult};
+use acgap_sdk::{
+    Correction, CorrectionEntry, CorrectionInit, Family, Metrics, OnPolicyContext,
+    OnPolicyCorrection, PluginResult, Term,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -30,36 +33,34 @@ struct EntropyBonus {
 }
 
 impl OnPolicyCorrection for EntropyBonus {
-    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(OnPolicyTerm, Metrics)> {
+    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(Term<f32>, Metrics)> {
         let logp = ctx.log_probs()?;
-        let n = logp.len().max(1) as f32;
-        let weights = logp.iter().map(|l| -self.scale * l / n).collect();
-        let entropy = -logp.iter().map(|&l| l as f64).sum::<f64>() / n as f64;
+        let weights = logp.iter().map(|l| -self.scale * l).collect();
+        let entropy = -logp.iter().map(|&l| l as f64).sum::<f64>() / logp.len().max(1) as f64;
         Ok((
-            OnPolicyTerm::LogPiWeights(weights),
+            Term::Mean(weights),
             vec![("entropy_bonus/entropy_estimate".into(), entropy)],
         ))
     }
 }
 
-fn build(init: CorrectionInit) -> PluginResult<Box<dyn OnPolicyCorrection>> {
+fn build(init: CorrectionInit) -> PluginResult<Correction> {
     let cfg: Config =
         serde_json::from_value(init.config).map_err(|e| format!("invalid config: {e}"))?;
     if !cfg.scale.is_finite() {
         return Err(format!("scale must be finite, got {}", cfg.scale));
     }
-    Ok(Box::new(EntropyBonus {
+    Ok(Correction::onpolicy(EntropyBonus {
         scale: cfg.scale as f32,
     }))
 }
 
 acgap_sdk::export_plugin! {
     agents: [],
-    corrections: [],
-    tabular_corrections: [],
-    onpolicy_corrections: [OnPolicyCorrectionEntry {
+    corrections: [CorrectionEntry {
         name: "entropy-bonus",
-        description: "Entropy bonus on the on-policy actor: weights -scale log pi / N on log pi",
+        description: "Entropy bonus on the on-policy actor: weights -scale log pi on log pi, averaged",
+        family: Family::OnPolicy,
         default_config: || serde_json::to_value(Config::default()).expect("serialises"),
         build,
     }],

@@ -10,8 +10,10 @@
 //! host score libtabularbaseline.so
 //! ```
 
-use acgap_sdk::tabular::{TabularContext, TabularCorrection, TabularTerm, TabularUpdate};
-use acgap_sdk::{CorrectionInit, PluginResult, TabularCorrectionEntry};
+use acgap_sdk::{
+    Correction, CorrectionEntry, CorrectionInit, Family, PluginResult, TabularContext,
+    TabularCorrection, TabularUpdate, Term,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -40,28 +42,28 @@ impl TabularCorrection for Baseline {
             .collect();
         let mean = weights.iter().sum::<f64>() / weights.len().max(1) as f64;
         Ok(TabularUpdate {
-            term: TabularTerm::LogPiWeights(weights),
-            metrics: vec![("train/baseline_mean".into(), mean)],
+            term: Term::Mean(weights),
+            metrics: vec![("baseline/mean".into(), mean)],
             critic_correction: None,
         })
     }
 }
 
-fn build(init: CorrectionInit) -> PluginResult<Box<dyn TabularCorrection>> {
+fn build(init: CorrectionInit) -> PluginResult<Correction> {
     let cfg: Config =
         serde_json::from_value(init.config).map_err(|e| format!("invalid config: {e}"))?;
     if !cfg.scale.is_finite() {
         return Err(format!("scale must be finite, got {}", cfg.scale));
     }
-    Ok(Box::new(Baseline { scale: cfg.scale }))
+    Ok(Correction::tabular(Baseline { scale: cfg.scale }))
 }
 
 acgap_sdk::export_plugin! {
     agents: [],
-    corrections: [],
-    tabular_corrections: [TabularCorrectionEntry {
+    corrections: [CorrectionEntry {
         name: "baseline",
         description: "State-value baseline on Actor^g's per-sample values: unbiased, lower variance",
+        family: Family::Tabular,
         default_config: || serde_json::to_value(Config::default()).expect("serialises"),
         build,
     }],

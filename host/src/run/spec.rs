@@ -305,11 +305,25 @@ pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> 
             seed: init.seed,
             device: spec.device.clone(),
         };
-        let correction = cplugin
+        let mut correction = cplugin
             .new_correction(&c.name, &cinit)
             .map_err(|e| e.to_string())?;
-        agent
-            .set_loaded_correction(correction)
+        if let acgap_sdk::Training::OffPolicy {
+            critic_steps,
+            correction_steps: 0,
+            ..
+        } = acgap_sdk::Agent::training(&agent)
+            && correction.trains() == Some(true)
+        {
+            return Err(format!(
+                "correction `{}` trains networks of its own in the schedule's correction steps, \
+                 but agent `{}` runs the schedule {critic_steps}-0, which has none: its networks \
+                 would never learn. Give it correction steps with `--schedule {critic_steps}-1` \
+                 (x-y: x critic steps and y correction steps per actor step)",
+                c.name, spec.agent
+            ));
+        }
+        acgap_sdk::Agent::attach(&mut agent, correction)
             .map_err(|e| format!("cannot attach correction `{}`: {e}", c.name))?;
     }
     // The replay buffer the agent asks for, checked before any run folder is written.

@@ -21,8 +21,8 @@ use acgap_sdk::seeds;
 use acgap_sdk::toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
 use acgap_sdk::toolkit::{Adam, Mlp, device_from_name};
 use acgap_sdk::{
-    AgentEntry, Correction, CorrectionEntry, CorrectionInit, CorrectionTerm, Metrics, PluginResult,
-    SacContext,
+    AgentEntry, Correction, CorrectionEntry, CorrectionInit, Family, Metrics, PluginResult,
+    SacContext, SacCorrection, Term,
 };
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -139,7 +139,12 @@ fn pairs(obs: &[f32], act: &[f32], rows: usize) -> Vec<f32> {
         .collect()
 }
 
-impl Correction for Residual {
+impl SacCorrection for Residual {
+    /// W learns in the correction steps: a schedule without them is refused.
+    fn trains(&self) -> bool {
+        true
+    }
+
     /// One res-critic step (docs/algorithms.md §3, "W loss").
     fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
         let (info, b) = (ctx.info(), ctx.batch());
@@ -172,8 +177,9 @@ impl Correction for Residual {
         ])
     }
 
-    /// `grad_theta mean_s W(s, a~)` as the action gradient `dW/da~ / B`.
-    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+    /// `grad_theta mean_s W(s, a~)` as the action gradients `dW/da~ / B`, summed by the core
+    /// (the `1/B` is the backward pass's seed).
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(Term<f32>, Metrics)> {
         let b = ctx.batch();
         let n = b.len;
         let od = ctx.info().obs_dim;
@@ -187,7 +193,7 @@ impl Correction for Residual {
             .collect();
         let w_mean = w.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
         Ok((
-            CorrectionTerm::ActionGrad(g),
+            Term::Sum(g),
             vec![("residual/w_at_policy_mean".into(), w_mean)],
         ))
     }
@@ -266,7 +272,8 @@ acgap_sdk::export_plugin! {
         name: "residual",
         description: "Res-SAC's residual critic as a correction for any SAC-core agent",
         default_config: residual_defaults,
-        build: |init| Ok(Box::new(Residual::new(&init)?)),
+        family: Family::Sac,
+        build: |init| Ok(Correction::sac(Residual::new(&init)?)),
     }],
 }
 
@@ -431,7 +438,7 @@ mod tests {
         let ctx = Mock::new();
         let mut res = residual(serde_json::json!({"w_hidden": [16, 16]})).unwrap();
         let (term, _) = res.actor_term(&ctx).unwrap();
-        let CorrectionTerm::ActionGrad(g) = term else {
+        let Term::Sum(g) = term else {
             panic!("expected an action gradient")
         };
         let w = &res.nets.as_ref().unwrap().w;

@@ -10,7 +10,7 @@
 
 use acgap_sdk::toolkit::ac::AcCore;
 use acgap_sdk::toolkit::stac::{Stac, StacConfig};
-use acgap_sdk::{AgentEntry, AgentInit, OnPolicyCorrectionEntry};
+use acgap_sdk::{AgentEntry, AgentInit, Correction, CorrectionEntry, Family};
 
 fn build_agent(init: AgentInit) -> acgap_sdk::PluginResult<Box<dyn acgap_sdk::Agent>> {
     let (base, stac) = StacConfig::split(&init.config)?;
@@ -20,7 +20,7 @@ fn build_agent(init: AgentInit) -> acgap_sdk::PluginResult<Box<dyn acgap_sdk::Ag
     };
     Ok(Box::new(AcCore::with_correction(
         &init,
-        Box::new(Stac::new(stac)),
+        Correction::onpolicy(Stac::new(stac)),
     )?))
 }
 
@@ -31,12 +31,11 @@ acgap_sdk::export_plugin! {
         default_config: StacConfig::default_config,
         build: build_agent,
     }],
-    corrections: [],
-    tabular_corrections: [],
-    onpolicy_corrections: [OnPolicyCorrectionEntry {
+    corrections: [CorrectionEntry {
         name: "stac",
         description: "STAC's implicit term (Zheng et al. 2022 eq. 19, Prop. 1) for the on-policy actor-critic",
+        family: Family::OnPolicy,
         default_config: StacConfig::correction_config,
-        build: |init| Ok(Box::new(Stac::from_config(&init.config)?)),
+        build: |init| Ok(Correction::onpolicy(Stac::from_config(&init.config)?)),
     }],
 }

@@ -20,8 +20,8 @@
 use acgap_sdk::toolkit::implicit::{gram_solve, relative_residual, woodbury_combine};
 use acgap_sdk::toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
 use acgap_sdk::{
-    AgentEntry, Correction, CorrectionEntry, CorrectionInit, CorrectionTerm, Metrics, PluginResult,
-    SacContext,
+    AgentEntry, Correction, CorrectionEntry, CorrectionInit, Family, Metrics, PluginResult,
+    SacContext, SacCorrection, Term,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,8 +80,8 @@ fn norm(v: &[f32]) -> f64 {
     v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt()
 }
 
-impl Correction for Stackelberg {
-    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+impl SacCorrection for Stackelberg {
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(Term<f32>, Metrics)> {
         let (info, b) = (ctx.info(), ctx.batch());
         let (n, p) = (b.len, info.critic_params);
         let act = ctx.batch_actions()?;
@@ -147,7 +147,7 @@ impl Correction for Stackelberg {
                 ("stackelberg/solver_residual_max".into(), residual),
             ]);
         }
-        Ok((CorrectionTerm::ParamGrad(term), metrics))
+        Ok((Term::Direction(term), metrics))
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {
@@ -179,7 +179,8 @@ acgap_sdk::export_plugin! {
         name: "stackelberg",
         description: "Stack-SAC's implicit term as a correction for any SAC-core agent",
         default_config: stackelberg_defaults,
-        build: |init| Ok(Box::new(Stackelberg::new(&init)?)),
+        family: Family::Sac,
+        build: |init| Ok(Correction::sac(Stackelberg::new(&init)?)),
     }],
 }
 
@@ -255,7 +256,7 @@ mod tests {
         })
         .unwrap();
         core.with_context(&batch, 9, |ctx| {
-            let (CorrectionTerm::ParamGrad(term), _) = stack.actor_term(ctx).unwrap() else {
+            let (Term::Direction(term), _) = stack.actor_term(ctx).unwrap() else {
                 panic!("expected a parameter term")
             };
             let p = ctx.info().critic_params;

@@ -28,10 +28,10 @@
 
 use crate::estimators::{ResCritic, ResCriticConfig, Stackelberg};
 use acgap_exact::Adam;
-use acgap_sdk::tabular::{
-    Base, TabularContext, TabularCorrection, TabularTerm, Transition, sample_index,
+use acgap_sdk::tabular::{Base, TabularContext, TabularCorrection, Transition, sample_index};
+use acgap_sdk::{
+    Agent, AgentInit, Batch, Correction, Metrics, PluginResult, Term, Training, UpdateStep,
 };
-use acgap_sdk::{Agent, AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -270,6 +270,20 @@ impl TabularAc {
         ))
     }
 
+    /// Run `f` with the context a correction would see at an update on rollout `b`, leaving the
+    /// agent as it was (start counts and RNG restored): for unit-testing a tabular estimator
+    /// against the real agent.
+    pub fn with_context<T>(
+        &mut self,
+        b: &Batch<'_>,
+        f: impl FnOnce(&TabularContext) -> T,
+    ) -> PluginResult<T> {
+        let saved = self.s.clone();
+        let ctx = self.context(b);
+        self.s = saved;
+        Ok(f(&ctx?))
+    }
+
     /// `rollout_len` transitions i.i.d. from the exact model: `s ~ d_theta`, `a ~ pi(.|s)`, the
     /// expected reward, `s' ~ P(.|s,a)`; bootstrapping takes the expectation over `a'`.
     fn sample_from_d(&mut self, n: usize) -> Vec<Transition> {
@@ -390,9 +404,15 @@ impl Agent for TabularAc {
             Some(c) => {
                 let u = c.update(&ctx).map_err(|e| format!("correction: {e}"))?;
                 self.s.last_critic_correction = u.critic_correction;
-                (u.term, u.metrics)
+                let metrics = u.metrics.into_iter();
+                (
+                    u.term,
+                    metrics
+                        .map(|(k, v)| (format!("correction/{k}"), v))
+                        .collect(),
+                )
             }
-            None => (TabularTerm::Zero, Vec::new()),
+            None => (Term::Zero, Vec::new()),
         };
         let direction = ctx.actor_direction(&term)?;
         let s = &mut self.s;
@@ -420,19 +440,13 @@ impl Agent for TabularAc {
         }))
     }
 
-    fn set_tabular_correction(
-        &mut self,
-        correction: Box<dyn TabularCorrection>,
-    ) -> PluginResult<()> {
+    fn attach(&mut self, correction: Correction) -> PluginResult<()> {
+        let correction = correction.into_tabular()?;
         if self.correction.is_some() {
             return Err("this agent already has its correction (res-ac / stack-ac); attach corrections to `agc` or `aoc`".into());
         }
         self.correction = Some(correction);
         Ok(())
-    }
-
-    fn set_correction(&mut self, _: Box<dyn acgap_sdk::Correction>) -> PluginResult<()> {
-        Err("the tabular actor-critics take tabular-family corrections (TabularCorrection); this one is a SAC-family correction (Correction)".into())
     }
 
     fn discount(&mut self) -> Option<f64> {

@@ -4,7 +4,8 @@
 //! `--correction stack-ac` attach them to any tabular actor-critic.
 
 use acgap_exact::Adam;
-use acgap_sdk::tabular::{TabularContext, TabularCorrection, TabularTerm, TabularUpdate};
+use acgap_sdk::Term;
+use acgap_sdk::tabular::{TabularContext, TabularCorrection, TabularUpdate};
 use acgap_sdk::{CorrectionInit, PluginResult};
 use serde::{Deserialize, Serialize};
 
@@ -71,8 +72,8 @@ impl ResCritic {
     }
 
     /// The actor's term with the table as it is: `w(s_b, a_b)` per transition.
-    pub fn term(&self, ctx: &TabularContext) -> TabularTerm {
-        TabularTerm::LogPiWeights(
+    pub fn term(&self, ctx: &TabularContext) -> Term<f64> {
+        Term::Mean(
             ctx.batch
                 .iter()
                 .map(|t| self.w[t.s * ctx.actions + t.a])
@@ -103,7 +104,7 @@ impl TabularCorrection for ResCritic {
         self.adam.descend(&mut self.w, &g);
         Ok(TabularUpdate {
             term,
-            metrics: vec![("train/res_critic_loss".into(), loss)],
+            metrics: vec![("res-ac/critic_loss".into(), loss)],
             critic_correction: Some(self.w.clone()),
         })
     }
@@ -148,7 +149,7 @@ impl Stackelberg {
         Ok(s)
     }
 
-    pub fn term(&self, ctx: &TabularContext) -> TabularTerm {
+    pub fn term(&self, ctx: &TabularContext) -> Term<f64> {
         let na = ctx.actions;
         let mut visits = vec![0usize; ctx.critic.len()];
         for t in &ctx.batch {
@@ -162,7 +163,7 @@ impl Stackelberg {
             let weight = count / (bn * (count + self.eta * bn));
             ctx.add_expectation_gradient(&mut d, &ctx.critic, t.next_s, weight * ctx.gamma);
         }
-        TabularTerm::Direction(d)
+        Term::Direction(d)
     }
 }
 

@@ -9,7 +9,7 @@ mod estimators;
 pub use core::{Config, Sampling, TabularAc, Variant, default_config};
 pub use estimators::{ResCritic, ResCriticConfig, Stackelberg};
 
-use acgap_sdk::{AgentEntry, TabularCorrectionEntry};
+use acgap_sdk::{AgentEntry, Correction, CorrectionEntry, Family};
 
 macro_rules! entry {
     ($name:literal, $variant:expr, $about:literal) => {
@@ -29,19 +29,20 @@ acgap_sdk::export_plugin! {
         entry!("res-ac", Variant::Residual, "Res-AC (tabular): Actor^g on q + w, w a res-critic of the critic's TD error"),
         entry!("stack-ac", Variant::Stackelberg, "Stack-AC (tabular): Actor^o plus the semi-gradient Stackelberg term, eta-regularised"),
     ],
-    corrections: [],
-    tabular_corrections: [
-        TabularCorrectionEntry {
+    corrections: [
+        CorrectionEntry {
             name: "res-ac",
             description: "Res-AC's estimator: a res-critic w of the critic's TD error; the actor's value per sample becomes q + w",
+            family: Family::Tabular,
             default_config: || serde_json::to_value(ResCriticConfig::default()).expect("serialises"),
-            build: |init| Ok(Box::new(ResCritic::from_init(&init)?)),
+            build: |init| Ok(Correction::tabular(ResCritic::from_init(&init)?)),
         },
-        TabularCorrectionEntry {
+        CorrectionEntry {
             name: "stack-ac",
             description: "Stack-AC's estimator: the semi-gradient Stackelberg term with the batch's pair frequencies, eta-regularised",
+            family: Family::Tabular,
             default_config: || serde_json::to_value(Stackelberg::default()).expect("serialises"),
-            build: |init| Ok(Box::new(Stackelberg::from_init(&init)?)),
+            build: |init| Ok(Correction::tabular(Stackelberg::from_init(&init)?)),
         },
     ],
 }

@@ -4,8 +4,8 @@
 //! samples: every coordinate within 5 standard errors, and the whole vector within 5% relative.
 
 use acgap_exact::{Exact, Mdp, Vector};
+use acgap_sdk::Term;
 use acgap_sdk::spec::{EnvSpec, Space};
-use acgap_sdk::tabular::TabularTerm;
 use acgap_sdk::{AgentInit, Batch, BatchKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -194,7 +194,7 @@ fn stack_ac_adds_the_theorem_1_correction_as_eta_vanishes() {
     let _ = &w;
     let (mean, se) = average(&model, &e.d, |b| {
         match stack.term(&aoc.context(b).unwrap()) {
-            TabularTerm::Direction(d) => d,
+            Term::Direction(d) => d,
             other => panic!("Stack-AC returns a direction, not {other:?}"),
         }
     });
@@ -240,11 +240,7 @@ fn exact_d_sampling_draws_the_batch_from_d_theta() {
         // The batches `average` draws only feed the start-state counts here.
         let (mean, se) = average(&model, &e.d, |b| {
             let c = a.context(b).unwrap();
-            let term = if with_res {
-                res.term(&c)
-            } else {
-                TabularTerm::Zero
-            };
+            let term = if with_res { res.term(&c) } else { Term::Zero };
             c.actor_direction(&term).unwrap()
         });
         assert_estimates(
@@ -254,4 +250,35 @@ fn exact_d_sampling_draws_the_batch_from_d_theta() {
             &format!("res-critic {with_res}, exact_d"),
         );
     }
+}
+
+/// `with_context` shows the context the agent's next update would build, and leaves the agent
+/// as it was (its start counts included).
+#[test]
+fn with_context_is_the_next_updates_context_and_changes_nothing() {
+    use acgap_sdk::Agent;
+    let (_, model, theta, q, _) = setup();
+    let mut aoc = agent(Variant::ActorO, &model, 0.5);
+    aoc.set_tables(&theta, &q);
+    let (obs, act, next) = ([0.0f32, 2.0, 4.0], [1.0f32, 0.0, 2.0], [2.0f32, 4.0, 5.0]);
+    let (reward, zeros, last) = ([0.5f32, 0.0, 1.0], [0.0f32; 3], [0.0f32, 0.0, 1.0]);
+    let b = Batch {
+        kind: BatchKind::Rollout,
+        len: 3,
+        obs: &obs,
+        action: &act,
+        reward: &reward,
+        next_obs: &next,
+        terminated: &zeros,
+        truncated: &last,
+    };
+    let before = aoc.save().unwrap();
+    let shown = aoc.with_context(&b, |ctx| ctx.clone()).unwrap();
+    assert_eq!(
+        aoc.save().unwrap(),
+        before,
+        "with_context changed the agent"
+    );
+    assert_eq!(aoc.context(&b).unwrap(), shown);
+    assert_eq!(shown.start_weights[0], 1.0, "state 0 starts the rollout");
 }

@@ -99,7 +99,7 @@ pub trait CorrectionFfi: Send {
         act: RSlice<'_, f32>,
         n: usize,
     ) -> RResult<RString, RString>;
-    /// Which hook the correction implements: [`FAMILY_SAC`], [`FAMILY_TABULAR`] or
+    /// Which family the correction is of: [`FAMILY_SAC`], [`FAMILY_TABULAR`] or
     /// [`FAMILY_ONPOLICY`] (appended).
     fn family(&self) -> u8;
     /// [`crate::tabular::TabularCorrection::update`] (appended).
@@ -107,7 +107,7 @@ pub trait CorrectionFfi: Send {
     /// [`crate::onpolicy::OnPolicyCorrection::actor_term`] (appended); the context answers
     /// through [`ContextFfi::call_f64`].
     fn onpolicy_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString>;
-    /// Every later addition (ABI 1.1 on), as [`AgentFfi::call`].
+    /// Every later addition (ABI 1.1 on), as [`AgentFfi::call`]; ABI 1.2: `trains`.
     fn call(&mut self, op: RStr<'_>, input: RStr<'_>) -> RResult<RString, RString>;
 }
 

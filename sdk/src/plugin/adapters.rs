@@ -1,10 +1,11 @@
 //! Plain Rust <-> stable ABI, in both directions:
 //! - plugin side: [`AgentAdapter`] and [`CorrectionAdapter`] wrap a `Box<dyn Agent>` /
-//!   `Box<dyn Correction>` as ABI objects, every call guarded against panics; after a
+//!   a [`Correction`] as ABI objects, every call guarded against panics; after a
 //!   panic the object is marked broken and refuses further calls.
-//! - caller side: [`LoadedAgent`] and [`LoadedCorrection`] implement [`Agent`] /
-//!   [`Correction`] on top of ABI objects, so the host and the SAC core use one trait
-//!   whether the implementation is compiled in or loaded.
+//! - caller side: [`LoadedAgent`] implements [`Agent`] on top of an ABI object, and
+//!   [`LoadedCorrection`] is a correction in another library, seen through its family's trait
+//!   (`LoadedSac`, `LoadedOnPolicy`, `LoadedTabular`), so the host and the cores use one
+//!   trait whether the implementation is compiled in or loaded.
 
 use super::abi::{
     AgentBox, AgentFfi, AgentFfi_TO, BatchFfi, ContextFfi_TO, ContextRef, CorrectionBox,
@@ -16,9 +17,10 @@ use super::guard::guarded;
 use super::onpolicy_context::{OnPolicyServer, RemoteOnPolicyContext};
 use crate::agent::{Agent, Metrics, PluginResult, Training};
 use crate::batch::{Batch, BatchKind, UpdateStep};
-use crate::correction::{Correction, CorrectionTerm, SacContext};
-use crate::onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm};
-use crate::tabular::{TabularContext, TabularCorrection, TabularUpdate};
+use crate::correction::{
+    Correction, Family, OnPolicyContext, OnPolicyCorrection, Repr, SacContext, SacCorrection,
+    TabularContext, TabularCorrection, TabularUpdate, Term,
+};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
 
@@ -165,15 +167,7 @@ impl AgentFfi for AgentAdapter {
             &mut *self.inner,
             &mut self.broken,
             "agent.set_correction",
-            |a| match correction.family() {
-                FAMILY_TABULAR => {
-                    a.set_tabular_correction(Box::new(LoadedTabularCorrection::new(correction)))
-                }
-                FAMILY_ONPOLICY => {
-                    a.set_onpolicy_correction(Box::new(LoadedOnPolicyCorrection::new(correction)))
-                }
-                _ => a.set_correction(Box::new(LoadedCorrection::new(correction))),
-            },
+            |a| a.attach(Correction(Repr::Loaded(LoadedCorrection::new(correction)))),
         )
     }
 
@@ -248,11 +242,6 @@ impl LoadedAgent {
     pub fn try_training(&self) -> PluginResult<Training> {
         from_json(&from_r(self.inner.training())?)
     }
-
-    /// Attach a correction loaded from another library.
-    pub fn set_loaded_correction(&mut self, correction: LoadedCorrection) -> PluginResult<()> {
-        from_r(self.inner.set_correction(correction.inner))
-    }
 }
 
 impl Agent for LoadedAgent {
@@ -320,50 +309,68 @@ impl Agent for LoadedAgent {
         from_r(self.inner.load(bytes.into()))
     }
 
-    fn set_correction(&mut self, _correction: Box<dyn Correction>) -> PluginResult<()> {
-        Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
-    }
-
-    fn set_tabular_correction(
-        &mut self,
-        _correction: Box<dyn TabularCorrection>,
-    ) -> PluginResult<()> {
-        Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
-    }
-
-    fn set_onpolicy_correction(
-        &mut self,
-        _correction: Box<dyn OnPolicyCorrection>,
-    ) -> PluginResult<()> {
-        Err("a correction for a loaded agent must itself be loaded from a plugin (use set_loaded_correction)".into())
+    /// A correction from another library goes to the agent's library as it is; one written
+    /// here is wrapped as an ABI object first.
+    fn attach(&mut self, correction: Correction) -> PluginResult<()> {
+        let boxed = match correction.0 {
+            Repr::Loaded(c) => c.inner,
+            other => CorrectionAdapter::boxed(Correction(other)),
+        };
+        from_r(self.inner.set_correction(boxed))
     }
 }
 
-/// The three hooks a correction may implement.
-pub(crate) enum AnyCorrection {
-    Sac(Box<dyn Correction>),
-    Tabular(Box<dyn TabularCorrection>),
-    OnPolicy(Box<dyn OnPolicyCorrection>),
-}
-
-impl AnyCorrection {
-    fn family(&self) -> &'static str {
-        match self {
-            AnyCorrection::Sac(_) => "a SAC-family correction (Correction)",
-            AnyCorrection::Tabular(_) => "a tabular-family correction (TabularCorrection)",
-            AnyCorrection::OnPolicy(_) => "an on-policy-family correction (OnPolicyCorrection)",
-        }
+/// Term kinds on the wire ([`TermFfi::kind`], [`TabularUpdateFfi::kind`]): 0 zero, 2 a
+/// direction; ABI 1.0 had one per-sample form per family as kind 1 (the SAC and on-policy
+/// cores summed theirs, the tabular ones averaged), and ABI 1.2 added the other as kind 3.
+fn term_to_ffi<T>(term: Term<T>, family: Family) -> (u8, Vec<T>) {
+    let sums = family != Family::Tabular;
+    match term {
+        Term::Zero => (0, Vec::new()),
+        Term::Sum(v) => (if sums { 1 } else { 3 }, v),
+        Term::Mean(v) => (if sums { 3 } else { 1 }, v),
+        Term::Direction(v) => (2, v),
     }
 }
 
-/// Plugin side of a correction.
+pub(super) fn term_from_ffi<T>(kind: u8, values: Vec<T>, family: Family) -> PluginResult<Term<T>> {
+    let sums = family != Family::Tabular;
+    Ok(match (kind, sums) {
+        (0, _) => Term::Zero,
+        (1, true) | (3, false) => Term::Sum(values),
+        (1, false) | (3, true) => Term::Mean(values),
+        (2, _) => Term::Direction(values),
+        (k, _) => return Err(format!("correction returned unknown term kind {k}")),
+    })
+}
+
+fn family_from_u8(family: u8) -> Family {
+    match family {
+        FAMILY_TABULAR => Family::Tabular,
+        FAMILY_ONPOLICY => Family::OnPolicy,
+        _ => Family::Sac,
+    }
+}
+
+/// Plugin side of a correction: one of the three family traits.
 pub(crate) struct CorrectionAdapter {
-    inner: AnyCorrection,
+    inner: Repr,
     broken: Option<String>,
 }
 
 impl CorrectionAdapter {
-    pub(crate) fn boxed(inner: AnyCorrection) -> CorrectionBox {
+    pub(crate) fn boxed(correction: Correction) -> CorrectionBox {
+        let family = correction.family();
+        // A correction this library itself loaded from another one is passed through its
+        // family's trait.
+        let inner = match correction.0 {
+            Repr::Loaded(c) => match family {
+                Family::Sac => Repr::Sac(Box::new(c.into_sac())),
+                Family::OnPolicy => Repr::OnPolicy(Box::new(c.into_onpolicy())),
+                Family::Tabular => Repr::Tabular(Box::new(c.into_tabular())),
+            },
+            inner => inner,
+        };
         CorrectionFfi_TO::from_value(
             CorrectionAdapter {
                 inner,
@@ -373,21 +380,24 @@ impl CorrectionAdapter {
         )
     }
 
-    /// Runs `f` on a SAC-family correction (a tabular one refuses, naming both families).
+    fn family(&self) -> Family {
+        match self.inner {
+            Repr::Sac(_) | Repr::Loaded(_) => Family::Sac,
+            Repr::OnPolicy(_) => Family::OnPolicy,
+            Repr::Tabular(_) => Family::Tabular,
+        }
+    }
+
+    /// Runs `f` on a SAC-family correction (another family refuses, naming both).
     fn sac<T>(
         &mut self,
         what: &str,
-        f: impl FnOnce(&mut dyn Correction) -> PluginResult<T>,
+        f: impl FnOnce(&mut dyn SacCorrection) -> PluginResult<T>,
     ) -> RResult<T, RString> {
+        let family = self.family();
         match &mut self.inner {
-            AnyCorrection::Sac(c) => call_guarded(&mut **c, &mut self.broken, what, |c| f(c)),
-            other => RErr(
-                format!(
-                    "{what}: this is {}; the SAC core takes SAC-family corrections",
-                    other.family()
-                )
-                .into(),
-            ),
+            Repr::Sac(c) => call_guarded(&mut **c, &mut self.broken, what, |c| f(c)),
+            _ => RErr(format!("{what}: {}", Family::refusal(Some(Family::Sac), family)).into()),
         }
     }
 }
@@ -404,11 +414,7 @@ impl CorrectionFfi for CorrectionAdapter {
         self.sac("correction.actor_term", |c| {
             let remote = RemoteContext::new(ctx)?;
             let (term, metrics) = c.actor_term(&remote)?;
-            let (kind, values) = match term {
-                CorrectionTerm::Zero => (0, Vec::new()),
-                CorrectionTerm::ActionGrad(v) => (1, v),
-                CorrectionTerm::ParamGrad(v) => (2, v),
-            };
+            let (kind, values) = term_to_ffi(term, Family::Sac);
             Ok(TermFfi {
                 kind,
                 values: values.into(),
@@ -420,31 +426,27 @@ impl CorrectionFfi for CorrectionAdapter {
     fn save(&self) -> RResult<RVec<u8>, RString> {
         to_r(guarded("correction.save", || {
             match &self.inner {
-                AnyCorrection::Sac(c) => c.save(),
-                AnyCorrection::Tabular(c) => c.save(),
-                AnyCorrection::OnPolicy(c) => c.save(),
+                Repr::Sac(c) => c.save(),
+                Repr::Tabular(c) => c.save(),
+                Repr::OnPolicy(c) => c.save(),
+                Repr::Loaded(_) => unreachable!("unwrapped in `boxed`"),
             }
             .map(RVec::from)
         }))
     }
 
     fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), RString> {
+        let bytes = bytes.as_slice();
+        let broken = &mut self.broken;
         match &mut self.inner {
-            AnyCorrection::Sac(c) => {
-                call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
-                    c.load(bytes.as_slice())
-                })
+            Repr::Sac(c) => call_guarded(&mut **c, broken, "correction.load", |c| c.load(bytes)),
+            Repr::Tabular(c) => {
+                call_guarded(&mut **c, broken, "correction.load", |c| c.load(bytes))
             }
-            AnyCorrection::Tabular(c) => {
-                call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
-                    c.load(bytes.as_slice())
-                })
+            Repr::OnPolicy(c) => {
+                call_guarded(&mut **c, broken, "correction.load", |c| c.load(bytes))
             }
-            AnyCorrection::OnPolicy(c) => {
-                call_guarded(&mut **c, &mut self.broken, "correction.load", |c| {
-                    c.load(bytes.as_slice())
-                })
-            }
+            Repr::Loaded(_) => unreachable!("unwrapped in `boxed`"),
         }
     }
 
@@ -460,48 +462,47 @@ impl CorrectionFfi for CorrectionAdapter {
     }
 
     fn family(&self) -> u8 {
-        match self.inner {
-            AnyCorrection::Sac(_) => FAMILY_SAC,
-            AnyCorrection::Tabular(_) => FAMILY_TABULAR,
-            AnyCorrection::OnPolicy(_) => FAMILY_ONPOLICY,
+        match CorrectionAdapter::family(self) {
+            Family::Sac => FAMILY_SAC,
+            Family::Tabular => FAMILY_TABULAR,
+            Family::OnPolicy => FAMILY_ONPOLICY,
         }
     }
 
     fn tabular_update(&mut self, ctx: TabularContextFfi<'_>) -> RResult<TabularUpdateFfi, RString> {
+        let family = CorrectionAdapter::family(self);
         match &mut self.inner {
-            AnyCorrection::Tabular(c) => call_guarded(
+            Repr::Tabular(c) => call_guarded(
                 &mut **c,
                 &mut self.broken,
                 "correction.tabular_update",
                 |c| {
                     let ctx = super::tabular::context_from_ffi(&ctx)?;
-                    super::tabular::update_to_ffi(c.update(&ctx)?)
+                    let update = c.update(&ctx)?;
+                    let (kind, values) = term_to_ffi(update.term, Family::Tabular);
+                    super::tabular::update_to_ffi(
+                        kind,
+                        values,
+                        update.critic_correction,
+                        &update.metrics,
+                    )
                 },
             ),
-            other => RErr(
-                format!(
-                    "this is {}; the tabular actor-critics take tabular-family corrections",
-                    other.family()
-                )
-                .into(),
-            ),
+            _ => RErr(Family::refusal(Some(Family::Tabular), family).into()),
         }
     }
 
     fn onpolicy_term(&mut self, ctx: ContextRef<'_>) -> RResult<TermFfi, RString> {
+        let family = CorrectionAdapter::family(self);
         match &mut self.inner {
-            AnyCorrection::OnPolicy(c) => call_guarded(
+            Repr::OnPolicy(c) => call_guarded(
                 &mut **c,
                 &mut self.broken,
                 "correction.onpolicy_term",
                 |c| {
                     let remote = RemoteOnPolicyContext::new(ctx)?;
                     let (term, metrics) = c.actor_term(&remote)?;
-                    let (kind, values) = match term {
-                        OnPolicyTerm::Zero => (0, Vec::new()),
-                        OnPolicyTerm::LogPiWeights(v) => (1, v),
-                        OnPolicyTerm::ParamGrad(v) => (2, v),
-                    };
+                    let (kind, values) = term_to_ffi(term, Family::OnPolicy);
                     Ok(TermFfi {
                         kind,
                         values: values.into(),
@@ -509,22 +510,27 @@ impl CorrectionFfi for CorrectionAdapter {
                     })
                 },
             ),
-            other => RErr(
-                format!(
-                    "this is {}; the on-policy actor-critic takes on-policy-family corrections",
-                    other.family()
-                )
-                .into(),
-            ),
+            _ => RErr(Family::refusal(Some(Family::OnPolicy), family).into()),
         }
     }
 
     fn call(&mut self, op: RStr<'_>, _input: RStr<'_>) -> RResult<RString, RString> {
-        RErr(unknown_op(op.as_str()).into())
+        match op.as_str() {
+            // ABI 1.2
+            "trains" => {
+                let trains = match &self.inner {
+                    Repr::Sac(c) => c.trains(),
+                    _ => false,
+                };
+                to_r(to_json(&trains))
+            }
+            other => RErr(unknown_op(other).into()),
+        }
     }
 }
 
-/// Caller side of a correction: implements [`Correction`] by calling into its library.
+/// A correction living in another library (what `Plugin::new_correction` builds), before a
+/// core takes it through its family's trait.
 pub struct LoadedCorrection {
     inner: CorrectionBox,
 }
@@ -534,139 +540,116 @@ impl LoadedCorrection {
         Self { inner }
     }
 
-    /// [`FAMILY_SAC`] or [`FAMILY_TABULAR`].
-    pub fn family(&self) -> u8 {
-        self.inner.family()
+    pub fn family(&self) -> Family {
+        family_from_u8(self.inner.family())
     }
 
-    /// The same object seen through the tabular hook (refused for a SAC-family correction).
-    pub fn into_tabular(self) -> PluginResult<LoadedTabularCorrection> {
-        if self.family() != FAMILY_TABULAR {
-            return Err("this is a SAC-family correction (Correction), not a tabular-family one (TabularCorrection)".into());
-        }
-        Ok(LoadedTabularCorrection::new(self.inner))
+    /// [`SacCorrection::trains`] across the boundary; `None` from a plugin older than ABI 1.2.
+    pub fn trains(&mut self) -> Option<bool> {
+        from_r(self.inner.call("trains".into(), "".into()))
+            .ok()
+            .and_then(|json| serde_json::from_str(&json).ok())
+    }
+
+    pub(crate) fn into_sac(self) -> LoadedSac {
+        LoadedSac(self.inner)
+    }
+
+    pub(crate) fn into_onpolicy(self) -> LoadedOnPolicy {
+        LoadedOnPolicy(self.inner)
+    }
+
+    pub(crate) fn into_tabular(self) -> LoadedTabular {
+        LoadedTabular(self.inner)
     }
 }
 
-// SAFETY of Send: CorrectionBox is `Send` by its trait bound.
-impl Correction for LoadedCorrection {
+/// A loaded SAC-family correction, as a [`SacCorrection`].
+pub(crate) struct LoadedSac(CorrectionBox);
+
+impl SacCorrection for LoadedSac {
     fn value_terms(
         &mut self,
         obs: &[f32],
         act: &[f32],
         n: usize,
     ) -> PluginResult<Vec<(String, Vec<f32>)>> {
-        from_json(&from_r(self.inner.value_terms(obs.into(), act.into(), n))?)
+        from_json(&from_r(self.0.value_terms(obs.into(), act.into(), n))?)
     }
 
     fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
         let server = ContextServer(ctx);
-        let json = from_r(
-            self.inner
-                .train(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
-        )?;
+        let json = from_r(self.0.train(ContextFfi_TO::from_ptr(&server, TD_Opaque)))?;
         metrics_from_json(&json)
     }
 
-    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+    // `trains` keeps its default: the host asks the loaded object itself
+    // (`Correction::trains`) before it attaches it.
+
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(Term<f32>, Metrics)> {
         let server = ContextServer(ctx);
         let term = from_r(
-            self.inner
+            self.0
                 .actor_term(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
         )?;
-        let (kind, values, metrics) = term_parts(term)?;
-        let term = match kind {
-            0 => CorrectionTerm::Zero,
-            1 => CorrectionTerm::ActionGrad(values),
-            _ => CorrectionTerm::ParamGrad(values),
-        };
-        Ok((term, metrics))
+        term_parts(term, Family::Sac)
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {
-        from_r(self.inner.save()).map(RVec::into_vec)
+        from_r(self.0.save()).map(RVec::into_vec)
     }
 
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
-        from_r(self.inner.load(bytes.into()))
+        from_r(self.0.load(bytes.into()))
     }
 }
 
-/// A term as it crossed the boundary: its kind (0, 1 or 2, checked), values and metrics.
-fn term_parts(term: TermFfi) -> PluginResult<(u8, Vec<f32>, Metrics)> {
-    if term.kind > 2 {
-        return Err(format!(
-            "correction returned unknown term kind {}",
-            term.kind
-        ));
-    }
+/// A term as it crossed the boundary, with its metrics.
+fn term_parts(term: TermFfi, family: Family) -> PluginResult<(Term<f32>, Metrics)> {
     let metrics = metrics_from_json(&term.metrics_json)?;
-    Ok((term.kind, term.values.into_vec(), metrics))
+    Ok((
+        term_from_ffi(term.kind, term.values.into_vec(), family)?,
+        metrics,
+    ))
 }
 
-/// Caller side of a tabular correction: implements [`TabularCorrection`] by calling into its library.
-pub struct LoadedTabularCorrection {
-    inner: CorrectionBox,
-}
+/// A loaded tabular-family correction, as a [`TabularCorrection`].
+pub(crate) struct LoadedTabular(CorrectionBox);
 
-impl LoadedTabularCorrection {
-    fn new(inner: CorrectionBox) -> Self {
-        Self { inner }
-    }
-}
-
-impl TabularCorrection for LoadedTabularCorrection {
+impl TabularCorrection for LoadedTabular {
     fn update(&mut self, ctx: &TabularContext) -> PluginResult<TabularUpdate> {
         let batch = super::tabular::transitions_to_ffi(&ctx.batch);
         let ffi = super::tabular::context_to_ffi(ctx, &batch);
-        super::tabular::update_from_ffi(from_r(self.inner.tabular_update(ffi))?)
+        super::tabular::update_from_ffi(from_r(self.0.tabular_update(ffi))?)
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {
-        from_r(self.inner.save()).map(RVec::into_vec)
+        from_r(self.0.save()).map(RVec::into_vec)
     }
 
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
-        from_r(self.inner.load(bytes.into()))
+        from_r(self.0.load(bytes.into()))
     }
 }
 
-/// Caller side of an on-policy correction: implements [`OnPolicyCorrection`] by calling into
-/// its library.
-pub struct LoadedOnPolicyCorrection {
-    inner: CorrectionBox,
-}
+/// A loaded on-policy-family correction, as an [`OnPolicyCorrection`].
+pub(crate) struct LoadedOnPolicy(CorrectionBox);
 
-impl LoadedOnPolicyCorrection {
-    fn new(inner: CorrectionBox) -> Self {
-        Self { inner }
-    }
-}
-
-impl OnPolicyCorrection for LoadedOnPolicyCorrection {
-    fn actor_term(
-        &mut self,
-        ctx: &dyn OnPolicyContext,
-    ) -> PluginResult<(OnPolicyTerm, crate::agent::Metrics)> {
+impl OnPolicyCorrection for LoadedOnPolicy {
+    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(Term<f32>, Metrics)> {
         let server = OnPolicyServer(ctx);
         let term = from_r(
-            self.inner
+            self.0
                 .onpolicy_term(ContextFfi_TO::from_ptr(&server, TD_Opaque)),
         )?;
-        let (kind, values, metrics) = term_parts(term)?;
-        let term = match kind {
-            0 => OnPolicyTerm::Zero,
-            1 => OnPolicyTerm::LogPiWeights(values),
-            _ => OnPolicyTerm::ParamGrad(values),
-        };
-        Ok((term, metrics))
+        term_parts(term, Family::OnPolicy)
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {
-        from_r(self.inner.save()).map(RVec::into_vec)
+        from_r(self.0.save()).map(RVec::into_vec)
     }
 
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
-        from_r(self.inner.load(bytes.into()))
+        from_r(self.0.load(bytes.into()))
     }
 }

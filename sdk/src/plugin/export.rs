@@ -1,7 +1,7 @@
 //! Plugin side: the entry points [`crate::export_plugin!`] generates call these.
 
 use super::abi::{AgentBox, CorrectionBox, PluginModule, PluginModuleRef};
-use super::adapters::{AgentAdapter, AnyCorrection, CorrectionAdapter};
+use super::adapters::{AgentAdapter, CorrectionAdapter};
 use super::guard::guarded;
 use super::{ComponentKind, Components};
 use crate::agent::AgentInit;
@@ -61,32 +61,27 @@ pub fn new_correction(
         let init: CorrectionInit = serde_json::from_str(init_json.as_str())
             .map_err(|e| format!("bad correction init: {e}"))?;
         let comps = components();
-        if let Some(entry) = comps.corrections.iter().find(|c| c.name == name.as_str()) {
-            return Ok(AnyCorrection::Sac((entry.build)(init)?));
-        }
-        if let Some(entry) = comps
-            .tabular_corrections
+        let entry = comps
+            .corrections
             .iter()
             .find(|c| c.name == name.as_str())
-        {
-            return Ok(AnyCorrection::Tabular((entry.build)(init)?));
+            .ok_or_else(|| {
+                unknown(
+                    ComponentKind::Correction,
+                    name.as_str(),
+                    comps.corrections.iter().map(|c| c.name).collect(),
+                )
+            })?;
+        let built = (entry.build)(init)?;
+        if built.family() != entry.family {
+            return Err(format!(
+                "correction `{}` is declared {} but built {}",
+                entry.name,
+                entry.family.described(),
+                built.family().described()
+            ));
         }
-        if let Some(entry) = comps
-            .onpolicy_corrections
-            .iter()
-            .find(|c| c.name == name.as_str())
-        {
-            return Ok(AnyCorrection::OnPolicy((entry.build)(init)?));
-        }
-        let names = comps.corrections.iter().map(|c| c.name);
-        Err(unknown(
-            ComponentKind::Correction,
-            name.as_str(),
-            names
-                .chain(comps.tabular_corrections.iter().map(|c| c.name))
-                .chain(comps.onpolicy_corrections.iter().map(|c| c.name))
-                .collect(),
-        ))
+        Ok::<_, String>(built)
     });
     match built {
         Ok(c) => ROk(CorrectionAdapter::boxed(c)),

@@ -5,6 +5,7 @@ use super::adapters::{LoadedAgent, LoadedCorrection};
 use super::{ComponentKind, PluginInfo};
 use crate::agent::AgentInit;
 use crate::correction::CorrectionInit;
+use crate::correction::{Correction, Repr};
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
 
@@ -228,12 +229,12 @@ impl Plugin {
         &self,
         name: &str,
         init: &CorrectionInit,
-    ) -> Result<LoadedCorrection, LoadError> {
+    ) -> Result<Correction, LoadError> {
         self.default_config(ComponentKind::Correction, name)?;
         let json = serde_json::to_string(init).expect("init serialises");
         (self.module.new_correction())(name.into(), json.as_str().into())
             .into_result()
-            .map(LoadedCorrection::new)
+            .map(|c| Correction(Repr::Loaded(LoadedCorrection::new(c))))
             .map_err(|e| LoadError::Build {
                 path: self.path.clone(),
                 name: name.into(),

@@ -15,16 +15,11 @@ mod load;
 mod onpolicy_context;
 mod tabular;
 
-pub use abi::{FAMILY_ONPOLICY, FAMILY_SAC, FAMILY_TABULAR};
-pub use adapters::{
-    LoadedAgent, LoadedCorrection, LoadedOnPolicyCorrection, LoadedTabularCorrection,
-};
+pub use adapters::{LoadedAgent, LoadedCorrection};
 pub use load::{LoadError, Plugin};
 
 use crate::agent::{Agent, AgentInit, PluginResult};
-use crate::correction::{Correction, CorrectionInit};
-use crate::onpolicy::OnPolicyCorrection;
-use crate::tabular::TabularCorrection;
+use crate::correction::{Correction, CorrectionInit, Family};
 use serde::{Deserialize, Serialize};
 
 /// The SDK crate version a plugin was built against (informative: compatibility is the
@@ -38,7 +33,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// claim other versions).
 pub const ABI_VERSION: &str = match option_env!("ACGAP_TEST_ABI_VERSION") {
     Some(v) => v,
-    None => "1.1",
+    None => "1.2",
 };
 
 /// `(major, minor)` of an ABI version string.
@@ -113,28 +108,15 @@ pub struct AgentEntry {
     pub build: fn(AgentInit) -> PluginResult<Box<dyn Agent>>,
 }
 
-/// A correction a library provides.
+/// A correction a library provides, of any family.
 pub struct CorrectionEntry {
     pub name: &'static str,
     pub description: &'static str,
+    /// The family `build` returns (shown by `host inspect` before anything is built; a
+    /// mismatch is an error at construction).
+    pub family: Family,
     pub default_config: fn() -> serde_json::Value,
-    pub build: fn(CorrectionInit) -> PluginResult<Box<dyn Correction>>,
-}
-
-/// A tabular-family correction a library provides.
-pub struct TabularCorrectionEntry {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub default_config: fn() -> serde_json::Value,
-    pub build: fn(CorrectionInit) -> PluginResult<Box<dyn TabularCorrection>>,
-}
-
-/// An on-policy-family correction a library provides.
-pub struct OnPolicyCorrectionEntry {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub default_config: fn() -> serde_json::Value,
-    pub build: fn(CorrectionInit) -> PluginResult<Box<dyn OnPolicyCorrection>>,
+    pub build: fn(CorrectionInit) -> PluginResult<Correction>,
 }
 
 /// What [`crate::export_plugin!`] collects.
@@ -142,8 +124,6 @@ pub struct Components {
     pub build: BuildInfo,
     pub agents: Vec<AgentEntry>,
     pub corrections: Vec<CorrectionEntry>,
-    pub tabular_corrections: Vec<TabularCorrectionEntry>,
-    pub onpolicy_corrections: Vec<OnPolicyCorrectionEntry>,
 }
 
 impl Components {
@@ -160,29 +140,11 @@ impl Components {
             name: c.name.into(),
             description: c.description.into(),
             default_config: (c.default_config)(),
-            family: Some("sac".into()),
-        });
-        let tabular = self.tabular_corrections.iter().map(|c| ComponentInfo {
-            kind: ComponentKind::Correction,
-            name: c.name.into(),
-            description: c.description.into(),
-            default_config: (c.default_config)(),
-            family: Some("tabular".into()),
-        });
-        let onpolicy = self.onpolicy_corrections.iter().map(|c| ComponentInfo {
-            kind: ComponentKind::Correction,
-            name: c.name.into(),
-            description: c.description.into(),
-            default_config: (c.default_config)(),
-            family: Some("onpolicy".into()),
+            family: Some(c.family.name().into()),
         });
         PluginInfo {
             build: self.build.clone(),
-            components: agents
-                .chain(corrections)
-                .chain(tabular)
-                .chain(onpolicy)
-                .collect(),
+            components: agents.chain(corrections).collect(),
         }
     }
 }
@@ -236,27 +198,29 @@ fn same_json_type(default: &serde_json::Value, value: &serde_json::Value) -> boo
     default.is_null() || json_type(default) == json_type(value)
 }
 
-/// Export this crate's agents and corrections as an acgap plugin. Use once per library.
-/// Tabular-family corrections ([`TabularCorrectionEntry`]) and on-policy-family ones
-/// ([`OnPolicyCorrectionEntry`]) go in the optional lists `tabular_corrections: [...]` and
-/// `onpolicy_corrections: [...]`, in that order.
+/// Export this crate's agents and corrections (of any family) as an acgap plugin. Use once
+/// per library.
 ///
 /// ```ignore
 /// acgap_sdk::export_plugin! {
-///     agents: [acgap_sdk::plugin::AgentEntry {
+///     agents: [acgap_sdk::AgentEntry {
 ///         name: "sac",
 ///         description: "Soft actor-critic",
 ///         default_config: || serde_json::json!({}),
 ///         build: |init| Ok(Box::new(MySac::new(init)?)),
 ///     }],
-///     corrections: [],
+///     corrections: [acgap_sdk::CorrectionEntry {
+///         name: "my-gap",
+///         description: "My gap estimator",
+///         family: acgap_sdk::Family::Sac,
+///         default_config: || serde_json::json!({}),
+///         build: |init| Ok(acgap_sdk::Correction::sac(MyGap::new(&init)?)),
+///     }],
 /// }
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
-    (agents: [$($agent:expr),* $(,)?], corrections: [$($correction:expr),* $(,)?]
-     $(, tabular_corrections: [$($tabular:expr),* $(,)?])?
-     $(, onpolicy_corrections: [$($onpolicy:expr),* $(,)?])? $(,)?) => {
+    (agents: [$($agent:expr),* $(,)?], corrections: [$($correction:expr),* $(,)?] $(,)?) => {
         #[doc(hidden)]
         pub fn __acgap_components() -> $crate::plugin::Components {
             $crate::plugin::Components {
@@ -267,8 +231,6 @@ macro_rules! export_plugin {
                 ),
                 agents: vec![$($agent),*],
                 corrections: vec![$($correction),*],
-                tabular_corrections: vec![$($($tabular),*)?],
-                onpolicy_corrections: vec![$($($onpolicy),*)?],
             }
         }
         $crate::__export_root_module!(__acgap_components);

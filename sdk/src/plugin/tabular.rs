@@ -3,7 +3,8 @@
 
 use super::abi::{TabularContextFfi, TabularUpdateFfi, TransitionFfi};
 use crate::agent::PluginResult;
-use crate::tabular::{Base, TabularContext, TabularTerm, TabularUpdate, Transition};
+use crate::correction::Family;
+use crate::correction::tabular::{Base, TabularContext, TabularUpdate, Transition};
 use abi_stable::std_types::{RString, RVec};
 
 pub(super) fn transitions_to_ffi(batch: &[Transition]) -> Vec<TransitionFfi> {
@@ -84,31 +85,26 @@ pub(super) fn context_from_ffi(c: &TabularContextFfi<'_>) -> PluginResult<Tabula
     })
 }
 
-pub(super) fn update_to_ffi(u: TabularUpdate) -> PluginResult<TabularUpdateFfi> {
-    let (kind, values) = match u.term {
-        TabularTerm::Zero => (0, Vec::new()),
-        TabularTerm::LogPiWeights(v) => (1, v),
-        TabularTerm::Direction(v) => (2, v),
-    };
+pub(super) fn update_to_ffi(
+    kind: u8,
+    values: Vec<f64>,
+    critic_correction: Option<Vec<f64>>,
+    metrics: &crate::result::Metrics,
+) -> PluginResult<TabularUpdateFfi> {
     Ok(TabularUpdateFfi {
         kind,
         values: values.into(),
-        has_critic_correction: u.critic_correction.is_some(),
-        critic_correction: u.critic_correction.unwrap_or_default().into(),
-        metrics_json: serde_json::to_string(&u.metrics)
+        has_critic_correction: critic_correction.is_some(),
+        critic_correction: critic_correction.unwrap_or_default().into(),
+        metrics_json: serde_json::to_string(metrics)
             .map(RString::from)
             .map_err(|e| e.to_string())?,
     })
 }
 
 pub(super) fn update_from_ffi(u: TabularUpdateFfi) -> PluginResult<TabularUpdate> {
-    let values = RVec::into_vec(u.values);
-    let term = match u.kind {
-        0 => TabularTerm::Zero,
-        1 => TabularTerm::LogPiWeights(values),
-        2 => TabularTerm::Direction(values),
-        k => return Err(format!("tabular correction returned unknown term kind {k}")),
-    };
+    let term = super::adapters::term_from_ffi(u.kind, RVec::into_vec(u.values), Family::Tabular)
+        .map_err(|e| format!("tabular {e}"))?;
     Ok(TabularUpdate {
         term,
         metrics: serde_json::from_str(&u.metrics_json)

@@ -14,7 +14,7 @@ use super::adam::Adam;
 use super::mlp::{Activation, Mlp};
 use super::state::{StateReader, StateWriter};
 use super::tensor::{Device, Tensor, device_from_name, from_rows, from_vec, to_vec};
-use crate::onpolicy::{OnPolicyCorrection, OnPolicyTerm};
+use crate::correction::{Correction, OnPolicyContext, OnPolicyCorrection, Term};
 use crate::spec::Space;
 use crate::{AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
 use burn::tensor::activation::log_softmax;
@@ -126,6 +126,17 @@ impl Opt {
     }
 }
 
+/// What an update computes from its rollout before the actor and critic steps.
+struct Prepared {
+    obs: Tensor<2>,
+    ret: Vec<f32>,
+    adv: Vec<f32>,
+    v: Vec<f32>,
+    plain: Vec<f32>,
+    /// Per env: its next transition starts an episode, after this rollout.
+    next_is_start: Vec<bool>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Counters {
     updates: u64,
@@ -154,12 +165,9 @@ pub struct AcCore {
 impl AcCore {
     /// The core with a correction attached from the start (a plugin's own composition, e.g.
     /// STAC = this core + `toolkit::stac::Stac`).
-    pub fn with_correction(
-        init: &AgentInit,
-        correction: Box<dyn OnPolicyCorrection>,
-    ) -> PluginResult<Self> {
+    pub fn with_correction(init: &AgentInit, correction: Correction) -> PluginResult<Self> {
         let mut core = Self::new(init)?;
-        core.correction = Some(correction);
+        core.correction = Some(correction.into_onpolicy()?);
         Ok(core)
     }
 
@@ -308,7 +316,9 @@ impl AcCore {
         (adv, ret)
     }
 
-    fn rollout_step(&mut self, b: &Batch<'_>) -> PluginResult<Metrics> {
+    /// What an update computes from a rollout before its actor and critic steps (the core
+    /// unchanged: the episode-start flags after the rollout are returned, not stored).
+    fn prepare(&self, b: &Batch<'_>) -> PluginResult<Prepared> {
         let n = b.len;
         if b.obs.len() != n * self.obs_dim || b.action.len() != n * self.act_dim {
             return Err("rollout of the wrong shape for this agent".into());
@@ -325,6 +335,7 @@ impl AcCore {
         }
         // Per-transition weights of the policy-gradient average.
         let mut weight = vec![0.0f32; n];
+        let mut next_is_start = self.counters.next_is_start.clone();
         match self.cfg.objective {
             Objective::Global => weight.iter_mut().for_each(|w| *w = 1.0 / n as f32),
             Objective::Start => {
@@ -332,59 +343,105 @@ impl AcCore {
                 let segment = (n / self.cfg.num_envs).max(1);
                 for t in 0..n {
                     let e = (t / segment).min(self.cfg.num_envs - 1);
-                    if self.counters.next_is_start[e] {
+                    if next_is_start[e] {
                         starts.push(t);
                     }
-                    self.counters.next_is_start[e] = b.terminated[t] > 0.5 || b.truncated[t] > 0.5;
+                    next_is_start[e] = b.terminated[t] > 0.5 || b.truncated[t] > 0.5;
                 }
                 for &t in &starts {
                     weight[t] = 1.0 / starts.len() as f32;
                 }
             }
         }
-        // Actor: one ascent step on mean_t w_t log pi(a_t|s_t) A_t, plus a correction's term.
         let plain: Vec<f32> = adv.iter().zip(&weight).map(|(a, w)| a * w).collect();
+        Ok(Prepared {
+            obs,
+            ret,
+            adv,
+            v,
+            plain,
+            next_is_start,
+        })
+    }
+
+    /// Runs `f` with the context a correction sees at the update on rollout `b`.
+    fn with_prepared<T>(
+        &self,
+        b: &Batch<'_>,
+        p: &Prepared,
+        f: impl FnOnce(&dyn OnPolicyContext) -> T,
+    ) -> T {
+        let n = b.len;
+        let segment = (n / self.cfg.num_envs).max(1);
+        let starts: Vec<bool> = (0..n)
+            .map(|t| t % segment == 0 || b.terminated[t - 1] > 0.5 || b.truncated[t - 1] > 0.5)
+            .collect();
+        f(&AcContext {
+            core: self,
+            batch: b,
+            obs: &p.obs,
+            starts: &starts,
+            returns: &p.ret,
+            advantages: &p.adv,
+            values: &p.v,
+            plain: &p.plain,
+        })
+    }
+
+    /// Run `f` with the context a correction would see at an update on the in-order rollout
+    /// `b`, without updating: for unit-testing an on-policy estimator against the real core.
+    pub fn with_context<T>(
+        &self,
+        b: &Batch<'_>,
+        f: impl FnOnce(&dyn OnPolicyContext) -> T,
+    ) -> PluginResult<T> {
+        let p = self.prepare(b)?;
+        Ok(self.with_prepared(b, &p, f))
+    }
+
+    fn rollout_step(&mut self, b: &Batch<'_>) -> PluginResult<Metrics> {
+        let n = b.len;
+        let p = self.prepare(b)?;
+        self.counters.next_is_start = p.next_is_start.clone();
+        let Prepared {
+            obs,
+            ret,
+            adv,
+            plain,
+            ..
+        } = &p;
+        // Actor: one ascent step on mean_t w_t log pi(a_t|s_t) A_t, plus a correction's term.
         let (term, mut extra_metrics) = match self.correction.take() {
-            None => (OnPolicyTerm::Zero, Vec::new()),
+            None => (ActorTerm::None, Vec::new()),
             Some(mut correction) => {
-                let segment = (n / self.cfg.num_envs).max(1);
-                let starts: Vec<bool> = (0..n)
-                    .map(|t| {
-                        t % segment == 0 || b.terminated[t - 1] > 0.5 || b.truncated[t - 1] > 0.5
-                    })
-                    .collect();
-                let ctx = AcContext {
-                    core: self,
-                    batch: b,
-                    obs: &obs,
-                    starts: &starts,
-                    returns: &ret,
-                    advantages: &adv,
-                    values: &v,
-                    plain: &plain,
-                };
-                let answer = correction.actor_term(&ctx);
+                let answer = self.with_prepared(b, &p, |ctx| correction.actor_term(ctx));
                 self.correction = Some(correction);
-                answer.map_err(|e| format!("correction: {e}"))?
+                let (term, metrics) = answer.map_err(|e| format!("correction: {e}"))?;
+                let metrics: Metrics = metrics
+                    .into_iter()
+                    .map(|(k, v)| (format!("correction/{k}"), v))
+                    .collect();
+                let term = match term.checked(n, self.actor_params())? {
+                    Term::Zero => ActorTerm::None,
+                    Term::Direction(p) => ActorTerm::Direction(p),
+                    per_sample => ActorTerm::LogPiWeights(
+                        per_sample.summed_entries(n).expect("a per-sample term"),
+                    ),
+                };
+                (term, metrics)
             }
         };
         let (mut pg, logp) = match &term {
             // Weights on log pi: one backward pass for the sum with the plain weights.
-            OnPolicyTerm::LogPiWeights(c) => {
-                if c.len() != n {
-                    return Err(format!(
-                        "the correction returned {} log-pi weights for a rollout of {n}",
-                        c.len()
-                    ));
-                }
+            ActorTerm::LogPiWeights(c) => {
                 let total = plain.iter().zip(c).map(|(p, c)| p + c).collect();
-                self.policy_gradient(&obs, b.action, total)?
+                self.policy_gradient(obs, b.action, total)?
             }
-            OnPolicyTerm::Zero | OnPolicyTerm::ParamGrad(_) => {
-                self.policy_gradient(&obs, b.action, plain.clone())?
+            ActorTerm::None | ActorTerm::Direction(_) => {
+                self.policy_gradient(obs, b.action, plain.clone())?
             }
         };
-        if let OnPolicyTerm::ParamGrad(p) = &term {
+        if let ActorTerm::Direction(p) = &term {
             // `pg` descends; the term ascends.
             let term = self.unflatten_actor(p)?;
             for (g, t) in pg.iter_mut().zip(term) {
@@ -396,17 +453,19 @@ impl AcCore {
                 .counters
                 .updates
                 .is_multiple_of(self.cfg.correction_diagnostics_every);
-        if due && term != OnPolicyTerm::Zero {
-            let (plain_grad, _) = self.policy_gradient(&obs, b.action, plain.clone())?;
-            let term_grad = match &term {
-                OnPolicyTerm::LogPiWeights(c) => self.policy_gradient(&obs, b.action, c.clone())?.0,
-                OnPolicyTerm::ParamGrad(p) => self
-                    .unflatten_actor(p)?
+        let term_grad = match &term {
+            _ if !due => None,
+            ActorTerm::None => None,
+            ActorTerm::LogPiWeights(c) => Some(self.policy_gradient(obs, b.action, c.clone())?.0),
+            ActorTerm::Direction(p) => Some(
+                self.unflatten_actor(p)?
                     .into_iter()
                     .map(|t| t.neg())
                     .collect(),
-                OnPolicyTerm::Zero => unreachable!("checked above"),
-            };
+            ),
+        };
+        if let Some(term_grad) = term_grad {
+            let (plain_grad, _) = self.policy_gradient(obs, b.action, plain.clone())?;
             extra_metrics.extend(compare_terms(&plain_grad, &term_grad));
         }
         let objective_value: f32 = plain.iter().zip(&logp).map(|(c, l)| c * l).sum();
@@ -599,21 +658,8 @@ impl crate::Agent for AcCore {
         w.finish()
     }
 
-    fn set_correction(&mut self, _: Box<dyn crate::Correction>) -> PluginResult<()> {
-        Err(FAMILY_MISMATCH.replace("{}", "a SAC-family correction (Correction)"))
-    }
-
-    fn set_tabular_correction(
-        &mut self,
-        _: Box<dyn crate::tabular::TabularCorrection>,
-    ) -> PluginResult<()> {
-        Err(FAMILY_MISMATCH.replace("{}", "a tabular-family correction (TabularCorrection)"))
-    }
-
-    fn set_onpolicy_correction(
-        &mut self,
-        correction: Box<dyn OnPolicyCorrection>,
-    ) -> PluginResult<()> {
+    fn attach(&mut self, correction: Correction) -> PluginResult<()> {
+        let correction = correction.into_onpolicy()?;
         if self.correction.is_some() {
             return Err(
                 "this agent already has its correction (stac); attach corrections to `agc`".into(),
@@ -684,7 +730,14 @@ impl Core for AcCore {
     }
 }
 
-const FAMILY_MISMATCH: &str = "the on-policy actor-critic takes on-policy-family corrections (OnPolicyCorrection); this one is {}";
+/// A correction's term as the actor step applies it.
+enum ActorTerm {
+    None,
+    /// Per-transition weights on `log pi`, added to the plain weights.
+    LogPiWeights(Vec<f32>),
+    /// Added to the ascent direction as is.
+    Direction(Vec<f32>),
+}
 
 /// Diagnostics of the two actor terms (descent directions): the correction term's norm, the
 /// plain gradient's and their cosine.
@@ -728,6 +781,48 @@ mod tests {
             device: "cpu".into(),
         };
         AcCore::new(&init).unwrap()
+    }
+
+    /// A correction that records the plain weights it was shown and returns nothing.
+    struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<f32>>>);
+
+    impl OnPolicyCorrection for Recorder {
+        fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(Term<f32>, Metrics)> {
+            *self.0.lock().unwrap() = ctx.plain_weights();
+            Ok((Term::Zero, Vec::new()))
+        }
+    }
+
+    /// `with_context` shows the context the update would show, and changes nothing.
+    #[test]
+    fn with_context_is_the_updates_context_and_leaves_the_core_unchanged() {
+        let mut c = core(Space::Discrete { n: 2 });
+        c.cfg.objective = Objective::Start;
+        let obs: Vec<f32> = (0..12).map(|i| (i as f32 * 0.7).sin()).collect();
+        let (act, r) = (
+            [0.0, 1.0, 1.0, 0.0, 1.0, 0.0],
+            [1.0, 0.5, -1.0, 2.0, 0.0, 1.0],
+        );
+        let (term, zeros) = ([0.0, 1.0, 0.0, 0.0, 0.0, 0.0], [0.0f32; 6]);
+        let b = Batch {
+            kind: BatchKind::Rollout,
+            len: 6,
+            obs: &obs,
+            action: &act,
+            reward: &r,
+            next_obs: &obs,
+            terminated: &term,
+            truncated: &zeros,
+        };
+        let before = c.save().unwrap();
+        let shown = c.with_context(&b, |ctx| ctx.plain_weights()).unwrap();
+        assert_eq!(c.save().unwrap(), before, "with_context changed the core");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        c.attach(Correction::onpolicy(Recorder(seen.clone())))
+            .unwrap();
+        c.update(&b, UpdateStep::Rollout).unwrap();
+        assert_eq!(*seen.lock().unwrap(), shown);
+        assert!(shown.iter().any(|w| *w != 0.0));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::implicit::{conjugate_gradient, conjugate_gradient_unchecked, extreme_
 use super::mlp::Mlp;
 use super::tensor::Tensor;
 use super::value::{critic_hvp, critic_jvp, critic_vjp};
-use crate::onpolicy::{OnPolicyContext, OnPolicyCorrection, OnPolicyTerm};
+use crate::correction::{OnPolicyContext, OnPolicyCorrection};
 use crate::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
 
@@ -200,7 +200,10 @@ impl Stac {
 }
 
 impl OnPolicyCorrection for Stac {
-    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(OnPolicyTerm, Metrics)> {
+    fn actor_term(
+        &mut self,
+        ctx: &dyn OnPolicyContext,
+    ) -> PluginResult<(crate::correction::Term<f32>, Metrics)> {
         let info = ctx.info();
         let b = ctx.batch();
         let products = ContextProducts {
@@ -223,7 +226,8 @@ impl OnPolicyCorrection for Stac {
         };
         let (coef, metrics) =
             implicit_coefficients(&self.cfg, &products, &batch, info.update, &mut self.gram)?;
-        Ok((OnPolicyTerm::LogPiWeights(coef), metrics))
+        // The weights carry the batch's 1/N (the products' seeds): summed as they are.
+        Ok((crate::correction::Term::Sum(coef), metrics))
     }
 }
 

@@ -5,8 +5,9 @@
 
 use super::suite::{Point, Task};
 use acgap_exact::{Exact, Vector};
+use acgap_sdk::Term;
 use acgap_sdk::plugin::ComponentKind;
-use acgap_sdk::tabular::{Base, TabularContext, TabularCorrection, TabularTerm, TabularUpdate};
+use acgap_sdk::tabular::{Base, TabularContext, TabularCorrection, TabularUpdate};
 use acgap_sdk::{CorrectionInit, PluginResult};
 
 /// A reference estimator that reads the exact model at the point (no sample-based
@@ -194,9 +195,8 @@ pub fn load(
     let c = plugin
         .new_correction(&name, &init)
         .map_err(|e| e.to_string())?;
-    Ok(Box::new(c.into_tabular().map_err(|e| {
-        format!("`{name}` from `{}`: {e}", plugin.path.display())
-    })?))
+    c.into_tabular()
+        .map_err(|e| format!("`{name}` from `{}`: {e}", plugin.path.display()))
 }
 
 /// The exact gap, batch by batch.
@@ -211,7 +211,7 @@ impl TabularCorrection for Oracle {
             .map(|(p, b)| p - b)
             .collect();
         Ok(TabularUpdate {
-            term: TabularTerm::Direction(d),
+            term: Term::Direction(d),
             metrics: Vec::new(),
             critic_correction: None,
         })
@@ -224,7 +224,7 @@ struct Constant(Vec<f64>);
 impl TabularCorrection for Constant {
     fn update(&mut self, _: &TabularContext) -> PluginResult<TabularUpdate> {
         Ok(TabularUpdate {
-            term: TabularTerm::Direction(self.0.clone()),
+            term: Term::Direction(self.0.clone()),
             metrics: Vec::new(),
             critic_correction: None,
         })

@@ -12,7 +12,8 @@ mod stats;
 pub mod suite;
 
 use acgap_exact::Exact;
-use acgap_sdk::tabular::{Base, TabularCorrection, TabularTerm, Transition, softmax_table};
+use acgap_sdk::Term;
+use acgap_sdk::tabular::{Base, TabularCorrection, Transition, softmax_table};
 use estimators::Row;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -176,7 +177,7 @@ fn directions(
             let ctx = suite::context(task, &point.theta, &point.critic, batch.clone(), base);
             let term = match &mut est {
                 Some(e) => e.update(&ctx)?.term,
-                None => TabularTerm::Zero,
+                None => Term::Zero,
             };
             if b >= warmup {
                 xs.push(ctx.actor_direction(&term)?);
@@ -235,7 +236,7 @@ mod tests {
     use acgap_sdk::tabular::{TabularContext, TabularUpdate};
 
     /// A model-based test estimator returning `f(pg, ctx)` as its term.
-    struct Fixed(Vec<f64>, fn(&[f64], &TabularContext) -> TabularTerm);
+    struct Fixed(Vec<f64>, fn(&[f64], &TabularContext) -> Term<f64>);
 
     impl TabularCorrection for Fixed {
         fn update(&mut self, ctx: &TabularContext) -> PluginResult<TabularUpdate> {
@@ -259,27 +260,25 @@ mod tests {
     );
 
     /// `0.5 e_0` added to the oracle: a known absolute bias of 0.5.
-    fn biased(pg: &[f64], ctx: &TabularContext) -> TabularTerm {
+    fn biased(pg: &[f64], ctx: &TabularContext) -> Term<f64> {
         let mut d: Vec<f64> = pg
             .iter()
             .zip(&ctx.base_direction)
             .map(|(p, b)| p - b)
             .collect();
         d[0] += 0.5;
-        TabularTerm::Direction(d)
+        Term::Direction(d)
     }
 
     const BUILDERS: [Builder; 5] = [
-        ("zero", |e, _| {
-            Box::new(Fixed(pg(e), |_, _| TabularTerm::Zero))
-        }),
+        ("zero", |e, _| Box::new(Fixed(pg(e), |_, _| Term::Zero))),
         ("biased", |e, _| Box::new(Fixed(pg(e), biased))),
         ("wrong-length", |e, _| {
-            Box::new(Fixed(pg(e), |_, _| TabularTerm::Direction(vec![1.0; 3])))
+            Box::new(Fixed(pg(e), |_, _| Term::Direction(vec![1.0; 3])))
         }),
         ("nan", |e, _| {
             Box::new(Fixed(pg(e), |_, c| {
-                TabularTerm::LogPiWeights(vec![f64::NAN; c.batch.len()])
+                Term::Mean(vec![f64::NAN; c.batch.len()])
             }))
         }),
         ("panics", |e, _| {
@@ -370,7 +369,7 @@ mod tests {
         }
         let cells = score_all(&tasks, &rows, &options());
         for (name, needle) in [
-            ("agc+wrong-length", "direction of 3 entries"),
+            ("agc+wrong-length", "direction of 3 values"),
             ("agc+nan", "non-finite"),
             ("agc+panics", "panicked: estimator bug"),
         ] {

@@ -2,8 +2,8 @@
 //! Every agent acts with valid zero actions unless its failure is in `act`.
 
 use acgap_sdk::{
-    Agent, AgentEntry, AgentInit, Batch, BatchKind, Correction, CorrectionEntry, CorrectionTerm,
-    Metrics, PluginResult, SacContext, Training, UpdateStep,
+    Agent, AgentEntry, AgentInit, Batch, BatchKind, Correction, CorrectionEntry, Family, Metrics,
+    PluginResult, SacContext, SacCorrection, Term, Training, UpdateStep,
 };
 
 /// Corrections that misbehave: a parameter direction of the wrong length, or a panic.
@@ -11,12 +11,12 @@ struct BadCorrection {
     panics: bool,
 }
 
-impl Correction for BadCorrection {
-    fn actor_term(&mut self, _ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)> {
+impl SacCorrection for BadCorrection {
+    fn actor_term(&mut self, _ctx: &dyn SacContext) -> PluginResult<(Term<f32>, Metrics)> {
         if self.panics {
             panic!("fixture: deliberate panic in a correction");
         }
-        Ok((CorrectionTerm::ParamGrad(vec![0.0; 3]), vec![]))
+        Ok((Term::Direction(vec![0.0; 3]), vec![]))
     }
 }
 
@@ -141,10 +141,8 @@ acgap_sdk::export_plugin! {
         AgentEntry { name: "on-policy", description: "checks that rollouts arrive in order", default_config: no_config, build: |i| Fixture::new(i, Fault::None, true) },
     ],
     corrections: [
-        CorrectionEntry { name: "wrong-length", description: "returns 3 values", default_config: no_config, build: |_| Ok(Box::new(BadCorrection { panics: false })) },
-        CorrectionEntry { name: "panics", description: "panics in actor_term", default_config: no_config, build: |_| Ok(Box::new(BadCorrection { panics: true })) },
-    ],
-    tabular_corrections: [
-        acgap_sdk::TabularCorrectionEntry { name: "tabular-panics", description: "panics in update", default_config: no_config, build: |_| Ok(Box::new(PanickingTabular)) },
+        CorrectionEntry { name: "wrong-length", description: "returns 3 values", family: Family::Sac, default_config: no_config, build: |_| Ok(Correction::sac(BadCorrection { panics: false })) },
+        CorrectionEntry { name: "panics", description: "panics in actor_term", family: Family::Sac, default_config: no_config, build: |_| Ok(Correction::sac(BadCorrection { panics: true })) },
+        CorrectionEntry { name: "tabular-panics", description: "panics in update", family: Family::Tabular, default_config: no_config, build: |_| Ok(Correction::tabular(PanickingTabular)) },
     ],
 }

@@ -6,7 +6,7 @@ use super::context::{BatchTensors, Core, StepContext, check_batch, q};
 use super::host_steps::HostNets;
 use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
 use crate::batch::{Batch, UpdateStep};
-use crate::correction::{ContextInfo, Correction, CorrectionTerm};
+use crate::correction::{ContextInfo, Correction, SacCorrection, Term};
 use crate::spec::Space;
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::state::{StateReader, StateWriter};
@@ -18,7 +18,7 @@ use crate::toolkit::{Adam, Mlp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// SAC with an optional [`Correction`]. See docs/algorithms.md §3.
+/// SAC with an optional [`SacCorrection`]. See docs/algorithms.md §3.
 pub struct SacCore {
     pub(super) cfg: SacConfig,
     pub(super) device: Device,
@@ -36,7 +36,7 @@ pub struct SacCore {
     alpha_opt: Adam,
     target_entropy: f64,
     rng: ChaCha8Rng,
-    correction: Option<Box<dyn Correction>>,
+    correction: Option<Box<dyn SacCorrection>>,
     pub(super) counters: Counters,
     /// On the CPU device, the networks on the host for the fused critic and actor steps
     /// (`host_steps.rs`); `None` elsewhere, where the steps run through burn's autodiff.
@@ -51,7 +51,8 @@ pub(super) struct Counters {
 }
 
 impl SacCore {
-    pub fn new(init: &AgentInit, correction: Option<Box<dyn Correction>>) -> PluginResult<Self> {
+    pub fn new(init: &AgentInit, correction: Option<Correction>) -> PluginResult<Self> {
+        let correction = correction.map(Correction::into_sac).transpose()?;
         let cfg = SacConfig::from_json(&init.config)?;
         let device = device_from_name(&init.device)?;
         let Space::Box { low, high } = &init.env.action else {
@@ -278,16 +279,17 @@ impl SacCore {
         Ok(metrics)
     }
 
-    /// The correction's term for this actor step (checked against the actor's sizes; an
-    /// all-zero action gradient is `Zero`) and its metrics.
+    /// The correction's term for this actor step, checked against the actor's sizes, as the
+    /// core applies it (per-sample entries in the summed form; all zeros is no term) and its
+    /// metrics.
     fn correction_term(
         &mut self,
         batch: &Batch<'_>,
         eps: &[f32],
         eps_next: Vec<f32>,
-    ) -> PluginResult<(CorrectionTerm, Metrics)> {
+    ) -> PluginResult<(ActorTerm, Metrics)> {
         let Some(mut correction) = self.correction.take() else {
-            return Ok((CorrectionTerm::Zero, Vec::new()));
+            return Ok((ActorTerm::None, Vec::new()));
         };
         self.sync_burn_nets();
         let (n, ad, p) = (batch.len, self.act_dim, self.actor.net.param_count());
@@ -298,26 +300,20 @@ impl SacCore {
         });
         self.correction = Some(correction);
         let (term, metrics) = result?;
-        let term = match term {
-            // An all-zero action gradient would change nothing but the order of floating-point
-            // sums in the backward pass: skipped, so that a correction scaled to zero leaves
-            // SAC bit-identical.
-            CorrectionTerm::ActionGrad(g) if g.len() == n * ad && g.iter().all(|x| *x == 0.0) => {
-                CorrectionTerm::Zero
+        let term = match term.checked(n * ad, p)? {
+            Term::Zero => ActorTerm::None,
+            Term::Direction(d) => ActorTerm::Direction(d),
+            per_sample => {
+                let g = per_sample.summed_entries(n).expect("a per-sample term");
+                // An all-zero action gradient would change nothing but the order of
+                // floating-point sums in the backward pass: skipped, so that a correction
+                // scaled to zero leaves SAC bit-identical.
+                if g.iter().all(|x| *x == 0.0) {
+                    ActorTerm::None
+                } else {
+                    ActorTerm::ActionGrad(g)
+                }
             }
-            CorrectionTerm::ActionGrad(g) if g.len() != n * ad => {
-                return Err(format!(
-                    "correction returned an action gradient of {} values, expected {n} x {ad}",
-                    g.len()
-                ));
-            }
-            CorrectionTerm::ParamGrad(d) if d.len() != p => {
-                return Err(format!(
-                    "correction returned a parameter direction of {} values, expected {p}",
-                    d.len()
-                ));
-            }
-            term => term,
         };
         Ok((term, prefixed("correction/", metrics)))
     }
@@ -327,7 +323,7 @@ impl SacCore {
         &mut self,
         batch: &Batch<'_>,
         eps: Vec<f32>,
-        term: CorrectionTerm,
+        term: ActorTerm,
     ) -> PluginResult<(f32, f64)> {
         let t = BatchTensors::new(self, batch)?;
         let (n, ad) = (batch.len, self.act_dim);
@@ -340,14 +336,14 @@ impl SacCore {
         // sum_b g_b . a~_b(theta) is g mapped through the reparameterisation with this step's
         // noise (what `actor_vjp` computes on its own).
         let ascent = match &term {
-            CorrectionTerm::ActionGrad(g) => {
+            ActorTerm::ActionGrad(g) => {
                 objective + (action * from_rows(g, n, ad, &self.device)).sum()
             }
             _ => objective,
         };
         let grads = ascent.neg().backward();
         let mut g = tracked.grads(&grads);
-        if let CorrectionTerm::ParamGrad(d) = &term {
+        if let ActorTerm::Direction(d) = &term {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
             let d = self.actor.net.unflatten(d, &self.device);
             g = g.into_iter().zip(d).map(|(g, d)| g - d).collect();
@@ -566,28 +562,20 @@ impl Agent for SacCore {
         })
     }
 
-    fn set_correction(&mut self, correction: Box<dyn Correction>) -> PluginResult<()> {
-        self.correction = Some(correction);
+    fn attach(&mut self, correction: Correction) -> PluginResult<()> {
+        self.correction = Some(correction.into_sac()?);
         Ok(())
-    }
-
-    fn set_onpolicy_correction(
-        &mut self,
-        _: Box<dyn crate::onpolicy::OnPolicyCorrection>,
-    ) -> PluginResult<()> {
-        Err(FAMILY_MISMATCH.replace("{}", "an on-policy-family correction (OnPolicyCorrection)"))
-    }
-
-    fn set_tabular_correction(
-        &mut self,
-        _: Box<dyn crate::tabular::TabularCorrection>,
-    ) -> PluginResult<()> {
-        Err(FAMILY_MISMATCH.replace("{}", "a tabular-family correction (TabularCorrection)"))
     }
 }
 
-const FAMILY_MISMATCH: &str =
-    "the SAC core takes SAC-family corrections (Correction); this one is {}";
+/// A correction's term as the actor step applies it.
+pub(super) enum ActorTerm {
+    None,
+    /// `g_b`, summed over the batch through `d a~_b / d theta`.
+    ActionGrad(Vec<f32>),
+    /// Added to the ascent direction as is.
+    Direction(Vec<f32>),
+}
 
 impl SacCore {
     /// Env-unit actions to the actor's `[-1, 1]`.

@@ -4,10 +4,10 @@
 //! instead of a graph of allocating tensor operations. `tests.rs` checks that both paths
 //! take the same steps.
 
+use super::core::ActorTerm;
 use super::core::SacCore;
 use crate::agent::PluginResult;
 use crate::batch::Batch;
-use crate::correction::CorrectionTerm;
 use crate::toolkit::policy::{HALF_LOG_2PI, LOG_STD_MAX, LOG_STD_MIN};
 use crate::toolkit::{Adam, HostMlp, Mlp, Tape, Wanted};
 use std::ops::Range;
@@ -385,7 +385,7 @@ impl SacCore {
         &mut self,
         batch: &Batch<'_>,
         eps: &[f32],
-        term: CorrectionTerm,
+        term: ActorTerm,
     ) -> PluginResult<(f32, f64)> {
         let (n, od, ad) = (batch.len, self.obs_dim, self.act_dim);
         let alpha = self.alpha();
@@ -393,7 +393,7 @@ impl SacCore {
         let host = self.host.as_mut().expect("the host path");
         let (actor, critics) = (&host.actor, &host.critics);
         let action_term = match &term {
-            CorrectionTerm::ActionGrad(g) => Some(g.as_slice()),
+            ActorTerm::ActionGrad(g) => Some(g.as_slice()),
             _ => None,
         };
         // Each lane: J_pi's terms on its rows and their gradient in the actor's parameters,
@@ -459,7 +459,7 @@ impl SacCore {
         host.burn_stale = true;
         let worked = host.lanes.iter_mut().take(parts.len());
         let grads = sum_into_first(worked.map(|l| &mut l.actor_grads));
-        if let CorrectionTerm::ParamGrad(d) = term {
+        if let ActorTerm::Direction(d) = term {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
             let mut offset = 0;
             for g in grads.iter_mut() {

@@ -1,7 +1,7 @@
 //! The SAC core (docs/algorithms.md §3) with the correction hook.
 //!
 //! One implementation serves SAC, Res-SAC and Stack-SAC: a plugin builds a
-//! [`SacCore`] with or without a [`crate::correction::Correction`]. The core
+//! [`SacCore`] with or without a [`crate::correction::SacCorrection`]. The core
 //! implements [`crate::agent::Agent`] itself.
 
 mod config;
@@ -13,7 +13,7 @@ pub use config::SacConfig;
 pub use core::SacCore;
 
 use crate::agent::{Agent, AgentInit, PluginResult};
-use crate::correction::{Correction, CorrectionInit};
+use crate::correction::{Correction, CorrectionInit, SacCorrection};
 
 /// The default config of "SAC core + a compiled-in correction": the SAC keys and the
 /// correction's keys in one flat object (so `--set clip=4` and `--set tau=0.01` both work).
@@ -32,7 +32,7 @@ pub fn defaults_with_correction(
 /// [`defaults_with_correction`]: the keys of `correction_defaults` go to the correction
 /// (which gets the agent's seed, exactly as a `--correction` loaded next to `libsac.so`
 /// would), the rest to the SAC core.
-pub fn build_with_correction<C: Correction + 'static>(
+pub fn build_with_correction<C: SacCorrection + 'static>(
     init: AgentInit,
     correction_defaults: &serde_json::Value,
     build: impl FnOnce(&CorrectionInit) -> PluginResult<C>,
@@ -60,7 +60,7 @@ pub fn build_with_correction<C: Correction + 'static>(
             config: serde_json::Value::Object(sac),
             ..init
         },
-        Some(Box::new(correction)),
+        Some(Correction::sac(correction)),
     )?))
 }
 

@@ -6,7 +6,7 @@ use super::context::{BatchTensors, StepContext};
 use super::core::SacCore;
 use crate::agent::{Agent, AgentInit};
 use crate::batch::{Batch, BatchKind, UpdateStep};
-use crate::correction::{Correction, CorrectionTerm, SacContext};
+use crate::correction::{Correction, SacContext, SacCorrection, Term};
 use crate::spec::{EnvSpec, Space};
 use crate::toolkit::policy::SquashedGaussian;
 use crate::toolkit::tensor::{from_rows, normal_noise, to_vec};
@@ -271,24 +271,38 @@ fn actor_products_match_finite_differences() {
     );
 }
 
-/// A correction that returns a fixed action gradient either as is or turned into a
-/// parameter direction with `actor_vjp`: both must move the actor identically.
+/// A correction that returns a fixed action gradient either as is (summed), as a mean of
+/// `B g`, or turned into a parameter direction with `actor_vjp`: all must move the actor
+/// identically.
 struct FixedTerm {
     g: Vec<f32>,
     as_param: bool,
 }
 
-impl Correction for FixedTerm {
+impl SacCorrection for FixedTerm {
     fn actor_term(
         &mut self,
         ctx: &dyn SacContext,
-    ) -> crate::agent::PluginResult<(CorrectionTerm, crate::agent::Metrics)> {
+    ) -> crate::agent::PluginResult<(Term<f32>, crate::agent::Metrics)> {
         let term = if self.as_param {
-            CorrectionTerm::ParamGrad(ctx.actor_vjp(&self.g)?)
+            Term::Direction(ctx.actor_vjp(&self.g)?)
         } else {
-            CorrectionTerm::ActionGrad(self.g.clone())
+            Term::Sum(self.g.clone())
         };
         Ok((term, vec![]))
+    }
+}
+
+/// [`FixedTerm`]'s action gradient given as a batch mean.
+struct MeanTerm(Vec<f32>);
+
+impl SacCorrection for MeanTerm {
+    fn actor_term(
+        &mut self,
+        ctx: &dyn SacContext,
+    ) -> crate::agent::PluginResult<(Term<f32>, crate::agent::Metrics)> {
+        let b = ctx.info().batch_len as f32;
+        Ok((Term::Mean(self.0.iter().map(|g| g * b).collect()), vec![]))
     }
 }
 
@@ -299,7 +313,7 @@ fn action_and_parameter_terms_give_the_same_actor_step() {
     let run = |as_param: bool, correction: bool| {
         let mut c = core(33);
         if correction {
-            c.set_correction(Box::new(FixedTerm {
+            c.attach(Correction::sac(FixedTerm {
                 g: g.clone(),
                 as_param,
             }))
@@ -309,6 +323,10 @@ fn action_and_parameter_terms_give_the_same_actor_step() {
         c.net_flats()[0].clone()
     };
     let (plain, via_action, via_param) = (run(false, false), run(false, true), run(true, true));
+    let mut c = core(33);
+    c.attach(Correction::sac(MeanTerm(g.clone()))).unwrap();
+    c.update(&data.batch(), UpdateStep::Actor).unwrap();
+    let via_mean = c.net_flats()[0].clone();
     let diff = |a: &[f32], b: &[f32]| {
         a.iter()
             .zip(b)
@@ -324,20 +342,25 @@ fn action_and_parameter_terms_give_the_same_actor_step() {
         diff(&plain, &via_action) > 1e-5,
         "the correction had no effect on the actor"
     );
+    assert!(
+        diff(&via_mean, &via_action) < 1e-6,
+        "a mean of B g is not the sum of g: {}",
+        diff(&via_mean, &via_action)
+    );
 }
 
 #[test]
 fn an_action_gradient_of_the_wrong_length_is_refused() {
     let data = Data::random(34);
     let mut c = core(35);
-    c.set_correction(Box::new(FixedTerm {
+    c.attach(Correction::sac(FixedTerm {
         g: vec![1.0; 3],
         as_param: false,
     }))
     .unwrap();
     let err = c.update(&data.batch(), UpdateStep::Actor).unwrap_err();
     assert!(
-        err.contains("action gradient of 3 values") && err.contains("expected"),
+        err.contains("per-sample term of 3 values") && err.contains("expected"),
         "{err}"
     );
 }
@@ -507,7 +530,7 @@ fn actor_gradient_matches_finite_differences_of_j_pi() {
 fn core_with_term(device: &str, term: Option<bool>, g: &[f32]) -> SacCore {
     let mut c = core_on(83, device);
     if let Some(as_param) = term {
-        c.set_correction(Box::new(FixedTerm {
+        c.attach(Correction::sac(FixedTerm {
             g: g.to_vec(),
             as_param,
         }))

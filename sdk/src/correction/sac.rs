@@ -1,42 +1,28 @@
-//! The correction-term hook: how a gap estimator changes the actor's update.
+//! The SAC family: a gap estimator for the SAC core (`SacCore`; docs/algorithms.md §3).
 //!
-//! The actor of the SAC core ascends `grad_theta J_pi + correction`
-//! (docs/algorithms.md §3). A [`Correction`] is called by the core at every
-//! correction step (to train its own networks) and at every actor step (to
-//! return its term). It sees the base algorithm only through [`SacContext`]:
-//! plain `f32` data and products with the base's networks, so the same
+//! The actor of the SAC core ascends `grad_theta J_pi + term`. A [`SacCorrection`] is called by
+//! the core at every correction step (to train its own networks, [`SacCorrection::train`]) and
+//! at every actor step (to return its [`Term`]). It sees the base algorithm only through
+//! [`SacContext`]: plain `f32` data and products with the base's networks, so the same
 //! estimator works compiled into a plugin or loaded from its own library
 //! (`host --correction libmygap.so`).
 //!
-//! Both kinds of estimator in the papers fit:
-//! - **action-space** (Res-SAC): return [`CorrectionTerm::ActionGrad`], a per-sample
-//!   gradient with respect to the reparameterised action `a~`; the core backpropagates
-//!   it through the actor (`grad_theta mean W(s, a~)`).
+//! Both kinds of estimator in the papers fit (the units of each [`Term`] form are in
+//! docs/plugins.md, "One convention"):
+//! - **action-space** (Res-SAC): per-sample gradients `g_b` with respect to the reparameterised
+//!   action `a~_b` ([`Term::Mean`] or [`Term::Sum`]); the core maps them through the actor
+//!   (`sum_b g_b . d a~_b / d theta`, what [`SacContext::actor_vjp`] computes).
 //! - **parameter-space** (Stack-SAC): combine [`SacContext::critic_vjp`],
 //!   [`SacContext::critic_jvp`] and [`SacContext::target_vjp`] and return
-//!   [`CorrectionTerm::ParamGrad`], a direction in the actor's flat parameter space.
+//!   [`Term::Direction`], a direction in the actor's flat parameter space.
 //!
 //! Flat parameter vectors list each network's layers in order, every layer's
 //! weight matrix (row-major, `in x out`) followed by its bias.
 
+use super::Term;
 use crate::batch::Batch;
 use crate::result::{Metrics, PluginResult};
-use crate::spec::EnvSpec;
 use serde::{Deserialize, Serialize};
-
-/// What a correction adds to the actor's ascent direction.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CorrectionTerm {
-    /// Nothing this step.
-    Zero,
-    /// `B x act_dim` row-major: `g_b`, the derivative of the correction objective with
-    /// respect to the squashed action `a~_b` (in the actor's `[-1, 1]` units). The core adds
-    /// `sum_b g_b . d a~_b / d theta` (that is, [`SacContext::actor_vjp`] of `g`) to the
-    /// ascent direction, so return `dW/da / B` for a batch mean.
-    ActionGrad(Vec<f32>),
-    /// A direction in the actor's flat parameter space, added as is.
-    ParamGrad(Vec<f32>),
-}
 
 /// Sizes and constants of the base algorithm at this update.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,28 +108,25 @@ pub trait SacContext {
     }
 }
 
-/// Everything a correction is built from.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CorrectionInit {
-    /// The correction's config: its defaults merged with the user's overrides.
-    pub config: serde_json::Value,
-    pub env: EnvSpec,
-    /// The seed of the agent this correction is attached to; derive the correction's own
-    /// streams from it with [`crate::seeds::derive`] and a name of your own.
-    pub seed: u64,
-    pub device: String,
-}
-
-/// A gap estimator. Implement `actor_term`; the rest has defaults.
-pub trait Correction: Send {
-    /// One step of the estimator's own networks (the "y" of "Algo-x-y").
+/// A SAC-family gap estimator. Implement `actor_term`; the rest has defaults.
+pub trait SacCorrection: Send {
+    /// One step of the estimator's own networks (the "y" of "Algo-x-y"). An estimator that
+    /// trains also returns `true` from [`SacCorrection::trains`].
     fn train(&mut self, ctx: &dyn SacContext) -> PluginResult<Metrics> {
         let _ = ctx;
         Ok(Vec::new())
     }
 
-    /// The term to add to the actor's ascent direction at this actor step, with metrics.
-    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(CorrectionTerm, Metrics)>;
+    /// Whether [`SacCorrection::train`] does anything. The host refuses to run an estimator
+    /// that trains under a schedule with no correction steps (`--schedule x-0`), which would
+    /// leave its networks at their initial values.
+    fn trains(&self) -> bool {
+        false
+    }
+
+    /// The term to add to the actor's ascent direction at this actor step, with metrics
+    /// (logged as `correction/<metric>`; name them `<your-name>/...`).
+    fn actor_term(&mut self, ctx: &dyn SacContext) -> PluginResult<(Term<f32>, Metrics)>;
 
     /// Additive value terms this estimator contributes at `n` pairs (actions in `[-1, 1]`),
     /// e.g. Res-SAC's `("w", W(s, a))`; the core reports `q+<name>` in its value estimates.

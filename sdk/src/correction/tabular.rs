@@ -9,17 +9,19 @@
 //!
 //! where the base is Actor^g (`mean_B q(s,a) grad log pi(a|s)`) or Actor^o
 //! (`sum_s o(s) grad sum_a pi(a|s) q(s,a)` over the start states seen). A
-//! [`TabularCorrection`] returns its term as
-//! - [`TabularTerm::LogPiWeights`]: one weight `c_b` per transition, the actor adding
+//! [`TabularCorrection`] returns its [`Term`] as
+//! - [`Term::Mean`]: one weight `c_b` per transition, the actor adding
 //!   `mean_B c_b grad log pi(a_b|s_b)` (with the Actor^g base the weight joins the critic's
 //!   value per sample, `mean_B (q(s_b,a_b) + c_b) grad log pi`: Res-AC's `q + w`);
-//! - [`TabularTerm::Direction`]: a direction in logit space, added as is (Stack-AC's implicit term).
+//!   [`Term::Sum`]: the same weights already divided by `B` (the core multiplies them back);
+//! - [`Term::Direction`]: a direction in logit space, added as is (Stack-AC's implicit term).
 //!
 //! Why this differs from the SAC hook ([`crate::correction::SacContext`]): tabular tables are
 //! small and explicit, so the context is plain data (the tables themselves) rather than
 //! products with networks; an estimator computes whatever it needs from them. Both hooks share
-//! the loading (`--correction`), the export macro and the ABI object.
+//! the [`Term`], the loading (`--correction`), the export macro and the ABI object.
 
+use super::Term;
 use crate::result::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
 
@@ -169,27 +171,10 @@ impl TabularContext {
     }
 
     /// The actor's ascent direction: the base plus a correction's term (checked).
-    pub fn actor_direction(&self, term: &TabularTerm) -> PluginResult<Vec<f64>> {
+    pub fn actor_direction(&self, term: &Term<f64>) -> PluginResult<Vec<f64>> {
         let (n, pairs) = (self.batch.len(), self.states * self.actions);
-        let weights = match term {
-            TabularTerm::LogPiWeights(w) if w.len() != n => {
-                return Err(format!(
-                    "a tabular correction returned {} log-pi weights for a batch of {n}",
-                    w.len()
-                ));
-            }
-            TabularTerm::Direction(d) if d.len() != pairs => {
-                return Err(format!(
-                    "a tabular correction returned a direction of {} entries; the logits table has {pairs}",
-                    d.len()
-                ));
-            }
-            TabularTerm::LogPiWeights(w) => Some(w.as_slice()),
-            _ => None,
-        };
-        if let TabularTerm::LogPiWeights(v) | TabularTerm::Direction(v) = term
-            && let Some(bad) = v.iter().find(|x| !x.is_finite())
-        {
+        let term = term.clone().checked(n, pairs)?;
+        if let Some(bad) = term.non_finite() {
             return Err(format!(
                 "a tabular correction returned a non-finite value ({bad})"
             ));
@@ -197,14 +182,19 @@ impl TabularContext {
         // The base was computed once, when the context was built; only weights on log pi
         // change the per-sample values and need a fresh pass.
         Ok(match term {
-            TabularTerm::Zero => self.base_direction.clone(),
-            TabularTerm::Direction(d) => self
+            Term::Zero => self.base_direction.clone(),
+            Term::Direction(d) => self
                 .base_direction
                 .iter()
-                .zip(d)
+                .zip(&d)
                 .map(|(g, di)| g + di)
                 .collect(),
-            TabularTerm::LogPiWeights(_) => self.direction_with(weights),
+            Term::Mean(w) => self.direction_with(Some(&w)),
+            // The core averages: weights already divided by `n` are multiplied back.
+            Term::Sum(w) => {
+                let w: Vec<f64> = w.iter().map(|c| c * n as f64).collect();
+                self.direction_with(Some(&w))
+            }
         })
     }
 
@@ -258,20 +248,10 @@ impl TabularContext {
     }
 }
 
-/// What a tabular correction adds to the actor's ascent direction.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum TabularTerm {
-    Zero,
-    /// One weight per transition on `grad log pi(a|s)`, averaged over the batch.
-    LogPiWeights(Vec<f64>),
-    /// A direction in logit space (`states * actions`).
-    Direction(Vec<f64>),
-}
-
 /// One update of a tabular correction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TabularUpdate {
-    pub term: TabularTerm,
+    pub term: Term<f64>,
     pub metrics: Metrics,
     /// The correction's additive critic table after this update (Res-AC's `w`), if it keeps
     /// one: the exact diagnostics then also score `q + w` against the true `q`.
@@ -281,7 +261,8 @@ pub struct TabularUpdate {
 /// A gap estimator for the tabular actor-critics. Implement `update`; the rest has defaults.
 pub trait TabularCorrection: Send {
     /// The term of this update, computed from the context's tables (before the update); an
-    /// estimator with tables of its own steps them here too.
+    /// estimator with tables of its own steps them here too. Metrics are logged as
+    /// `correction/<metric>`; name them `<your-name>/...`.
     fn update(&mut self, ctx: &TabularContext) -> PluginResult<TabularUpdate>;
 
     /// The estimator's complete state, for exact resume.
@@ -353,27 +334,25 @@ mod tests {
         let g = ctx(Base::ActorG);
         // Weights join the critic's value per sample: c = -q cancels the base exactly.
         let cancel: Vec<f64> = g.batch.iter().map(|t| -g.critic[t.s * 3 + t.a]).collect();
-        let d = g
-            .actor_direction(&TabularTerm::LogPiWeights(cancel))
-            .unwrap();
+        let d = g.actor_direction(&Term::Mean(cancel)).unwrap();
         assert!(d.iter().all(|x| x.abs() < 1e-15), "{d:?}");
         let o = ctx(Base::ActorO);
         assert_ne!(o.base_direction, vec![0.0; 6]);
         let neg: Vec<f64> = o.base_direction.iter().map(|x| -x).collect();
-        let d = o.actor_direction(&TabularTerm::Direction(neg)).unwrap();
+        let d = o.actor_direction(&Term::Direction(neg)).unwrap();
         assert!(d.iter().all(|x| x.abs() < 1e-15));
         assert!(
-            o.actor_direction(&TabularTerm::Direction(vec![0.0; 5]))
+            o.actor_direction(&Term::Direction(vec![0.0; 5]))
                 .unwrap_err()
-                .contains("5 entries")
+                .contains("direction of 5 values")
         );
         assert!(
-            g.actor_direction(&TabularTerm::LogPiWeights(vec![0.0; 2]))
+            g.actor_direction(&Term::Mean(vec![0.0; 2]))
                 .unwrap_err()
-                .contains("2 log-pi weights")
+                .contains("term of 2 values")
         );
         assert!(
-            g.actor_direction(&TabularTerm::LogPiWeights(vec![0.0, f64::NAN, 0.0]))
+            g.actor_direction(&Term::Mean(vec![0.0, f64::NAN, 0.0]))
                 .unwrap_err()
                 .contains("non-finite")
         );

@@ -2,10 +2,12 @@
 //! on-policy actor-critic core (`toolkit::ac::AcCore`; docs/algorithms.md §4).
 //!
 //! The core's actor ascends `sum_t w_t grad log pi(a_t|s_t)` with the plain weights
-//! `w_t = A_t / N` (or over episode starts, `objective = "start"`), plus a correction's term:
-//! - [`OnPolicyTerm::LogPiWeights`]: extra per-transition weights `c_t` on `log pi` (STAC's
-//!   cross term has this form), summed with the plain weights before the one backward pass;
-//! - [`OnPolicyTerm::ParamGrad`]: a direction in the actor's flat parameter space, added as is.
+//! `w_t = A_t / N` (or over episode starts, `objective = "start"`), plus a correction's
+//! [`Term`]:
+//! - [`Term::Mean`] / [`Term::Sum`]: extra per-transition weights `c_t` on `log pi` (STAC's
+//!   cross term has this form; `Mean`'s are divided by `N`), summed with the plain weights
+//!   before the one backward pass;
+//! - [`Term::Direction`]: a direction in the actor's flat parameter space, added as is.
 //!
 //! An estimator sees the core only through [`OnPolicyContext`]: the rollout and what the core
 //! computed from it (returns, advantages, values, episode starts, the plain weights) and exact
@@ -17,6 +19,7 @@
 //! (row-major, `in x out`) followed by its bias; the actor's end with the log-std row (zeros for
 //! a categorical policy).
 
+use super::Term;
 use crate::batch::Batch;
 use crate::result::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
@@ -93,20 +96,11 @@ pub trait OnPolicyContext {
     }
 }
 
-/// What a correction adds to the on-policy actor's ascent direction.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OnPolicyTerm {
-    Zero,
-    /// One weight per transition on `log pi(a_t|s_t)`, added to the plain weights.
-    LogPiWeights(Vec<f32>),
-    /// A direction in the actor's flat parameter space.
-    ParamGrad(Vec<f32>),
-}
-
 /// A gap estimator for the on-policy core. Implement `actor_term`; the rest has defaults.
 pub trait OnPolicyCorrection: Send {
-    /// The term of this update, with metrics (logged under the correction's own names).
-    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(OnPolicyTerm, Metrics)>;
+    /// The term of this update, with metrics (logged as `correction/<metric>`; name them
+    /// `<your-name>/...`).
+    fn actor_term(&mut self, ctx: &dyn OnPolicyContext) -> PluginResult<(Term<f32>, Metrics)>;
 
     /// The estimator's complete state, for exact resume.
     fn save(&self) -> PluginResult<Vec<u8>> {
