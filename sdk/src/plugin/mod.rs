@@ -13,6 +13,7 @@ pub mod export;
 mod guard;
 mod load;
 mod onpolicy_context;
+mod ops;
 mod tabular;
 
 pub use adapters::{LoadedAgent, LoadedCorrection};

@@ -1,82 +1,45 @@
 //! [`OnPolicyContext`] across a library boundary, through [`ContextFfi::call_f64`]: the core's
-//! side answers named queries ([`OnPolicyServer`]), a loaded correction's side asks them
+//! side answers named operations ([`OnPolicyServer`]), a loaded correction's side asks them
 //! ([`RemoteOnPolicyContext`]). Every value travels as f64 — f32 data widens exactly and
 //! narrows back unchanged — so a correction computes the same numbers loaded or compiled in.
+//! Every operation is declared once, in the table below (see `super::ops`).
 
 use super::abi::{ContextFfi, ContextRef};
+use super::ops::{Columns, Wire, context_ops};
 use crate::agent::PluginResult;
 use crate::batch::{Batch, BatchKind};
-use crate::onpolicy::{OnPolicyContext, RolloutInfo};
+use crate::correction::{OnPolicyContext, RolloutInfo};
 use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
+use std::borrow::Cow;
 
-/// Answers queries on behalf of a context owned by the caller.
-pub(super) struct OnPolicyServer<'a>(pub &'a dyn OnPolicyContext);
-
-fn wide(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&x| x as f64).collect()
-}
-
-fn narrow(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&x| x as f32).collect()
-}
-
-fn arg<'a>(args: &'a [&'a [f64]], i: usize, op: &str) -> PluginResult<&'a [f64]> {
-    args.get(i)
-        .copied()
-        .ok_or_else(|| format!("context query `{op}` needs argument {i}"))
-}
-
-impl OnPolicyServer<'_> {
-    fn serve(&self, op: &str, args: &[&[f64]]) -> PluginResult<Vec<f64>> {
-        let c = self.0;
-        let b = c.batch();
-        let obs = || arg(args, 0, op).map(narrow);
-        Ok(match op {
-            "info" => {
-                let i = c.info();
-                let mut v = vec![
-                    i.obs_dim as f64,
-                    i.act_dim as f64,
-                    i.batch_len as f64,
-                    i.gamma,
-                    i.gae_lambda,
-                    i.critic_params as f64,
-                    i.actor_params as f64,
-                    i.update as f64,
-                ];
-                v.extend(i.hidden.iter().map(|&h| h as f64));
-                v
-            }
-            "batch.obs" => wide(b.obs),
-            "batch.action" => wide(b.action),
-            "batch.reward" => wide(b.reward),
-            "batch.next_obs" => wide(b.next_obs),
-            "batch.terminated" => wide(b.terminated),
-            "batch.truncated" => wide(b.truncated),
-            "episode_starts" => c
-                .episode_starts()
-                .iter()
-                .map(|&s| if s { 1.0 } else { 0.0 })
-                .collect(),
-            "returns" => wide(&c.returns()),
-            "advantages" => wide(&c.advantages()),
-            "values" => wide(&c.values()),
-            "plain_weights" => wide(&c.plain_weights()),
-            "log_probs" => wide(&c.log_probs()?),
-            "critic_values" => wide(&c.critic_values(&obs()?)?),
-            "critic_jvp" => c.critic_jvp(&obs()?, arg(args, 1, op)?)?,
-            "critic_vjp" => c.critic_vjp(&obs()?, arg(args, 1, op)?)?,
-            "critic_gram" => c.critic_gram(&obs()?)?,
-            "critic_hvp" => c.critic_hvp(&obs()?, &narrow(arg(args, 1, op)?), arg(args, 2, op)?)?,
-            "log_prob_vjp" => wide(&c.log_prob_vjp(&narrow(arg(args, 0, op)?))?),
-            other => {
-                return Err(format!(
-                    "unknown on-policy context query `{other}` (correction built against a newer SDK?)"
-                ));
-            }
-        })
+context_ops! {
+    context: OnPolicyContext, remote: RemoteOnPolicyContext, wire: f64;
+    fetch {
+        "info" => fn info() -> RolloutInfo;
+        "episode_starts" => fn episode_starts() -> Vec<bool>;
+        "returns" => fn returns() -> Vec<f32>;
+        "advantages" => fn advantages() -> Vec<f32>;
+        "values" => fn values() -> Vec<f32>;
+        "plain_weights" => fn plain_weights() -> Vec<f32>;
+    }
+    ask {
+        "log_probs" => fn log_probs() -> Vec<f32>;
+        "critic_values" => fn critic_values(obs: f32) -> Vec<f32>;
+        "critic_jvp" => fn critic_jvp(obs: f32, x: f64) -> Vec<f64>;
+        "critic_vjp" => fn critic_vjp(obs: f32, z: f64) -> Vec<f64>;
+        "critic_gram" => fn critic_gram(obs: f32) -> Vec<f64>;
+        "critic_hvp" => fn critic_hvp(obs: f32, targets: f32, x: f64) -> Vec<f64>;
+        "log_prob_vjp" => fn log_prob_vjp(coef: f32) -> Vec<f32>;
+    }
+    extra {
+        fn batch(&self) -> Batch<'_> {
+            self.columns.batch()
+        }
     }
 }
+
+/// Answers operations on behalf of a context owned by the caller.
+pub(super) struct OnPolicyServer<'a>(pub &'a dyn OnPolicyContext);
 
 impl ContextFfi for OnPolicyServer<'_> {
     fn call(&self, op: RStr<'_>, _: RSlice<'_, RSlice<'_, f32>>) -> RResult<RVec<f32>, RString> {
@@ -89,7 +52,19 @@ impl ContextFfi for OnPolicyServer<'_> {
         args: RSlice<'_, RSlice<'_, f64>>,
     ) -> RResult<RVec<f64>, RString> {
         let args: Vec<&[f64]> = args.iter().map(|a| a.as_slice()).collect();
-        match super::guard::guarded("context query", || self.serve(op.as_str(), &args)) {
+        let op = op.as_str();
+        let answer = super::guard::guarded("context query", || {
+            let batch = self.0.batch();
+            match serve_op(self.0, op, &args) {
+                Some(answer) => answer,
+                None => super::ops::serve_batch(&batch, op).ok_or_else(|| {
+                    format!(
+                        "unknown on-policy context query `{op}` (correction built against a newer SDK?)"
+                    )
+                }),
+            }
+        });
+        match answer {
             Ok(v) => ROk(v.into()),
             Err(e) => RErr(e.into()),
         }
@@ -100,54 +75,33 @@ impl ContextFfi for OnPolicyServer<'_> {
 /// core's per-transition vectors are fetched once.
 pub(super) struct RemoteOnPolicyContext<'a> {
     ctx: ContextRef<'a>,
-    info: RolloutInfo,
-    columns: [Vec<f32>; 6],
-    starts: Vec<bool>,
-    vectors: [Vec<f32>; 4],
+    fetched: Fetched,
+    columns: Columns,
 }
 
 impl<'a> RemoteOnPolicyContext<'a> {
     pub(super) fn new(ctx: ContextRef<'a>) -> PluginResult<Self> {
         let ask = |op: &str| ask(&ctx, op, &[]);
-        let i = ask("info")?;
-        if i.len() < 8 {
-            return Err("on-policy context `info` answer is too short".into());
-        }
-        let info = RolloutInfo {
-            obs_dim: i[0] as usize,
-            act_dim: i[1] as usize,
-            batch_len: i[2] as usize,
-            gamma: i[3],
-            gae_lambda: i[4],
-            critic_params: i[5] as usize,
-            actor_params: i[6] as usize,
-            update: i[7] as u64,
-            hidden: i[8..].iter().map(|&h| h as usize).collect(),
-        };
-        let f32s = |op: &str| ask(op).map(|v| narrow(&v));
+        let len = RolloutInfo::from_wire(ask("info")?, 0, "info")?.batch_len;
+        let fetched = Fetched::new(ask, len)?;
+        let columns = Columns::fetch(ask, len, Some(BatchKind::Rollout))?;
         Ok(Self {
-            columns: [
-                f32s("batch.obs")?,
-                f32s("batch.action")?,
-                f32s("batch.reward")?,
-                f32s("batch.next_obs")?,
-                f32s("batch.terminated")?,
-                f32s("batch.truncated")?,
-            ],
-            starts: ask("episode_starts")?.iter().map(|&s| s > 0.5).collect(),
-            vectors: [
-                f32s("returns")?,
-                f32s("advantages")?,
-                f32s("values")?,
-                f32s("plain_weights")?,
-            ],
             ctx,
-            info,
+            fetched,
+            columns,
         })
+    }
+
+    fn rows(&self) -> usize {
+        self.fetched.info.batch_len
+    }
+
+    fn ask(&self, op: &str, args: &[Cow<'_, [f64]>]) -> PluginResult<Vec<f64>> {
+        ask(&self.ctx, op, args)
     }
 }
 
-fn ask(ctx: &ContextRef<'_>, op: &str, args: &[&[f64]]) -> PluginResult<Vec<f64>> {
+fn ask(ctx: &ContextRef<'_>, op: &str, args: &[Cow<'_, [f64]>]) -> PluginResult<Vec<f64>> {
     let args: Vec<RSlice<'_, f64>> = args.iter().map(|a| RSlice::from_slice(a)).collect();
     ctx.call_f64(op.into(), RSlice::from_slice(&args))
         .into_result()
@@ -155,57 +109,58 @@ fn ask(ctx: &ContextRef<'_>, op: &str, args: &[&[f64]]) -> PluginResult<Vec<f64>
         .map(RVec::into_vec)
 }
 
-impl OnPolicyContext for RemoteOnPolicyContext<'_> {
-    fn info(&self) -> RolloutInfo {
-        self.info.clone()
-    }
-    fn batch(&self) -> Batch<'_> {
-        let [obs, action, reward, next_obs, terminated, truncated] = &self.columns;
-        Batch {
-            kind: BatchKind::Rollout,
-            len: self.info.batch_len,
-            obs,
-            action,
-            reward,
-            next_obs,
-            terminated,
-            truncated,
-        }
-    }
-    fn episode_starts(&self) -> Vec<bool> {
-        self.starts.clone()
-    }
-    fn returns(&self) -> Vec<f32> {
-        self.vectors[0].clone()
-    }
-    fn advantages(&self) -> Vec<f32> {
-        self.vectors[1].clone()
-    }
-    fn values(&self) -> Vec<f32> {
-        self.vectors[2].clone()
-    }
-    fn plain_weights(&self) -> Vec<f32> {
-        self.vectors[3].clone()
-    }
-    fn log_probs(&self) -> PluginResult<Vec<f32>> {
-        ask(&self.ctx, "log_probs", &[]).map(|v| narrow(&v))
-    }
-    fn critic_values(&self, obs: &[f32]) -> PluginResult<Vec<f32>> {
-        ask(&self.ctx, "critic_values", &[&wide(obs)]).map(|v| narrow(&v))
-    }
-    fn critic_jvp(&self, obs: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
-        ask(&self.ctx, "critic_jvp", &[&wide(obs), x])
-    }
-    fn critic_vjp(&self, obs: &[f32], z: &[f64]) -> PluginResult<Vec<f64>> {
-        ask(&self.ctx, "critic_vjp", &[&wide(obs), z])
-    }
-    fn critic_gram(&self, obs: &[f32]) -> PluginResult<Vec<f64>> {
-        ask(&self.ctx, "critic_gram", &[&wide(obs)])
-    }
-    fn critic_hvp(&self, obs: &[f32], targets: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
-        ask(&self.ctx, "critic_hvp", &[&wide(obs), &wide(targets), x])
-    }
-    fn log_prob_vjp(&self, coef: &[f32]) -> PluginResult<Vec<f32>> {
-        ask(&self.ctx, "log_prob_vjp", &[&wide(coef)]).map(|v| narrow(&v))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::abi::ContextFfi_TO;
+    use crate::testing::LinearOnPolicy;
+    use abi_stable::sabi_trait::TD_Opaque;
+
+    /// Every operation of the table, asked through the ABI, answers what the context itself
+    /// answers (and the names are unique).
+    #[test]
+    fn every_operation_crosses_the_boundary_unchanged() {
+        let mut names = OPS.to_vec();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), OPS.len(), "an operation name is used twice");
+        let local = LinearOnPolicy::random(3, 2, 6, 7);
+        let server = OnPolicyServer(&local);
+        let remote =
+            RemoteOnPolicyContext::new(ContextFfi_TO::from_ptr(&server, TD_Opaque)).unwrap();
+        let obs = local.obs.clone();
+        let x = vec![0.25; local.critic.len()];
+        let (z, coef) = (vec![0.5; 6], vec![0.1f32; 6]);
+        let targets = local.returns();
+        assert_eq!(remote.info(), local.info());
+        assert_eq!(remote.batch().obs, local.batch().obs);
+        assert_eq!(remote.batch().terminated, local.batch().terminated);
+        assert_eq!(remote.batch().kind, BatchKind::Rollout);
+        assert_eq!(remote.episode_starts(), local.episode_starts());
+        assert_eq!(remote.returns(), local.returns());
+        assert_eq!(remote.advantages(), local.advantages());
+        assert_eq!(remote.values(), local.values());
+        assert_eq!(remote.plain_weights(), local.plain_weights());
+        assert_eq!(remote.log_probs(), local.log_probs());
+        assert_eq!(remote.critic_values(&obs), local.critic_values(&obs));
+        assert_eq!(remote.critic_jvp(&obs, &x), local.critic_jvp(&obs, &x));
+        assert_eq!(remote.critic_vjp(&obs, &z), local.critic_vjp(&obs, &z));
+        assert_eq!(remote.critic_gram(&obs), local.critic_gram(&obs));
+        assert_eq!(
+            remote.critic_hvp(&obs, &targets, &x),
+            local.critic_hvp(&obs, &targets, &x)
+        );
+        assert_eq!(remote.log_prob_vjp(&coef), local.log_prob_vjp(&coef));
+        assert!(
+            remote
+                .log_prob_vjp(&[1.0])
+                .unwrap_err()
+                .contains("log_prob_vjp")
+        );
+        assert_eq!(
+            OPS.len(),
+            13,
+            "a new operation: add it to the comparison above"
+        );
     }
 }
