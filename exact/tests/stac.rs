@@ -159,7 +159,7 @@ fn stac_moves_ac_towards_the_policy_gradient_unless_the_critic_is_exact() {
 /// steps, for 8 random MDPs.
 #[test]
 fn per_batch_cosines_with_the_sample_estimators() {
-    use acgap_sdk::toolkit::stac::cross_term_coefficients;
+    use acgap_toolkit::stac::cross_term_coefficients;
     println!(
         "GAE lambda | noise | mean per-batch cos(AC, PG) | mean per-batch cos(STAC, PG) | with the baseline"
     );

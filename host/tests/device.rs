@@ -17,11 +17,11 @@ fn wgpu_sac() -> Option<PathBuf> {
     }
     assert!(
         std::env::var_os("ACGAP_REQUIRE_WGPU").is_none(),
-        "ACGAP_REQUIRE_WGPU is set but {} is missing (cargo build --release -p sac --features acgap-sdk/wgpu --target-dir target/wgpu)",
+        "ACGAP_REQUIRE_WGPU is set but {} is missing (cargo build --release -p sac --features acgap-toolkit/wgpu --target-dir target/wgpu)",
         lib.display()
     );
     eprintln!(
-        "skipping the wgpu device test: no {} (build it with cargo build --release -p sac --features acgap-sdk/wgpu --target-dir target/wgpu)",
+        "skipping the wgpu device test: no {} (build it with cargo build --release -p sac --features acgap-toolkit/wgpu --target-dir target/wgpu)",
         lib.display()
     );
     None

@@ -15,10 +15,10 @@
 use acgap_sdk::rand::SeedableRng;
 use acgap_sdk::rand_chacha::ChaCha8Rng;
 use acgap_sdk::spec::Space;
-use acgap_sdk::toolkit::{
+use acgap_sdk::{Agent, AgentEntry, AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
+use acgap_toolkit::{
     Activation, Adam, Categorical, Device, Mlp, StateReader, StateWriter, device_from_name,
 };
-use acgap_sdk::{Agent, AgentEntry, AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

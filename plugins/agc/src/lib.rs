@@ -4,7 +4,7 @@
 //! `objective = "o"` gives Actor^o-Critic. The whole algorithm is the SDK's [`AcCore`].
 
 use acgap_sdk::AgentEntry;
-use acgap_sdk::toolkit::ac::{AcConfig, AcCore};
+use acgap_toolkit::ac::{AcConfig, AcCore};
 
 acgap_sdk::export_plugin! {
     agents: [AgentEntry {

@@ -18,12 +18,12 @@
 //! Both start identically for the same seed.
 
 use acgap_sdk::seeds;
-use acgap_sdk::toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
-use acgap_sdk::toolkit::{Adam, Mlp, device_from_name};
 use acgap_sdk::{
     AgentEntry, Correction, CorrectionEntry, CorrectionInit, Family, Metrics, PluginResult,
     SacContext, SacCorrection, Term,
 };
+use acgap_toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
+use acgap_toolkit::{Adam, Mlp, device_from_name};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +212,7 @@ impl SacCorrection for Residual {
     }
 
     fn save(&self) -> PluginResult<Vec<u8>> {
-        let mut w = acgap_sdk::toolkit::StateWriter::default();
+        let mut w = acgap_toolkit::StateWriter::default();
         if let Some(n) = &self.nets {
             w.tensor("w", &n.w.to_flat())
                 .tensor("target", &n.target.to_flat())
@@ -223,7 +223,7 @@ impl SacCorrection for Residual {
     }
 
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
-        let r = acgap_sdk::toolkit::StateReader::new(bytes)?;
+        let r = acgap_toolkit::StateReader::new(bytes)?;
         let Ok(sizes) = r.meta::<Vec<usize>>("sizes") else {
             self.nets = None; // saved before the first update
             return Ok(());

@@ -7,7 +7,7 @@
 //! at run time with `host --correction`.
 
 use acgap_sdk::AgentEntry;
-use acgap_sdk::toolkit::sac::{SacConfig, SacCore};
+use acgap_toolkit::sac::{SacConfig, SacCore};
 
 acgap_sdk::export_plugin! {
     agents: [AgentEntry {

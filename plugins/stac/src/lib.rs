@@ -8,9 +8,9 @@
 //! (`host --plugin agc --correction stac`); the agent `stac` is the SDK's [`AcCore`] with it
 //! attached, and the two are the same run bit for bit.
 
-use acgap_sdk::toolkit::ac::AcCore;
-use acgap_sdk::toolkit::stac::{Stac, StacConfig};
 use acgap_sdk::{AgentEntry, AgentInit, Correction, CorrectionEntry, Family};
+use acgap_toolkit::ac::AcCore;
+use acgap_toolkit::stac::{Stac, StacConfig};
 
 fn build_agent(init: AgentInit) -> acgap_sdk::PluginResult<Box<dyn acgap_sdk::Agent>> {
     let (base, stac) = StacConfig::split(&init.config)?;

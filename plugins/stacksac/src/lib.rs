@@ -12,17 +12,17 @@
 //!
 //! `y_b` depends on `theta` through `a' ~ pi_theta(.|s')` (reparameterised) and
 //! `log pi(a'|s')`. The solve is exact (Woodbury through the `B x B` Gram matrix, see
-//! `acgap_sdk::toolkit::implicit`), and the correction is a parameter-space term.
+//! `acgap_toolkit::implicit`), and the correction is a parameter-space term.
 //!
 //! Exports the agent `stacksac` (SAC core + this correction) and the correction
 //! `stackelberg` (`host --plugin sac --correction stackelberg`).
 
-use acgap_sdk::toolkit::implicit::{gram_solve, relative_residual, woodbury_combine};
-use acgap_sdk::toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
 use acgap_sdk::{
     AgentEntry, Correction, CorrectionEntry, CorrectionInit, Family, Metrics, PluginResult,
     SacContext, SacCorrection, Term,
 };
+use acgap_toolkit::implicit::{gram_solve, relative_residual, woodbury_combine};
+use acgap_toolkit::sac::{SacConfig, build_with_correction, defaults_with_correction};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,8 +191,8 @@ mod tests {
 
     use super::*;
     use acgap_sdk::spec::{EnvSpec, Space};
-    use acgap_sdk::toolkit::sac::SacCore;
     use acgap_sdk::{AgentInit, Batch, BatchKind};
+    use acgap_toolkit::sac::SacCore;
 
     const N: usize = 6;
 

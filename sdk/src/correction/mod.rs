@@ -26,7 +26,7 @@ pub mod onpolicy;
 pub mod sac;
 pub mod tabular;
 
-pub use onpolicy::{OnPolicyContext, OnPolicyCorrection, RolloutInfo};
+pub use onpolicy::{GramTarget, OnPolicyContext, OnPolicyCorrection, RolloutInfo};
 pub use sac::{ContextInfo, SacContext, SacCorrection, Sampled};
 pub use tabular::{TabularContext, TabularCorrection, TabularUpdate};
 

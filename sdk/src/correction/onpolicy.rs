@@ -1,5 +1,5 @@
 //! The on-policy family's correction hook: how a gap estimator changes the update of the
-//! on-policy actor-critic core (`toolkit::ac::AcCore`; docs/algorithms.md §4).
+//! on-policy actor-critic core (`acgap_toolkit::ac::AcCore`; docs/algorithms.md §4).
 //!
 //! The core's actor ascends `sum_t w_t grad log pi(a_t|s_t)` with the plain weights
 //! `w_t = A_t / N` (or over episode starts, `objective = "start"`), plus a correction's
@@ -75,14 +75,11 @@ pub trait OnPolicyContext {
     /// `sum_t coef_t grad_theta log pi(a_t|s_t)` over the rollout, flat actor parameters.
     fn log_prob_vjp(&self, coef: &[f32]) -> PluginResult<Vec<f32>>;
 
-    /// [`OnPolicyContext::critic_gram`] into a reusable [`crate::toolkit::gram::Gram`] (the same
-    /// values; the core's context fills it without the row-major copy).
-    #[cfg(feature = "toolkit")]
-    fn critic_gram_into(
-        &self,
-        obs: &[f32],
-        k: &mut crate::toolkit::gram::Gram,
-    ) -> PluginResult<()> {
+    /// [`OnPolicyContext::critic_gram`] into a reusable matrix of the caller's (the same values).
+    /// The default copies the row-major answer in; a core whose own matrix type `k` is can
+    /// fill it directly (the toolkit's on-policy core fills its `Gram` without the `n x n`
+    /// row-major copy).
+    fn critic_gram_into(&self, obs: &[f32], k: &mut dyn GramTarget) -> PluginResult<()> {
         let full = self.critic_gram(obs)?;
         let n = (full.len() as f64).sqrt().round() as usize;
         if n * n != full.len() {
@@ -94,6 +91,14 @@ pub trait OnPolicyContext {
         k.set_from_row_major(n, &full);
         Ok(())
     }
+}
+
+/// A symmetric matrix [`OnPolicyContext::critic_gram_into`] can fill.
+pub trait GramTarget {
+    /// Set the `n x n` matrix from its row-major entries.
+    fn set_from_row_major(&mut self, n: usize, k: &[f64]);
+    /// The concrete type, for a context that fills its own kind of matrix directly.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 /// A gap estimator for the on-policy core. Implement `actor_term`; the rest has defaults.

@@ -84,7 +84,7 @@ pub trait SacContext {
     /// Gram matrices of the online critics' per-sample parameter gradients at `n` pairs:
     /// `K_i[b, c] = grad_phi Q_i(s_b,a_b) . grad_phi Q_i(s_c,a_c)`, Q1's `n x n` block then Q2's.
     /// With [`SacContext::critic_jvp`] and [`SacContext::critic_vjp`] this solves
-    /// `(J^T J / n + eta I) v = u` exactly (Woodbury; see `toolkit::implicit`).
+    /// `(J^T J / n + eta I) v = u` exactly (Woodbury; see `acgap_toolkit::implicit`).
     fn critic_gram(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
         let _ = (obs, act);
         Err("this context does not provide critic_gram".into())

@@ -2,16 +2,14 @@
 //! ([`ContextServer`]); a loaded correction's side asks them ([`RemoteContext`]). Every
 //! operation is declared once, in the table below (see `super::ops`).
 
-use super::abi::{ContextFfi, ContextRef};
-use super::ops::{Columns, context_ops};
+use super::abi::ContextFfi;
+use super::ops::context_ops;
 use crate::agent::PluginResult;
-use crate::batch::Batch;
 use crate::correction::{ContextInfo, SacContext, Sampled};
-use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
-use std::borrow::Cow;
+use abi_stable::std_types::{RErr, RResult, RSlice, RStr, RString, RVec};
 
 context_ops! {
-    context: SacContext, remote: RemoteContext, wire: f32;
+    context: SacContext, remote: RemoteContext, wire: f32, kind: None;
     fetch {
         "info" => fn info() -> ContextInfo;
     }
@@ -29,11 +27,6 @@ context_ops! {
         "actor_gradient" => fn actor_gradient() -> Vec<f32>;
         "critic_action_gradient" => fn critic_action_gradient(obs: f32, act: f32, w: f32) -> Vec<f32>;
     }
-    extra {
-        fn batch(&self) -> Batch<'_> {
-            self.columns.batch()
-        }
-    }
 }
 
 /// Answers operations on behalf of a context owned by the caller.
@@ -41,21 +34,7 @@ pub(super) struct ContextServer<'a>(pub &'a dyn SacContext);
 
 impl ContextFfi for ContextServer<'_> {
     fn call(&self, op: RStr<'_>, args: RSlice<'_, RSlice<'_, f32>>) -> RResult<RVec<f32>, RString> {
-        let args: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
-        let op = op.as_str();
-        let answer = super::guard::guarded("context query", || {
-            let batch = self.0.batch();
-            match serve_op(self.0, op, &args) {
-                Some(answer) => answer,
-                None => super::ops::serve_batch(&batch, op).ok_or_else(|| {
-                    format!("unknown context query `{op}` (correction built against a newer SDK?)")
-                }),
-            }
-        });
-        match answer {
-            Ok(v) => ROk(v.into()),
-            Err(e) => RErr(e.into()),
-        }
+        super::ops::answer(op, args, |op, args| serve(self.0, op, args))
     }
 
     fn call_f64(
@@ -65,43 +44,6 @@ impl ContextFfi for ContextServer<'_> {
     ) -> RResult<RVec<f64>, RString> {
         RErr(format!("the SAC core's context has no f64 query `{op}` (an on-policy correction given to a SAC agent?)").into())
     }
-}
-
-/// A context owned by another library, seen as a [`SacContext`]; its sizes and batch are
-/// fetched once.
-pub(super) struct RemoteContext<'a> {
-    ctx: ContextRef<'a>,
-    fetched: Fetched,
-    columns: Columns,
-}
-
-impl<'a> RemoteContext<'a> {
-    pub(super) fn new(ctx: ContextRef<'a>) -> PluginResult<Self> {
-        let ask = |op: &str| ask(&ctx, op, &[]);
-        let fetched = Fetched::new(ask, 0)?;
-        let columns = Columns::fetch(ask, fetched.info.batch_len, None)?;
-        Ok(Self {
-            ctx,
-            fetched,
-            columns,
-        })
-    }
-
-    fn rows(&self) -> usize {
-        self.fetched.info.batch_len
-    }
-
-    fn ask(&self, op: &str, args: &[Cow<'_, [f32]>]) -> PluginResult<Vec<f32>> {
-        ask(&self.ctx, op, args)
-    }
-}
-
-fn ask(ctx: &ContextRef<'_>, op: &str, args: &[Cow<'_, [f32]>]) -> PluginResult<Vec<f32>> {
-    let args: Vec<RSlice<'_, f32>> = args.iter().map(|a| RSlice::from_slice(a)).collect();
-    ctx.call(op.into(), RSlice::from_slice(&args))
-        .into_result()
-        .map_err(RString::into_string)
-        .map(RVec::into_vec)
 }
 
 #[cfg(test)]

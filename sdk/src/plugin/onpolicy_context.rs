@@ -4,16 +4,16 @@
 //! narrows back unchanged — so a correction computes the same numbers loaded or compiled in.
 //! Every operation is declared once, in the table below (see `super::ops`).
 
-use super::abi::{ContextFfi, ContextRef};
-use super::ops::{Columns, Wire, context_ops};
+use super::abi::ContextFfi;
+use super::ops::context_ops;
 use crate::agent::PluginResult;
-use crate::batch::{Batch, BatchKind};
+use crate::batch::BatchKind;
 use crate::correction::{OnPolicyContext, RolloutInfo};
-use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
-use std::borrow::Cow;
+use abi_stable::std_types::{RErr, RResult, RSlice, RStr, RString, RVec};
 
 context_ops! {
-    context: OnPolicyContext, remote: RemoteOnPolicyContext, wire: f64;
+    // An on-policy context always holds a rollout (and ABI 1.0 cores do not answer `batch.kind`).
+    context: OnPolicyContext, remote: RemoteOnPolicyContext, wire: f64, kind: Some(BatchKind::Rollout);
     fetch {
         "info" => fn info() -> RolloutInfo;
         "episode_starts" => fn episode_starts() -> Vec<bool>;
@@ -31,11 +31,6 @@ context_ops! {
         "critic_hvp" => fn critic_hvp(obs: f32, targets: f32, x: f64) -> Vec<f64>;
         "log_prob_vjp" => fn log_prob_vjp(coef: f32) -> Vec<f32>;
     }
-    extra {
-        fn batch(&self) -> Batch<'_> {
-            self.columns.batch()
-        }
-    }
 }
 
 /// Answers operations on behalf of a context owned by the caller.
@@ -51,62 +46,8 @@ impl ContextFfi for OnPolicyServer<'_> {
         op: RStr<'_>,
         args: RSlice<'_, RSlice<'_, f64>>,
     ) -> RResult<RVec<f64>, RString> {
-        let args: Vec<&[f64]> = args.iter().map(|a| a.as_slice()).collect();
-        let op = op.as_str();
-        let answer = super::guard::guarded("context query", || {
-            let batch = self.0.batch();
-            match serve_op(self.0, op, &args) {
-                Some(answer) => answer,
-                None => super::ops::serve_batch(&batch, op).ok_or_else(|| {
-                    format!(
-                        "unknown on-policy context query `{op}` (correction built against a newer SDK?)"
-                    )
-                }),
-            }
-        });
-        match answer {
-            Ok(v) => ROk(v.into()),
-            Err(e) => RErr(e.into()),
-        }
+        super::ops::answer(op, args, |op, args| serve(self.0, op, args))
     }
-}
-
-/// A context owned by another library, seen as an [`OnPolicyContext`]. The rollout and the
-/// core's per-transition vectors are fetched once.
-pub(super) struct RemoteOnPolicyContext<'a> {
-    ctx: ContextRef<'a>,
-    fetched: Fetched,
-    columns: Columns,
-}
-
-impl<'a> RemoteOnPolicyContext<'a> {
-    pub(super) fn new(ctx: ContextRef<'a>) -> PluginResult<Self> {
-        let ask = |op: &str| ask(&ctx, op, &[]);
-        let len = RolloutInfo::from_wire(ask("info")?, 0, "info")?.batch_len;
-        let fetched = Fetched::new(ask, len)?;
-        let columns = Columns::fetch(ask, len, Some(BatchKind::Rollout))?;
-        Ok(Self {
-            ctx,
-            fetched,
-            columns,
-        })
-    }
-
-    fn rows(&self) -> usize {
-        self.fetched.info.batch_len
-    }
-
-    fn ask(&self, op: &str, args: &[Cow<'_, [f64]>]) -> PluginResult<Vec<f64>> {
-        ask(&self.ctx, op, args)
-    }
-}
-
-fn ask(ctx: &ContextRef<'_>, op: &str, args: &[Cow<'_, [f64]>]) -> PluginResult<Vec<f64>> {
-    let args: Vec<RSlice<'_, f64>> = args.iter().map(|a| RSlice::from_slice(a)).collect();
-    ctx.call_f64(op.into(), RSlice::from_slice(&args))
-        .into_result()
-        .map_err(RString::into_string)
-        .map(RVec::into_vec)
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@
 //! for the SAC context's `call`, `f64` for the on-policy context's `call_f64`, frozen at ABI
 //! 1.0); [`Elem`] and [`Wire`] say how each typed value crosses it.
 
+use super::abi::ContextRef;
 use crate::batch::{Batch, BatchKind};
 use crate::correction::{ContextInfo, RolloutInfo, Sampled};
 use crate::result::PluginResult;
+use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
 use std::borrow::Cow;
 
 /// An element type of a slice argument, on a channel of `W`: `f32` on the f32 channel and
@@ -144,14 +146,26 @@ pub(super) fn arg<'a, W>(args: &[&'a [W]], i: usize, op: &str) -> PluginResult<&
 /// correction's side of the context is built.
 macro_rules! context_ops {
     (
-        context: $ctx:path, remote: $remote:ident, wire: $w:ty;
+        context: $ctx:path, remote: $remote:ident, wire: $w:ty, kind: $kind:expr;
         fetch { $( $fname:literal => fn $fmethod:ident() -> $fret:ty; )* }
         ask { $( $name:literal => fn $method:ident($($arg:ident: $aty:ty),*) -> $ret:ty; )* }
-        extra { $($extra:item)* }
     ) => {
         /// The operations' wire names, in declaration order.
         #[cfg(test)]
         pub(super) const OPS: &[&str] = &[$($fname,)* $($name),*];
+
+        /// Answers operation `op` on `c` (a batch column too), or says it is unknown.
+        fn serve(c: &dyn $ctx, op: &str, args: &[&[$w]]) -> PluginResult<Vec<$w>> {
+            match serve_op(c, op, args) {
+                Some(answer) => answer,
+                None => super::ops::serve_batch(&c.batch(), op).ok_or_else(|| {
+                    format!(
+                        "unknown context query `{op}` of {} (correction built against a newer SDK?)",
+                        stringify!($ctx)
+                    )
+                }),
+            }
+        }
 
         /// Answers operation `op` on `c`, or `None` if no operation has that name.
         fn serve_op(c: &dyn $ctx, op: &str, args: &[&[$w]]) -> Option<PluginResult<Vec<$w>>> {
@@ -188,6 +202,33 @@ macro_rules! context_ops {
             }
         }
 
+        /// A context owned by another library, seen through the trait: what `fetch` names and
+        /// the batch are fetched once, the rest is asked at every call.
+        pub(super) struct $remote<'a> {
+            ctx: super::abi::ContextRef<'a>,
+            fetched: Fetched,
+            columns: super::ops::Columns,
+        }
+
+        impl<'a> $remote<'a> {
+            pub(super) fn new(ctx: super::abi::ContextRef<'a>) -> PluginResult<Self> {
+                let ask = |op: &str| super::ops::ask(&ctx, op, &[]);
+                // Every table fetches `info`, whose batch length sizes the rest.
+                let fetched = Fetched::new(ask, 0)?;
+                let len = fetched.info.batch_len;
+                let columns = super::ops::Columns::fetch(ask, len, $kind)?;
+                Ok(Self { ctx, fetched, columns })
+            }
+
+            fn rows(&self) -> usize {
+                self.columns.len
+            }
+
+            fn ask(&self, op: &str, args: &[std::borrow::Cow<'_, [$w]>]) -> PluginResult<Vec<$w>> {
+                super::ops::ask(&self.ctx, op, args)
+            }
+        }
+
         impl $ctx for $remote<'_> {
             $(
                 fn $fmethod(&self) -> $fret {
@@ -202,7 +243,9 @@ macro_rules! context_ops {
                     super::ops::Wire::from_wire(answer, self.rows(), $name)
                 }
             )*
-            $($extra)*
+            fn batch(&self) -> $crate::batch::Batch<'_> {
+                self.columns.batch()
+            }
         }
     };
 }
@@ -332,5 +375,61 @@ mod tests {
             (vec![1.0, 2.0, 3.0, 4.0], vec![5.0, 6.0])
         );
         assert!(Sampled::from_wire(vec![1.0; 5], 2, "policy_actions").is_err());
+    }
+}
+
+/// A channel of the frozen [`ContextFfi`]: `call` carries f32, `call_f64` f64.
+pub(super) trait Channel: Clone + Sized {
+    fn call<'a>(
+        ctx: &ContextRef<'a>,
+        op: RStr<'_>,
+        args: RSlice<'_, RSlice<'_, Self>>,
+    ) -> RResult<RVec<Self>, RString>;
+}
+
+impl Channel for f32 {
+    fn call<'a>(
+        ctx: &ContextRef<'a>,
+        op: RStr<'_>,
+        args: RSlice<'_, RSlice<'_, f32>>,
+    ) -> RResult<RVec<f32>, RString> {
+        ctx.call(op, args)
+    }
+}
+
+impl Channel for f64 {
+    fn call<'a>(
+        ctx: &ContextRef<'a>,
+        op: RStr<'_>,
+        args: RSlice<'_, RSlice<'_, f64>>,
+    ) -> RResult<RVec<f64>, RString> {
+        ctx.call_f64(op, args)
+    }
+}
+
+/// Asks operation `op` of a context in another library.
+pub(super) fn ask<W: Channel>(
+    ctx: &ContextRef<'_>,
+    op: &str,
+    args: &[Cow<'_, [W]>],
+) -> PluginResult<Vec<W>> {
+    let args: Vec<RSlice<'_, W>> = args.iter().map(|a| RSlice::from_slice(a)).collect();
+    W::call(ctx, op.into(), RSlice::from_slice(&args))
+        .into_result()
+        .map_err(RString::into_string)
+        .map(RVec::into_vec)
+}
+
+/// The core side's answer to one call: the arguments unwrapped, `serve` run under the panic
+/// guard, the result wrapped.
+pub(super) fn answer<W: Clone>(
+    op: RStr<'_>,
+    args: RSlice<'_, RSlice<'_, W>>,
+    serve: impl FnOnce(&str, &[&[W]]) -> PluginResult<Vec<W>>,
+) -> RResult<RVec<W>, RString> {
+    let args: Vec<&[W]> = args.iter().map(|a| a.as_slice()).collect();
+    match super::guard::guarded("context query", || serve(op.as_str(), &args)) {
+        Ok(v) => ROk(v.into()),
+        Err(e) => RErr(e.into()),
     }
 }

@@ -14,9 +14,9 @@ use super::adam::Adam;
 use super::mlp::{Activation, Mlp};
 use super::state::{StateReader, StateWriter};
 use super::tensor::{Device, Tensor, device_from_name, from_rows, from_vec, to_vec};
-use crate::correction::{Correction, OnPolicyContext, OnPolicyCorrection, Term};
-use crate::spec::Space;
-use crate::{AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
+use acgap_sdk::correction::{Correction, OnPolicyContext, OnPolicyCorrection, Term};
+use acgap_sdk::spec::Space;
+use acgap_sdk::{AgentInit, Batch, Metrics, PluginResult, Training, UpdateStep};
 use burn::tensor::activation::log_softmax;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -226,7 +226,7 @@ impl AcCore {
         if cfg.hidden.is_empty() || cfg.hidden.contains(&0) {
             return Err(format!("hidden needs positive sizes, got {:?}", cfg.hidden));
         }
-        crate::memory::check_networks("the actor and critic", &cfg.hidden, cfg.rollout_len, 2)?;
+        acgap_sdk::memory::check_networks("the actor and critic", &cfg.hidden, cfg.rollout_len, 2)?;
         for (k, v) in [("actor_lr", cfg.actor_lr), ("critic_lr", cfg.critic_lr)] {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(format!("{k} must be > 0, got {v}"));
@@ -486,7 +486,9 @@ impl AcCore {
                 .mul_scalar(0.5);
             let value = to_vec(loss.clone().inner())[0];
             if !value.is_finite() {
-                return Err(crate::result::diverged(format!("critic loss is {value}")));
+                return Err(acgap_sdk::result::diverged(format!(
+                    "critic loss is {value}"
+                )));
             }
             if i == 0 {
                 critic_loss = value;
@@ -554,7 +556,7 @@ impl AcCore {
         let objective = (logp.clone() * from_vec(coef, n, 1, &self.device)).sum();
         let value = to_vec(objective.clone().inner())[0];
         if !value.is_finite() {
-            return Err(crate::result::diverged(format!(
+            return Err(acgap_sdk::result::diverged(format!(
                 "policy objective is {value}"
             )));
         }
@@ -573,7 +575,7 @@ impl AcCore {
     }
 }
 
-impl crate::Agent for AcCore {
+impl acgap_sdk::Agent for AcCore {
     fn training(&self) -> Training {
         Training::OnPolicy {
             rollout_len: self.cfg.rollout_len,
@@ -697,8 +699,8 @@ impl crate::Agent for AcCore {
 }
 
 impl Core for AcCore {
-    fn info(&self, batch_len: usize) -> crate::onpolicy::RolloutInfo {
-        crate::onpolicy::RolloutInfo {
+    fn info(&self, batch_len: usize) -> acgap_sdk::onpolicy::RolloutInfo {
+        acgap_sdk::onpolicy::RolloutInfo {
             obs_dim: self.obs_dim,
             act_dim: self.act_dim,
             batch_len,
@@ -761,8 +763,8 @@ fn compare_terms(plain: &[Tensor<2>], term: &[Tensor<2>]) -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::EnvSpec;
-    use crate::{Agent, BatchKind};
+    use acgap_sdk::spec::EnvSpec;
+    use acgap_sdk::{Agent, BatchKind};
 
     fn core(action: Space) -> AcCore {
         let init = AgentInit {

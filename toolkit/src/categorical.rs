@@ -5,7 +5,7 @@
 use super::adam::Adam;
 use super::mlp::{Activation, Mlp};
 use super::tensor::{Device, from_rows, from_vec, to_vec};
-use crate::PluginResult;
+use acgap_sdk::PluginResult;
 use burn::tensor::activation::log_softmax;
 use rand::Rng;
 
@@ -123,7 +123,7 @@ impl Categorical {
         let objective = (lp * from_vec(weights.to_vec(), rows, 1, &d)).sum();
         let value = to_vec(objective.clone().inner())[0];
         if !value.is_finite() {
-            return Err(crate::result::diverged(format!(
+            return Err(acgap_sdk::result::diverged(format!(
                 "policy objective is {value}"
             )));
         }

@@ -1,8 +1,8 @@
 //! The SAC core (docs/algorithms.md §3) with the correction hook.
 //!
 //! One implementation serves SAC, Res-SAC and Stack-SAC: a plugin builds a
-//! [`SacCore`] with or without a [`crate::correction::SacCorrection`]. The core
-//! implements [`crate::agent::Agent`] itself.
+//! [`SacCore`] with or without a [`acgap_sdk::correction::SacCorrection`]. The core
+//! implements [`acgap_sdk::agent::Agent`] itself.
 
 mod config;
 mod context;
@@ -12,8 +12,8 @@ mod host_steps;
 pub use config::SacConfig;
 pub use core::SacCore;
 
-use crate::agent::{Agent, AgentInit, PluginResult};
-use crate::correction::{Correction, CorrectionInit, SacCorrection};
+use acgap_sdk::agent::{Agent, AgentInit, PluginResult};
+use acgap_sdk::correction::{Correction, CorrectionInit, SacCorrection};
 
 /// The default config of "SAC core + a compiled-in correction": the SAC keys and the
 /// correction's keys in one flat object (so `--set clip=4` and `--set tau=0.01` both work).

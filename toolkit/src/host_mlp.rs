@@ -279,7 +279,7 @@ fn matmul(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toolkit::{Mlp, device_from_name, from_rows, to_vec};
+    use crate::{Mlp, device_from_name, from_rows, to_vec};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 

@@ -4,13 +4,13 @@
 
 use super::context::{BatchTensors, StepContext};
 use super::core::SacCore;
-use crate::agent::{Agent, AgentInit};
-use crate::batch::{Batch, BatchKind, UpdateStep};
-use crate::correction::{Correction, SacContext, SacCorrection, Term};
-use crate::spec::{EnvSpec, Space};
-use crate::toolkit::policy::SquashedGaussian;
-use crate::toolkit::tensor::{from_rows, normal_noise, to_vec};
-use crate::toolkit::{Adam, Mlp, device_from_name};
+use crate::policy::SquashedGaussian;
+use crate::tensor::{from_rows, normal_noise, to_vec};
+use crate::{Adam, Mlp, device_from_name};
+use acgap_sdk::agent::{Agent, AgentInit};
+use acgap_sdk::batch::{Batch, BatchKind, UpdateStep};
+use acgap_sdk::correction::{Correction, SacContext, SacCorrection, Term};
+use acgap_sdk::spec::{EnvSpec, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -283,7 +283,7 @@ impl SacCorrection for FixedTerm {
     fn actor_term(
         &mut self,
         ctx: &dyn SacContext,
-    ) -> crate::agent::PluginResult<(Term<f32>, crate::agent::Metrics)> {
+    ) -> acgap_sdk::agent::PluginResult<(Term<f32>, acgap_sdk::agent::Metrics)> {
         let term = if self.as_param {
             Term::Direction(ctx.actor_vjp(&self.g)?)
         } else {
@@ -300,7 +300,7 @@ impl SacCorrection for MeanTerm {
     fn actor_term(
         &mut self,
         ctx: &dyn SacContext,
-    ) -> crate::agent::PluginResult<(Term<f32>, crate::agent::Metrics)> {
+    ) -> acgap_sdk::agent::PluginResult<(Term<f32>, acgap_sdk::agent::Metrics)> {
         let b = ctx.info().batch_len as f32;
         Ok((Term::Mean(self.0.iter().map(|g| g * b).collect()), vec![]))
     }
@@ -428,7 +428,7 @@ fn nan_loss_is_reported_as_divergence() {
 /// and the Woodbury solve through the context's products against a dense solve (f32 data).
 #[test]
 fn critic_gram_and_the_implicit_solve_match_dense_linear_algebra() {
-    use crate::toolkit::implicit::solve_gauss_newton;
+    use crate::implicit::solve_gauss_newton;
     use nalgebra::{DMatrix, DVector};
     let c = core(61);
     let data = Data::random(62);
@@ -627,7 +627,7 @@ fn threads_take_the_same_steps_as_one() {
 }
 #[test]
 fn cpu_device_names_give_thread_counts() {
-    use crate::toolkit::cpu_threads;
+    use crate::cpu_threads;
     assert_eq!(cpu_threads("cpu"), Some(1));
     assert_eq!(cpu_threads("cpu:4"), Some(4));
     for bad in ["cpu:0", "cpu:", "cpu:x", "cpux", "wgpu"] {

@@ -20,7 +20,7 @@ struct Linear {
 /// `W` (row-major) then `b`.
 ///
 /// ```
-/// use acgap_sdk::toolkit::{Mlp, device_from_name, from_rows, to_vec};
+/// use acgap_toolkit::{Mlp, device_from_name, from_rows, to_vec};
 /// use rand::SeedableRng;
 /// let device = device_from_name("cpu").unwrap();
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
@@ -417,7 +417,7 @@ impl Mlp {
             let count = errors.len() as f32;
             let value = 0.5 * errors.iter().map(|e| e * e).sum::<f32>() / count;
             if !value.is_finite() {
-                return Err(crate::result::diverged(format!(
+                return Err(acgap_sdk::result::diverged(format!(
                     "regression loss is {value}"
                 )));
             }
@@ -439,7 +439,7 @@ impl Mlp {
         let loss = (tracked.forward(x) - t).square().mean().mul_scalar(0.5);
         let value = to_vec(loss.clone().inner())[0];
         if !value.is_finite() {
-            return Err(crate::result::diverged(format!(
+            return Err(acgap_sdk::result::diverged(format!(
                 "regression loss is {value}"
             )));
         }
@@ -492,7 +492,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::toolkit::tensor::device_from_name;
+    use crate::tensor::device_from_name;
     use rand::SeedableRng;
 
     /// Per-sample gradients by autodiff, one sample at a time (flat, `params()` order).

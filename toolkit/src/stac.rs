@@ -20,8 +20,8 @@ use super::implicit::{conjugate_gradient, conjugate_gradient_unchecked, extreme_
 use super::mlp::Mlp;
 use super::tensor::Tensor;
 use super::value::{critic_hvp, critic_jvp, critic_vjp};
-use crate::correction::{OnPolicyContext, OnPolicyCorrection};
-use crate::{Metrics, PluginResult};
+use acgap_sdk::correction::{OnPolicyContext, OnPolicyCorrection};
+use acgap_sdk::{Metrics, PluginResult};
 use serde::{Deserialize, Serialize};
 
 /// Which critic Hessian `d2L/dw2` the solve uses.
@@ -203,7 +203,7 @@ impl OnPolicyCorrection for Stac {
     fn actor_term(
         &mut self,
         ctx: &dyn OnPolicyContext,
-    ) -> PluginResult<(crate::correction::Term<f32>, Metrics)> {
+    ) -> PluginResult<(acgap_sdk::correction::Term<f32>, Metrics)> {
         let info = ctx.info();
         let b = ctx.batch();
         let products = ContextProducts {
@@ -227,7 +227,7 @@ impl OnPolicyCorrection for Stac {
         let (coef, metrics) =
             implicit_coefficients(&self.cfg, &products, &batch, info.update, &mut self.gram)?;
         // The weights carry the batch's 1/N (the products' seeds): summed as they are.
-        Ok((crate::correction::Term::Sum(coef), metrics))
+        Ok((acgap_sdk::correction::Term::Sum(coef), metrics))
     }
 }
 
@@ -545,7 +545,7 @@ pub(crate) fn full_hessian_solve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toolkit::tensor::to_vec;
+    use crate::tensor::to_vec;
     use nalgebra::{DMatrix, DVector};
 
     fn net<'a>(critic: &'a Mlp, obs: &'a Tensor<2>) -> NetworkProducts<'a> {

@@ -248,6 +248,16 @@ unsafe fn zero_upper() {
     std::arch::x86_64::_mm256_zeroupper()
 }
 
+/// What the SDK's on-policy context fills ([`acgap_sdk::onpolicy::OnPolicyContext::critic_gram_into`]).
+impl acgap_sdk::onpolicy::GramTarget for Gram {
+    fn set_from_row_major(&mut self, n: usize, k: &[f64]) {
+        Gram::set_from_row_major(self, n, k);
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

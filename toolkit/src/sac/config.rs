@@ -1,6 +1,6 @@
 //! SAC hyperparameters, with the paper's defaults (Wen et al. 2021, Table 3).
 
-use crate::agent::Training;
+use acgap_sdk::agent::Training;
 use serde::{Deserialize, Serialize};
 
 /// Every key can be set with `host --set key=value` or a config file.
@@ -84,7 +84,7 @@ impl SacConfig {
             return Err("SAC config: `hidden` needs positive sizes, `batch_size` > 0 and `buffer_size` >= `batch_size`".into());
         }
         // Five networks of about this size: the actor, two critics, two targets.
-        crate::memory::check_networks("SAC", &cfg.hidden, cfg.batch_size, 5)?;
+        acgap_sdk::memory::check_networks("SAC", &cfg.hidden, cfg.batch_size, 5)?;
         Ok(cfg)
     }
 

@@ -6,10 +6,10 @@
 
 use super::core::ActorTerm;
 use super::core::SacCore;
-use crate::agent::PluginResult;
-use crate::batch::Batch;
-use crate::toolkit::policy::{HALF_LOG_2PI, LOG_STD_MAX, LOG_STD_MIN};
-use crate::toolkit::{Adam, HostMlp, Mlp, Tape, Wanted};
+use crate::policy::{HALF_LOG_2PI, LOG_STD_MAX, LOG_STD_MIN};
+use crate::{Adam, HostMlp, Mlp, Tape, Wanted};
+use acgap_sdk::agent::PluginResult;
+use acgap_sdk::batch::Batch;
 use std::ops::Range;
 
 const LN_2: f32 = std::f32::consts::LN_2;

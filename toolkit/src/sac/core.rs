@@ -4,17 +4,17 @@
 use super::config::SacConfig;
 use super::context::{BatchTensors, Core, StepContext, check_batch, q};
 use super::host_steps::HostNets;
-use crate::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
-use crate::batch::{Batch, UpdateStep};
-use crate::correction::{ContextInfo, Correction, SacCorrection, Term};
-use crate::spec::Space;
-use crate::toolkit::policy::SquashedGaussian;
-use crate::toolkit::state::{StateReader, StateWriter};
-use crate::toolkit::tensor::{
+use crate::policy::SquashedGaussian;
+use crate::state::{StateReader, StateWriter};
+use crate::tensor::{
     Device, Tensor, cpu_threads, device_from_name, from_rows, from_vec, normal_noise, normal_vec,
     to_vec,
 };
-use crate::toolkit::{Adam, Mlp};
+use crate::{Adam, Mlp};
+use acgap_sdk::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
+use acgap_sdk::batch::{Batch, UpdateStep};
+use acgap_sdk::correction::{ContextInfo, Correction, SacCorrection, Term};
+use acgap_sdk::spec::Space;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -119,7 +119,7 @@ impl SacCore {
         &mut self,
         batch: &Batch<'_>,
         noise_seed: u64,
-        f: impl FnOnce(&dyn crate::correction::SacContext) -> T,
+        f: impl FnOnce(&dyn acgap_sdk::correction::SacContext) -> T,
     ) -> PluginResult<T> {
         self.sync_burn_nets();
         let t = BatchTensors::new(self, batch)?;
@@ -374,7 +374,7 @@ pub(super) fn check_finite(what: &str, value: f32, update: u64) -> PluginResult<
     if value.is_finite() {
         Ok(())
     } else {
-        Err(crate::result::diverged(format!(
+        Err(acgap_sdk::result::diverged(format!(
             "{what} is {value} at update {}",
             update + 1
         )))
@@ -535,7 +535,7 @@ impl Agent for SacCore {
         obs: &[f32],
         n: usize,
         seed: u64,
-    ) -> PluginResult<crate::agent::SoftSample> {
+    ) -> PluginResult<acgap_sdk::agent::SoftSample> {
         if obs.len() != n * self.obs_dim {
             return Err(format!(
                 "sample_for_diagnostics: {} observation values are not {n} rows",
@@ -555,7 +555,7 @@ impl Agent for SacCore {
             from_rows(obs, n, self.obs_dim, &self.device),
             eps,
         );
-        Ok(crate::agent::SoftSample {
+        Ok(acgap_sdk::agent::SoftSample {
             actions: self.to_env_units(to_vec(a)),
             log_prob: to_vec(logp),
             alpha: self.alpha(),

@@ -1,12 +1,12 @@
 //! The minibatch as tensors, and [`StepContext`]: the SAC core seen by a correction.
 
-use crate::agent::PluginResult;
-use crate::batch::Batch;
-use crate::correction::{ContextInfo, SacContext, Sampled};
-use crate::toolkit::Mlp;
-use crate::toolkit::policy::SquashedGaussian;
-use crate::toolkit::tensor::Device;
-use crate::toolkit::tensor::{Tensor, from_rows, from_vec, to_vec};
+use crate::Mlp;
+use crate::policy::SquashedGaussian;
+use crate::tensor::Device;
+use crate::tensor::{Tensor, from_rows, from_vec, to_vec};
+use acgap_sdk::agent::PluginResult;
+use acgap_sdk::batch::Batch;
+use acgap_sdk::correction::{ContextInfo, SacContext, Sampled};
 use burn::tensor::Gradients;
 use std::cell::OnceCell;
 

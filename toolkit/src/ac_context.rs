@@ -6,8 +6,8 @@ use super::gram::Gram;
 use super::mlp::Mlp;
 use super::tensor::{Tensor, from_rows, to_vec};
 use super::value::{critic_hvp, critic_jvp, critic_vjp};
-use crate::onpolicy::{OnPolicyContext, RolloutInfo};
-use crate::{Batch, PluginResult};
+use acgap_sdk::onpolicy::{GramTarget, OnPolicyContext, RolloutInfo};
+use acgap_sdk::{Batch, PluginResult};
 
 /// What the context needs of the core, which implements it (so the two files do not import
 /// each other).
@@ -112,10 +112,16 @@ impl OnPolicyContext for AcContext<'_> {
             .per_sample_gram(self.states(obs)?)
             .to_row_major())
     }
-    fn critic_gram_into(&self, obs: &[f32], k: &mut Gram) -> PluginResult<()> {
-        self.core
-            .critic()
-            .per_sample_gram_into(self.states(obs)?, k);
+    fn critic_gram_into(&self, obs: &[f32], k: &mut dyn GramTarget) -> PluginResult<()> {
+        let states = self.states(obs)?;
+        match k.as_any_mut().downcast_mut::<Gram>() {
+            // The toolkit's own matrix: filled in place, without the row-major copy.
+            Some(gram) => self.core.critic().per_sample_gram_into(states, gram),
+            None => {
+                let full = self.core.critic().per_sample_gram(states).to_row_major();
+                k.set_from_row_major(obs.len() / self.core.obs_dim(), &full);
+            }
+        }
         Ok(())
     }
     fn critic_hvp(&self, obs: &[f32], targets: &[f32], x: &[f64]) -> PluginResult<Vec<f64>> {
