@@ -1,4 +1,4 @@
-//! The compute device reaches the plugins' networks: SAC built with the SDK's `wgpu` feature
+//! The compute device reaches the plugins' networks: SAC built with the toolkit's `wgpu` feature
 //! trains on a wgpu device (`--device wgpu`) and computes what the CPU backend computes, within
 //! float rounding. `.ci/run` builds that plugin into `target/wgpu/` and runs this test on Mesa's
 //! software Vulkan device (lavapipe); without the build the test skips with a message (and fails
@@ -100,7 +100,10 @@ const TOLERANCE: f64 = 1e-4;
 fn an_unknown_or_unbuilt_device_is_a_clear_error() {
     for (device, needle) in [
         ("tpu", "unknown device `tpu`"),
-        ("wgpu", "needs a plugin built with the SDK's `wgpu` feature"),
+        (
+            "wgpu",
+            "needs a plugin built with the toolkit's `wgpu` feature",
+        ),
     ] {
         let args = short("sac", device);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -13,7 +13,7 @@ fn example_file(example: &str, file: &str) -> String {
     )
 }
 
-/// No example names burn: agents reach networks only through the SDK's toolkit, corrections
+/// No example names burn: agents reach networks only through the toolkit, corrections
 /// through the plugin interface.
 #[test]
 fn examples_use_the_sdk_only() {

@@ -32,7 +32,7 @@ pub fn device_from_name(name: &str) -> Result<Device, String> {
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(not(feature = "wgpu"))]
         "wgpu" => Err(
-            "device `wgpu` needs a plugin built with the SDK's `wgpu` feature; this build has `cpu` only"
+            "device `wgpu` needs a plugin built with the toolkit's `wgpu` feature; this build has `cpu` only"
                 .into(),
         ),
         other => Err(format!("unknown device `{other}`; valid devices: cpu")),

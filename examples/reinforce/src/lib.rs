@@ -1,5 +1,5 @@
 //! REINFORCE with a state-value baseline (Williams 1992; Sutton & Barto 2018, section 13.4) for
-//! discrete actions, written as a third party would: against the SDK's toolkit only — the
+//! discrete actions, written as a third party would: against the SDK and its toolkit only — the
 //! categorical policy, `Mlp`, `Adam`, the state writer — with no burn import and the SDK's own
 //! `rand`.
 //!

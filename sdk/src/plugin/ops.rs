@@ -174,7 +174,7 @@ macro_rules! context_ops {
             match op {
                 $( $fname => Some(Ok(c.$fmethod().to_wire())), )*
                 $(
-                    $name => Some((|| {
+                    $name => Some(super::ops::run(|| {
                         let mut _i = 0;
                         $(
                             let $arg = <$aty as super::ops::Elem<$w>>::from_channel(
@@ -183,7 +183,7 @@ macro_rules! context_ops {
                             _i += 1;
                         )*
                         c.$method($(&$arg),*).map(Wire::to_wire)
-                    })()),
+                    })),
                 )*
                 _ => None,
             }
@@ -328,56 +328,6 @@ impl Columns {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The sizes' wire layouts are frozen at ABI 1.0 (plugins built then read them by
-    /// position): the declared order must stay this one.
-    #[test]
-    fn the_info_layouts_are_the_abi_1_0_ones() {
-        let sac = ContextInfo {
-            obs_dim: 3,
-            act_dim: 1,
-            batch_len: 128,
-            gamma: 0.99,
-            alpha: 0.5,
-            actor_params: 100,
-            critic_params: 200,
-            hidden: vec![64, 32],
-        };
-        let want: Vec<f32> = vec![3.0, 1.0, 128.0, 0.99, 0.5, 100.0, 200.0, 64.0, 32.0];
-        assert_eq!(sac.clone().to_wire(), want);
-        assert_eq!(ContextInfo::from_wire(want, 0, "info").unwrap(), sac);
-        let onpolicy = RolloutInfo {
-            obs_dim: 4,
-            act_dim: 1,
-            batch_len: 512,
-            gamma: 0.99,
-            gae_lambda: 0.95,
-            critic_params: 300,
-            actor_params: 400,
-            hidden: vec![64],
-            update: 7,
-        };
-        let want = vec![4.0, 1.0, 512.0, 0.99, 0.95, 300.0, 400.0, 7.0, 64.0];
-        assert_eq!(onpolicy.clone().to_wire(), want);
-        assert_eq!(RolloutInfo::from_wire(want, 0, "info").unwrap(), onpolicy);
-        assert!(ContextInfo::from_wire(vec![1.0; 6], 0, "info").is_err());
-    }
-
-    #[test]
-    fn sampled_splits_actions_and_log_probabilities() {
-        let s =
-            Sampled::from_wire(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, "policy_actions").unwrap();
-        assert_eq!(
-            (s.actions, s.log_prob),
-            (vec![1.0, 2.0, 3.0, 4.0], vec![5.0, 6.0])
-        );
-        assert!(Sampled::from_wire(vec![1.0; 5], 2, "policy_actions").is_err());
-    }
-}
-
 /// A channel of the frozen [`ContextFfi`]: `call` carries f32, `call_f64` f64.
 pub(super) trait Channel: Clone + Sized {
     fn call<'a>(
@@ -431,5 +381,60 @@ pub(super) fn answer<W: Clone>(
     match super::guard::guarded("context query", || serve(op.as_str(), &args)) {
         Ok(v) => ROk(v.into()),
         Err(e) => RErr(e.into()),
+    }
+}
+
+/// Runs `f`: an operation's body, where `?` returns from the operation only.
+pub(super) fn run<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes' wire layouts are frozen at ABI 1.0 (plugins built then read them by
+    /// position): the declared order must stay this one.
+    #[test]
+    fn the_info_layouts_are_the_abi_1_0_ones() {
+        let sac = ContextInfo {
+            obs_dim: 3,
+            act_dim: 1,
+            batch_len: 128,
+            gamma: 0.99,
+            alpha: 0.5,
+            actor_params: 100,
+            critic_params: 200,
+            hidden: vec![64, 32],
+        };
+        let want: Vec<f32> = vec![3.0, 1.0, 128.0, 0.99, 0.5, 100.0, 200.0, 64.0, 32.0];
+        assert_eq!(sac.clone().to_wire(), want);
+        assert_eq!(ContextInfo::from_wire(want, 0, "info").unwrap(), sac);
+        let onpolicy = RolloutInfo {
+            obs_dim: 4,
+            act_dim: 1,
+            batch_len: 512,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            critic_params: 300,
+            actor_params: 400,
+            hidden: vec![64],
+            update: 7,
+        };
+        let want = vec![4.0, 1.0, 512.0, 0.99, 0.95, 300.0, 400.0, 7.0, 64.0];
+        assert_eq!(onpolicy.clone().to_wire(), want);
+        assert_eq!(RolloutInfo::from_wire(want, 0, "info").unwrap(), onpolicy);
+        assert!(ContextInfo::from_wire(vec![1.0; 6], 0, "info").is_err());
+    }
+
+    #[test]
+    fn sampled_splits_actions_and_log_probabilities() {
+        let s =
+            Sampled::from_wire(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, "policy_actions").unwrap();
+        assert_eq!(
+            (s.actions, s.log_prob),
+            (vec![1.0, 2.0, 3.0, 4.0], vec![5.0, 6.0])
+        );
+        assert!(Sampled::from_wire(vec![1.0; 5], 2, "policy_actions").is_err());
     }
 }
