@@ -357,3 +357,47 @@ fn bench_peers_without_the_peers_names_the_setup_command() {
         "{err}"
     );
 }
+
+/// A seed range past the largest seed was an empty session with exit 0 (the end wrapped
+/// around); it is refused, on the command line and in a session file, before anything runs.
+#[test]
+fn a_seed_range_past_the_largest_seed_is_refused() {
+    let max = u64::MAX.to_string();
+    let r = host(&[
+        "--plugin", "sac", "--env", "pendulum", "--steps", "300", "--seed", &max, "--seeds", "2",
+    ]);
+    assert_clear_error(&r, &["2 seeds from seed 18446744073709551615", "smaller"]);
+    assert_eq!(r.out.status.code(), Some(2));
+    let below = (u64::MAX - 1).to_string();
+    let r = host(&[
+        "--plugin", "sac", "--env", "pendulum", "--steps", "300", "--seed", &below, "--seeds", "3",
+    ]);
+    assert_clear_error(&r, &["3 seeds from seed 18446744073709551614"]);
+    let dir = tempdir::Dir::new();
+    let file = dir.path().join("session.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"plugins": ["sac"], "seed": {max}, "seeds": 2, "settings": {{"steps": 300}}}}"#
+        ),
+    )
+    .unwrap();
+    let r = host(&["session", file.to_str().unwrap()]);
+    assert_clear_error(&r, &["2 seeds from seed 18446744073709551615"]);
+}
+
+/// `host score --batches` / `--warmup` are bounded before anything is allocated (a huge value
+/// was a capacity-overflow panic, an abort, or a "scorecard" of nothing with exit 0).
+#[test]
+fn score_batch_counts_are_bounded() {
+    for (flag, value) in [
+        ("--batches", "18446744073709551615"),
+        ("--batches", "9223372036854775808"),
+        ("--batches", "4294967296"),
+        ("--warmup", "18446744073709551615"),
+    ] {
+        let r = host(&["score", "--suite", "quick", flag, value]);
+        assert_clear_error(&r, &[flag, "at most 100000", value]);
+        assert_eq!(r.out.status.code(), Some(2), "{flag} {value}");
+    }
+}

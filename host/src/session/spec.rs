@@ -77,6 +77,14 @@ impl SessionSpec {
         if self.seeds == 0 {
             return Err("`seeds` must be at least 1".into());
         }
+        if self.seed.checked_add(self.seeds - 1).is_none() {
+            return Err(format!(
+                "{} seeds from seed {} pass the largest seed, {}: use a smaller `seed`",
+                self.seeds,
+                self.seed,
+                u64::MAX
+            ));
+        }
         if let Some(name) = &self.name {
             crate::output::folder::check_name("session name", name)?;
         }
@@ -150,7 +158,8 @@ impl SessionSpec {
             grid.push((task.clone(), cells));
         }
         let mut runs = Vec::new();
-        for seed in self.seed..self.seed + self.seeds {
+        // Inclusive, so that a range ending at u64::MAX does not overflow (checked above).
+        for seed in self.seed..=self.seed + (self.seeds - 1) {
             for (task, cells) in &grid {
                 for (label, template, point) in cells {
                     runs.push(PlannedRun {

@@ -50,7 +50,7 @@ pub fn markdown(report: &Report, session: &Session) -> String {
         s.settings.env,
         s.settings.steps,
         s.seed,
-        s.seed + s.seeds - 1,
+        s.seed + (s.seeds - 1),
         s.settings.eval_every,
         s.settings.eval_episodes
     );

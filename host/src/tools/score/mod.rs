@@ -206,10 +206,21 @@ pub fn command(o: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// The most batches `--batches` and `--warmup` may each ask for (50 x the default).
+const MAX_BATCHES: usize = 100_000;
+
 /// Run the scorecard and write it to a new folder under `runs`.
 pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
     if o.batches < 2 {
         return Err(format!("--batches must be at least 2, got {}", o.batches));
+    }
+    // Every point keeps its warm-up and scored batches in memory: bounded before anything runs.
+    for (flag, value) in [("--batches", o.batches), ("--warmup", o.warmup)] {
+        if value > MAX_BATCHES {
+            return Err(format!(
+                "{flag} is at most {MAX_BATCHES} (the default scorecard uses 2,000 scored and 100 warm-up batches), got {value}"
+            ));
+        }
     }
     let rows = rows(&o.estimators)?;
     let tasks = suite::tasks(&o.suite)?;
