@@ -378,12 +378,22 @@ fn a_seed_range_past_the_largest_seed_is_refused() {
     std::fs::write(
         &file,
         format!(
-            r#"{{"plugins": ["sac"], "seed": {max}, "seeds": 2, "settings": {{"steps": 300}}}}"#
+            r#"{{"plugins": [{{"plugin": "sac"}}], "seed": {max}, "seeds": 2, "settings": {{"steps": 300}}}}"#
         ),
     )
     .unwrap();
-    let r = host(&["session", file.to_str().unwrap()]);
-    assert_clear_error(&r, &["2 seeds from seed 18446744073709551615"]);
+    let out = std::process::Command::new(host_bin())
+        .args(["session", file.to_str().unwrap(), "--quiet"])
+        .current_dir(dir.path())
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("2 seeds from seed 18446744073709551615"),
+        "{err}"
+    );
 }
 
 /// `host score --batches` / `--warmup` are bounded before anything is allocated (a huge value
