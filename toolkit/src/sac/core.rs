@@ -3,7 +3,7 @@
 
 use super::config::SacConfig;
 use super::context::{BatchTensors, Core, StepContext, check_batch, q};
-use super::host_steps::HostNets;
+use super::nets::{BurnNets, SacNets};
 use crate::policy::SquashedGaussian;
 use crate::state::{StateReader, StateWriter};
 use crate::tensor::{
@@ -27,10 +27,9 @@ pub struct SacCore {
     /// Action box, to map between env units and the actor's `[-1, 1]`.
     pub(super) act_low: Vec<f32>,
     pub(super) act_high: Vec<f32>,
-    pub(super) actor: SquashedGaussian,
+    /// The actor, the critics and the targets: their one owner.
+    pub(super) nets: SacNets,
     pub(super) actor_opt: Adam,
-    pub(super) critics: [Mlp; 2],
-    pub(super) targets: [Mlp; 2],
     pub(super) critic_opts: [Adam; 2],
     log_alpha: Tensor<2>,
     alpha_opt: Adam,
@@ -38,9 +37,6 @@ pub struct SacCore {
     rng: ChaCha8Rng,
     correction: Option<Box<dyn SacCorrection>>,
     pub(super) counters: Counters,
-    /// On the CPU device, the networks on the host for the fused critic and actor steps
-    /// (`host_steps.rs`); `None` elsewhere, where the steps run through burn's autodiff.
-    pub(super) host: Option<HostNets>,
 }
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -80,12 +76,7 @@ impl SacCore {
         ];
         let targets = critics.clone();
         let log_alpha = from_vec(vec![cfg.init_alpha.ln() as f32], 1, 1, &device);
-        let host = match cpu_threads(&init.device) {
-            Some(threads) => Some(HostNets::new(&actor.net, &critics, &targets, threads)?),
-            None => None,
-        };
         Ok(Self {
-            host,
             actor_opt: Adam::new(&actor.net.params(), cfg.actor_lr),
             critic_opts: [
                 Adam::new(&critics[0].params(), cfg.critic_lr),
@@ -99,9 +90,14 @@ impl SacCore {
             device,
             obs_dim,
             act_dim,
-            actor,
-            critics,
-            targets,
+            nets: SacNets::new(
+                BurnNets {
+                    actor,
+                    critics,
+                    targets,
+                },
+                cpu_threads(&init.device),
+            )?,
             log_alpha,
             rng,
             correction,
@@ -113,6 +109,11 @@ impl SacCore {
         &self.cfg
     }
 
+    /// Parameters of the actor (a shape: the same in every copy of the networks).
+    pub(super) fn actor_param_count(&self) -> usize {
+        self.nets.burn().actor.net.param_count()
+    }
+
     /// Run `f` with the context a correction sees at an update on `batch` (noise drawn from
     /// `noise_seed`): for unit-testing an estimator against the real SAC core.
     pub fn with_context<T>(
@@ -121,7 +122,6 @@ impl SacCore {
         noise_seed: u64,
         f: impl FnOnce(&dyn acgap_sdk::correction::SacContext) -> T,
     ) -> PluginResult<T> {
-        self.sync_burn_nets();
         let t = BatchTensors::new(self, batch)?;
         let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
         let eps = normal_noise(&mut rng, batch.len, self.act_dim, &self.device);
@@ -145,7 +145,7 @@ impl SacCore {
     /// Run the steps through burn's autodiff on the CPU device too (tests compare the paths).
     #[cfg(test)]
     pub(super) fn without_host_path(mut self) -> Self {
-        self.host = None;
+        self.nets.without_host();
         self
     }
 
@@ -167,8 +167,9 @@ impl SacCore {
         t: &BatchTensors,
         (next_a, next_logp): (Tensor<2>, Tensor<2>),
     ) -> Tensor<2> {
-        let q1 = q(&self.targets[0], t.next_obs.clone(), next_a.clone());
-        let q2 = q(&self.targets[1], t.next_obs.clone(), next_a);
+        let targets = &self.nets.burn().targets;
+        let q1 = q(&targets[0], t.next_obs.clone(), next_a.clone());
+        let q2 = q(&targets[1], t.next_obs.clone(), next_a);
         let soft_v = q1.min_pair(q2) - next_logp.mul_scalar(self.alpha());
         t.reward.clone()
             + t.not_terminated
@@ -181,9 +182,10 @@ impl SacCore {
     fn critic_step(&mut self, batch: &Batch<'_>) -> PluginResult<Metrics> {
         check_batch(self, batch)?;
         let eps_next = self.noise_host(batch.len);
-        let (loss, delta) = match self.host {
-            Some(_) => self.critic_step_host(batch, &eps_next)?,
-            None => self.critic_step_burn(batch, eps_next)?,
+        let (loss, delta) = if self.nets.fused() {
+            self.critic_step_host(batch, &eps_next)?
+        } else {
+            self.critic_step_burn(batch, eps_next)?
         };
         self.counters.critic += 1;
         // TD error of q_phi = min(Q1, Q2) for the clip heuristic of Res-SAC (paper Fig. 6).
@@ -204,8 +206,9 @@ impl SacCore {
     ) -> PluginResult<(f32, Vec<f32>)> {
         let t = BatchTensors::new(self, batch)?;
         let eps_next = from_vec(eps_next, batch.len, self.act_dim, &self.device);
-        let y = self.soft_target(&self.actor.net, &t, eps_next);
-        let tracked = [self.critics[0].tracked(), self.critics[1].tracked()];
+        let y = self.soft_target(&self.nets.burn().actor.net, &t, eps_next);
+        let critics = &self.nets.burn().critics;
+        let tracked = [critics[0].tracked(), critics[1].tracked()];
         let q1 = q(&tracked[0], t.obs.clone(), t.action.clone());
         let q2 = q(&tracked[1], t.obs.clone(), t.action.clone());
         let loss = ((q1.clone() - y.clone()).square().mean()
@@ -214,10 +217,11 @@ impl SacCore {
         let loss_value = to_vec(loss.clone().inner())[0];
         check_finite("critic loss", loss_value, self.counters.critic)?;
         let grads = loss.backward();
+        let nets = self.nets.burn_to_step();
         for (i, net) in tracked.iter().enumerate() {
             let g = net.grads(&grads);
-            self.critic_opts[i].step(self.critics[i].params_mut(), g);
-            self.targets[i].polyak_from(&self.critics[i], self.cfg.tau as f32);
+            self.critic_opts[i].step(nets.critics[i].params_mut(), g);
+            nets.targets[i].polyak_from(&nets.critics[i], self.cfg.tau as f32);
         }
         Ok((loss_value, to_vec(y - q1.inner().min_pair(q2.inner()))))
     }
@@ -231,8 +235,9 @@ impl SacCore {
         eps: Tensor<2>,
     ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
         let (a, logp) = SquashedGaussian::sample(actor, self.act_dim, t.obs.clone(), eps);
-        let q1 = q(&self.critics[0], t.obs.clone(), a.clone());
-        let q = q1.min_pair(q(&self.critics[1], t.obs.clone(), a.clone()));
+        let critics = &self.nets.burn().critics;
+        let q1 = q(&critics[0], t.obs.clone(), a.clone());
+        let q = q1.min_pair(q(&critics[1], t.obs.clone(), a.clone()));
         ((q - logp.clone().mul_scalar(self.alpha())).mean(), logp, a)
     }
 
@@ -241,7 +246,6 @@ impl SacCore {
         let Some(mut correction) = self.correction.take() else {
             return Ok(Vec::new());
         };
-        self.sync_burn_nets();
         let t = BatchTensors::new(self, batch)?;
         let (eps, eps_next) = (self.noise(batch.len), self.noise(batch.len));
         let result = correction.train(&StepContext::new(self, batch, t, eps, eps_next));
@@ -255,9 +259,10 @@ impl SacCore {
         check_batch(self, batch)?;
         let (eps, eps_next) = (self.noise_host(batch.len), self.noise_host(batch.len));
         let (term, mut metrics) = self.correction_term(batch, &eps, eps_next)?;
-        let (loss_value, logp_mean) = match self.host {
-            Some(_) => self.actor_step_host(batch, &eps, term)?,
-            None => self.actor_step_burn(batch, eps, term)?,
+        let (loss_value, logp_mean) = if self.nets.fused() {
+            self.actor_step_host(batch, &eps, term)?
+        } else {
+            self.actor_step_burn(batch, eps, term)?
         };
         // Temperature: min_log_alpha  -log_alpha * mean(log pi + target_entropy).
         if self.cfg.autotune_alpha {
@@ -291,8 +296,7 @@ impl SacCore {
         let Some(mut correction) = self.correction.take() else {
             return Ok((ActorTerm::None, Vec::new()));
         };
-        self.sync_burn_nets();
-        let (n, ad, p) = (batch.len, self.act_dim, self.actor.net.param_count());
+        let (n, ad, p) = (batch.len, self.act_dim, self.actor_param_count());
         let result = BatchTensors::new(self, batch).and_then(|t| {
             let eps = from_rows(eps, n, ad, &self.device);
             let eps_next = from_vec(eps_next, n, ad, &self.device);
@@ -328,7 +332,7 @@ impl SacCore {
         let t = BatchTensors::new(self, batch)?;
         let (n, ad) = (batch.len, self.act_dim);
         let eps = from_vec(eps, n, ad, &self.device);
-        let tracked = self.actor.net.tracked();
+        let tracked = self.nets.burn().actor.net.tracked();
         let (objective, logp, action) = self.actor_objective(&tracked, &t, eps);
         let loss_value = -to_vec(objective.clone().inner())[0];
         check_finite("actor loss", loss_value, self.counters.actor)?;
@@ -345,10 +349,11 @@ impl SacCore {
         let mut g = tracked.grads(&grads);
         if let ActorTerm::Direction(d) = &term {
             // Descent on -J: subtracting the correction adds it to the ascent direction.
-            let d = self.actor.net.unflatten(d, &self.device);
+            let d = self.nets.burn().actor.net.unflatten(d, &self.device);
             g = g.into_iter().zip(d).map(|(g, d)| g - d).collect();
         }
-        self.actor_opt.step(self.actor.net.params_mut(), g);
+        let actor = &mut self.nets.burn_to_step().actor;
+        self.actor_opt.step(actor.net.params_mut(), g);
         Ok((loss_value, to_vec(logp.inner().mean())[0] as f64))
     }
 
@@ -395,16 +400,19 @@ impl Agent for SacCore {
             ));
         }
         let eps = (!deterministic).then(|| self.noise_host(n));
-        let a = match (&self.host, eps) {
-            (Some(_), eps) => self.act_host(obs, n, eps),
-            (None, None) => to_vec(
-                self.actor
-                    .mode(from_rows(obs, n, self.obs_dim, &self.device)),
-            ),
-            (None, Some(eps)) => {
+        let a = match (self.nets.fused(), eps) {
+            (true, eps) => self.act_host(obs, n, eps),
+            (false, None) => to_vec(self.nets.burn().actor.mode(from_rows(
+                obs,
+                n,
+                self.obs_dim,
+                &self.device,
+            ))),
+            (false, Some(eps)) => {
                 let obs = from_rows(obs, n, self.obs_dim, &self.device);
                 let eps = from_vec(eps, n, self.act_dim, &self.device);
-                to_vec(SquashedGaussian::sample(&self.actor.net, self.act_dim, obs, eps).0)
+                let actor = &self.nets.burn().actor.net;
+                to_vec(SquashedGaussian::sample(actor, self.act_dim, obs, eps).0)
             }
         };
         Ok(self.to_env_units(a))
@@ -463,16 +471,22 @@ impl Agent for SacCore {
             ));
         }
         let d = self.device.clone();
-        self.actor.net.set_flat(&r.tensor("actor")?, &d)?;
-        self.actor_opt.set_moments(
-            &r.tensors("actor_opt", 2 * self.actor.net.params().len())?,
-            &d,
-        )?;
+        self.nets.load(|nets| {
+            nets.actor.net.set_flat(&r.tensor("actor")?, &d)?;
+            for i in 0..2 {
+                nets.critics[i].set_flat(&r.tensor(&format!("critic{i}"))?, &d)?;
+                nets.targets[i].set_flat(&r.tensor(&format!("target{i}"))?, &d)?;
+            }
+            Ok(())
+        })?;
+        let nets = self.nets.burn();
+        let actor_moments = 2 * nets.actor.net.params().len();
+        let critic_moments = 2 * nets.critics[0].params().len();
+        self.actor_opt
+            .set_moments(&r.tensors("actor_opt", actor_moments)?, &d)?;
         for i in 0..2 {
-            self.critics[i].set_flat(&r.tensor(&format!("critic{i}"))?, &d)?;
-            self.targets[i].set_flat(&r.tensor(&format!("target{i}"))?, &d)?;
-            let n = 2 * self.critics[i].params().len();
-            self.critic_opts[i].set_moments(&r.tensors(&format!("critic{i}_opt"), n)?, &d)?;
+            let moments = r.tensors(&format!("critic{i}_opt"), critic_moments)?;
+            self.critic_opts[i].set_moments(&moments, &d)?;
         }
         self.log_alpha = from_vec(r.tensor("log_alpha")?, 1, 1, &d);
         self.alpha_opt
@@ -486,9 +500,6 @@ impl Agent for SacCore {
         ) = (steps[0], steps[1], steps[2], steps[3]);
         self.rng = r.meta("rng")?;
         self.counters = r.meta("counters")?;
-        if let Some(host) = &mut self.host {
-            host.reload(&self.actor.net, &self.critics, &self.targets);
-        }
         if let Some(c) = &mut self.correction {
             c.load(&r.bytes("correction")?)?;
         }
@@ -508,14 +519,13 @@ impl Agent for SacCore {
                 act.len()
             ));
         }
-        self.sync_burn_nets();
         let unit = self.normalise_actions(act);
         let (o, a) = (
             from_rows(obs, n, self.obs_dim, &self.device),
             from_rows(&unit, n, self.act_dim, &self.device),
         );
-        let q =
-            to_vec(q(&self.critics[0], o.clone(), a.clone()).min_pair(q(&self.critics[1], o, a)));
+        let critics = &self.nets.burn().critics;
+        let q = to_vec(q(&critics[0], o.clone(), a.clone()).min_pair(q(&critics[1], o, a)));
         let mut out = vec![("q".to_string(), q.clone())];
         if let Some(mut correction) = self.correction.take() {
             let terms = correction.value_terms(obs, &unit, n);
@@ -542,7 +552,6 @@ impl Agent for SacCore {
                 obs.len()
             ));
         }
-        self.sync_burn_nets();
         let eps = normal_noise(
             &mut ChaCha8Rng::seed_from_u64(seed),
             n,
@@ -550,7 +559,7 @@ impl Agent for SacCore {
             &self.device,
         );
         let (a, logp) = SquashedGaussian::sample(
-            &self.actor.net,
+            &self.nets.burn().actor.net,
             self.act_dim,
             from_rows(obs, n, self.obs_dim, &self.device),
             eps,
@@ -601,10 +610,10 @@ impl Core for SacCore {
         &self.device
     }
     fn actor(&self) -> &Mlp {
-        &self.actor.net
+        &self.nets.burn().actor.net
     }
     fn critics(&self) -> &[Mlp; 2] {
-        &self.critics
+        &self.nets.burn().critics
     }
     fn info(&self, batch_len: usize) -> ContextInfo {
         ContextInfo {
@@ -613,8 +622,8 @@ impl Core for SacCore {
             batch_len,
             gamma: self.cfg.gamma as f32,
             alpha: self.alpha(),
-            actor_params: self.actor.net.param_count(),
-            critic_params: self.critics[0].param_count(),
+            actor_params: self.actor_param_count(),
+            critic_params: self.nets.burn().critics[0].param_count(),
             hidden: self.cfg.hidden.clone(),
         }
     }

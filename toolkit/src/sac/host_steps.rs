@@ -14,12 +14,10 @@ use std::ops::Range;
 
 const LN_2: f32 = std::f32::consts::LN_2;
 
-/// The networks on the host with the buffers their passes reuse. They lead: the core's burn
-/// networks are set from them only when something reads those (a correction's context,
-/// diagnostics), which a plain SAC run never does.
+/// The networks on the host with the buffers their passes reuse: the parameters on the CPU
+/// device (`nets.rs` builds burn views of them when something reads those: a correction's
+/// context, diagnostics, which a plain SAC run never does).
 pub(super) struct HostNets {
-    /// The host networks have moved since the burn networks were last set from them.
-    burn_stale: bool,
     actor: HostMlp,
     critics: [HostMlp; 2],
     targets: [HostMlp; 2],
@@ -60,7 +58,6 @@ impl HostNets {
             ),
         };
         let mut nets = Self {
-            burn_stale: false,
             actor: actor.to_host(),
             critics: [critics[0].to_host(), critics[1].to_host()],
             targets: [targets[0].to_host(), targets[1].to_host()],
@@ -84,7 +81,15 @@ impl HostNets {
             self.critics[i] = critics[i].to_host();
             self.targets[i] = targets[i].to_host();
         }
-        self.burn_stale = false;
+    }
+
+    /// Set burn networks from the host ones.
+    pub fn write_into(&self, actor: &mut Mlp, critics: &mut [Mlp; 2], targets: &mut [Mlp; 2]) {
+        actor.set_from_host(&self.actor);
+        for i in 0..2 {
+            critics[i].set_from_host(&self.critics[i]);
+            targets[i].set_from_host(&self.targets[i]);
+        }
     }
 }
 
@@ -216,22 +221,10 @@ fn concat(x: &[f32], xw: usize, y: &[f32], yw: usize) -> Vec<f32> {
 }
 
 impl SacCore {
-    /// Set the burn networks from the host ones if steps have moved those since.
-    pub(super) fn sync_burn_nets(&mut self) {
-        if let Some(host) = self.host.as_mut().filter(|h| h.burn_stale) {
-            self.actor.net.set_from_host(&host.actor);
-            for i in 0..2 {
-                self.critics[i].set_from_host(&host.critics[i]);
-                self.targets[i].set_from_host(&host.targets[i]);
-            }
-            host.burn_stale = false;
-        }
-    }
-
     /// Flat parameters of the actor, the critics and the targets, in that order, from
     /// whichever copy leads.
     pub(super) fn net_flats(&self) -> [Vec<f32>; 5] {
-        match &self.host {
+        match self.nets.host() {
             Some(h) => [
                 &h.actor,
                 &h.critics[0],
@@ -240,14 +233,17 @@ impl SacCore {
                 &h.targets[1],
             ]
             .map(|n| n.params().concat()),
-            None => [
-                &self.actor.net,
-                &self.critics[0],
-                &self.critics[1],
-                &self.targets[0],
-                &self.targets[1],
-            ]
-            .map(|n| n.to_flat()),
+            None => {
+                let b = self.nets.burn();
+                [
+                    &b.actor.net,
+                    &b.critics[0],
+                    &b.critics[1],
+                    &b.targets[0],
+                    &b.targets[1],
+                ]
+                .map(|n| n.to_flat())
+            }
         }
     }
 
@@ -255,7 +251,7 @@ impl SacCore {
     /// sample with noise `eps`.
     pub(super) fn act_host(&mut self, obs: &[f32], n: usize, eps: Option<Vec<f32>>) -> Vec<f32> {
         let ad = self.act_dim;
-        let host = self.host.as_mut().expect("the host path");
+        let host = self.nets.host_to_read().expect("the host path");
         let tape = &mut host.lanes[0].actor_tape;
         host.actor.forward(obs, n, tape);
         match eps {
@@ -278,14 +274,13 @@ impl SacCore {
         let (alpha, gamma, tau) = (self.alpha(), self.cfg.gamma as f32, self.cfg.tau as f32);
         let action = self.normalise_actions(batch.action);
         let counter = self.counters.critic;
-        let host = self.host.as_mut().expect("the host path");
+        let host = self.nets.host_to_step().expect("the host path");
         let HostNets {
             actor,
             critics,
             targets,
             lanes,
             pool,
-            burn_stale,
         } = host;
         let (actor, critics, targets) = (&*actor, &*critics, &*targets);
         // Each lane: the soft target y on its rows (a' from the current actor), then the
@@ -348,7 +343,6 @@ impl SacCore {
         let mean_square = |e: &[f32]| e.iter().map(|e| e * e).sum::<f32>() / n as f32;
         let loss = 0.5 * (mean_square(&e0) + mean_square(&e1));
         super::core::check_finite("critic loss", loss, counter)?;
-        *burn_stale = true;
         let [c0, c1] = &mut host.critics;
         let [t0, t1] = &mut host.targets;
         let [o0, o1] = &mut self.critic_opts;
@@ -390,7 +384,7 @@ impl SacCore {
         let (n, od, ad) = (batch.len, self.obs_dim, self.act_dim);
         let alpha = self.alpha();
         let counter = self.counters.actor;
-        let host = self.host.as_mut().expect("the host path");
+        let host = self.nets.host_to_step().expect("the host path");
         let (actor, critics) = (&host.actor, &host.critics);
         let action_term = match &term {
             ActorTerm::ActionGrad(g) => Some(g.as_slice()),
@@ -456,7 +450,6 @@ impl SacCore {
         });
         let objective = parts.iter().map(|p| p.0).sum::<f32>() / n as f32;
         super::core::check_finite("actor loss", -objective, counter)?;
-        host.burn_stale = true;
         let worked = host.lanes.iter_mut().take(parts.len());
         let grads = sum_into_first(worked.map(|l| &mut l.actor_grads));
         if let ActorTerm::Direction(d) = term {

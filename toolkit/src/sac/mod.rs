@@ -8,6 +8,7 @@ mod config;
 mod context;
 mod core;
 mod host_steps;
+mod nets;
 
 pub use config::SacConfig;
 pub use core::SacCore;

@@ -181,9 +181,10 @@ fn squashed_gaussian_log_prob_matches_the_change_of_variables() {
 
 #[test]
 fn critic_products_match_finite_differences() {
-    let mut c = core(11);
+    // Burn path: the test moves the burn networks themselves.
+    let mut c = core(11).without_host_path();
     let data = Data::random(12);
-    let p = c.critics[0].param_count();
+    let p = c.nets.burn().critics[0].param_count();
     let v = random_vec(2 * p, 13);
     let w = random_vec(2 * B, 14);
     let act = random_vec(B * 2, 15);
@@ -195,15 +196,17 @@ fn critic_products_match_finite_differences() {
     });
     // The two products are adjoint: w . (J v) = (J^T w) . v, exactly up to rounding.
     assert_close("JVP/VJP adjointness", dot(&w, &jvp), dot(&vjp, &v), 1e-4);
-    let p0: Vec<f32> = c.critics[0]
+    let critics = &c.nets.burn().critics;
+    let p0: Vec<f32> = critics[0]
         .to_flat()
         .into_iter()
-        .chain(c.critics[1].to_flat())
+        .chain(critics[1].to_flat())
         .collect();
     let d = c.device.clone();
     let fd = central(&p0, &v, 1e-3, |flat| {
-        c.critics[0].set_flat(&flat[..p], &d).unwrap();
-        c.critics[1].set_flat(&flat[p..], &d).unwrap();
+        let critics = &mut c.nets.burn_to_step().critics;
+        critics[0].set_flat(&flat[..p], &d).unwrap();
+        critics[1].set_flat(&flat[p..], &d).unwrap();
         with_context(&c, &data, 16, |ctx| {
             dot(&ctx.critic_values(&data.obs, &act).unwrap(), &w)
         })
@@ -242,9 +245,9 @@ fn critic_action_gradients_match_finite_differences() {
 
 #[test]
 fn actor_products_match_finite_differences() {
-    let mut c = core(21);
+    let mut c = core(21).without_host_path();
     let data = Data::random(22);
-    let p0 = c.actor.net.to_flat();
+    let p0 = c.nets.burn().actor.net.to_flat();
     let v = random_vec(p0.len(), 23);
     let g = random_vec(B * 2, 24);
     let cw = random_vec(B, 25);
@@ -253,14 +256,14 @@ fn actor_products_match_finite_differences() {
     });
     let d = c.device.clone();
     let fd_actions = central(&p0, &v, 1e-3, |flat| {
-        c.actor.net.set_flat(flat, &d).unwrap();
+        c.nets.burn_to_step().actor.net.set_flat(flat, &d).unwrap();
         with_context(&c, &data, 26, |ctx| {
             dot(&ctx.policy_actions().unwrap().actions, &g)
         })
     });
     assert_close("actor VJP through a~", dot(&avjp, &v), fd_actions, 1e-2);
     let fd_target = central(&p0, &v, 1e-3, |flat| {
-        c.actor.net.set_flat(flat, &d).unwrap();
+        c.nets.burn_to_step().actor.net.set_flat(flat, &d).unwrap();
         with_context(&c, &data, 26, |ctx| dot(&ctx.td_target().unwrap(), &cw))
     });
     assert_close(
@@ -432,7 +435,7 @@ fn critic_gram_and_the_implicit_solve_match_dense_linear_algebra() {
     use nalgebra::{DMatrix, DVector};
     let c = core(61);
     let data = Data::random(62);
-    let p = c.critics[0].param_count();
+    let p = c.nets.burn().critics[0].param_count();
     let eta = 0.5;
     with_context(&c, &data, 63, |ctx| {
         let (obs, act) = (&data.obs, &data.action);
@@ -508,19 +511,19 @@ fn critic_gram_and_the_implicit_solve_match_dense_linear_algebra() {
 
 #[test]
 fn actor_gradient_matches_finite_differences_of_j_pi() {
-    let mut c = core(71);
+    let mut c = core(71).without_host_path();
     let data = Data::random(72);
-    let p0 = c.actor.net.to_flat();
+    let p0 = c.nets.burn().actor.net.to_flat();
     let v = random_vec(p0.len(), 73);
     let grad = with_context(&c, &data, 74, |ctx| ctx.actor_gradient().unwrap());
     let d = c.device.clone();
     let fd = central(&p0, &v, 1e-3, |flat| {
-        c.actor.net.set_flat(flat, &d).unwrap();
+        c.nets.burn_to_step().actor.net.set_flat(flat, &d).unwrap();
         let batch = data.batch();
         let t = BatchTensors::new(&c, &batch).unwrap();
         let mut r = ChaCha8Rng::seed_from_u64(74);
         let eps = normal_noise(&mut r, B, 2, &c.device);
-        to_vec(c.actor_objective(&c.actor.net, &t, eps).0)[0] as f64
+        to_vec(c.actor_objective(&c.nets.burn().actor.net, &t, eps).0)[0] as f64
     });
     assert_close("grad_theta J_pi", dot(&grad, &v), fd, 1e-2);
 }
@@ -574,8 +577,8 @@ fn assert_same_networks(what: &str, a: &SacCore, b: &SacCore, tolerance: f32) {
 
 /// The fused CPU steps (`host_steps.rs`) and the burn autodiff steps move every network the
 /// same way over several iterations, with no correction, an action-gradient term and a
-/// parameter-direction term; the metrics agree too; and the burn networks follow the host ones
-/// once synchronised.
+/// parameter-direction term; the metrics agree too; and the burn networks read after the steps
+/// are the host ones.
 #[test]
 fn host_and_burn_steps_agree() {
     let data = Data::random(81);
@@ -583,16 +586,17 @@ fn host_and_burn_steps_agree() {
     for term in [None, Some(false), Some(true)] {
         let mut fused = core_with_term("cpu", term, &g);
         let mut burn = core_with_term("cpu", term, &g).without_host_path();
-        assert!(fused.host.is_some() && burn.host.is_none());
+        assert!(fused.nets.fused() && !burn.nets.fused());
         assert_same_steps(&format!("{term:?}"), &mut fused, &mut burn, &data, 1e-4);
-        fused.sync_burn_nets();
+        // The burn view of the fused core, read after its steps, is its host networks.
         let burn_nets = |c: &SacCore| {
+            let b = c.nets.burn();
             [
-                &c.actor.net,
-                &c.critics[0],
-                &c.critics[1],
-                &c.targets[0],
-                &c.targets[1],
+                &b.actor.net,
+                &b.critics[0],
+                &b.critics[1],
+                &b.targets[0],
+                &b.targets[1],
             ]
             .map(|n| n.to_flat())
         };
@@ -661,4 +665,34 @@ fn idle_lanes_add_nothing() {
         }
     }
     assert_same_networks("idle lanes", &one, &three, 1e-5);
+}
+
+/// A context built after fused steps sees the networks those steps moved (the burn view is
+/// rebuilt on first read, never a stale copy): its critic values follow the burn path's.
+#[test]
+fn a_context_after_fused_steps_sees_the_moved_networks() {
+    let data = Data::random(91);
+    let (mut fused, mut burn) = (core(92), core(92).without_host_path());
+    let q = |c: &mut SacCore| {
+        c.with_context(&data.batch(), 5, |ctx| {
+            ctx.critic_values(&data.obs, &data.action).unwrap()
+        })
+        .unwrap()
+    };
+    let before = q(&mut fused);
+    for step in [UpdateStep::Critic, UpdateStep::Actor, UpdateStep::Critic] {
+        fused.update(&data.batch(), step).unwrap();
+        burn.update(&data.batch(), step).unwrap();
+        let (a, b) = (q(&mut fused), q(&mut burn));
+        let gap = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            gap < 1e-4,
+            "{step:?}: the fused core's context is {gap} off"
+        );
+    }
+    assert_ne!(q(&mut fused), before, "the critic steps moved nothing");
 }
