@@ -175,6 +175,28 @@ fn nan_loss_marks_the_run_diverged() {
     assert_eq!(status(&r.run_dir())["state"], "diverged");
 }
 
+/// A temperature that blows up leaves every loss finite but the reported alpha: the run is
+/// `diverged`, naming the metric (it ended `failed` on "malformed metrics").
+#[test]
+fn a_temperature_divergence_marks_the_run_diverged() {
+    let mut args = vec![
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--steps",
+        "800",
+        "--set",
+        "hidden=[16,16]",
+        "--set",
+        "alpha_lr=1e30",
+    ];
+    args.extend(FAST);
+    let r = host(&args);
+    assert_clear_error(&r, &["diverged"]);
+    assert_eq!(status(&r.run_dir())["state"], "diverged", "{}", r.stderr());
+}
+
 #[test]
 fn action_of_the_wrong_dimension() {
     let plugin = format!("{}@wrong-dim", fixtures().normal.display());

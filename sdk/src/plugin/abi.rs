@@ -35,11 +35,13 @@ pub struct BatchFfi<'a> {
     pub truncated: RSlice<'a, f32>,
 }
 
-/// [`crate::correction::CorrectionTerm`] plus metrics (JSON) across the boundary.
+/// A [`crate::correction::Term`] of the SAC or on-policy family plus metrics (JSON) across the
+/// boundary.
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct TermFfi {
-    /// 0 = zero, 1 = action gradient, 2 = parameter gradient.
+    /// 0 = zero, 1 = the family's ABI 1.0 per-sample form (summed: `Term::Sum`), 2 = a
+    /// parameter direction, 3 (ABI 1.2) = the other per-sample form (`Term::Mean`).
     pub kind: u8,
     pub values: RVec<f32>,
     pub metrics_json: RString,
@@ -150,7 +152,8 @@ pub struct TabularContextFfi<'a> {
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct TabularUpdateFfi {
-    /// 0 = zero, 1 = log-pi weights, 2 = direction.
+    /// 0 = zero, 1 = the ABI 1.0 per-sample form (averaged: `Term::Mean`), 2 = a direction,
+    /// 3 (ABI 1.2) = the other per-sample form (`Term::Sum`).
     pub kind: u8,
     pub values: RVec<f64>,
     pub has_critic_correction: bool,

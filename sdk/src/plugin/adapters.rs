@@ -45,14 +45,28 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> PluginResult<T> {
     serde_json::from_str(s).map_err(|e| format!("plugin returned malformed JSON: {e}"))
 }
 
+/// A non-finite metric is a divergence (JSON has no NaN: it would arrive as `null`).
 fn metrics_to_json(m: &Metrics) -> PluginResult<RString> {
+    if let Some((name, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(crate::result::diverged(format!("metric `{name}` is {v}")));
+    }
     serde_json::to_string(m)
         .map(RString::from)
         .map_err(|e| e.to_string())
 }
 
 fn metrics_from_json(s: &str) -> PluginResult<Metrics> {
-    serde_json::from_str(s).map_err(|e| format!("plugin returned malformed metrics: {e}"))
+    serde_json::from_str(s).map_err(|e| {
+        // A plugin built before ABI 1.2 sends a non-finite metric as `null`: still a divergence.
+        let named: Result<Vec<(String, Option<f64>)>, _> = serde_json::from_str(s);
+        match named
+            .ok()
+            .and_then(|m| m.into_iter().find(|(_, v)| v.is_none()))
+        {
+            Some((name, _)) => crate::result::diverged(format!("metric `{name}` is not finite")),
+            None => format!("plugin returned malformed metrics: {e}"),
+        }
+    })
 }
 
 pub(super) fn batch_to_ffi<'a>(b: &Batch<'a>) -> BatchFfi<'a> {
@@ -651,5 +665,25 @@ impl OnPolicyCorrection for LoadedOnPolicy {
 
     fn load(&mut self, bytes: &[u8]) -> PluginResult<()> {
         from_r(self.0.load(bytes.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{ErrorKind, error_kind};
+
+    #[test]
+    fn a_non_finite_metric_is_a_divergence_on_both_sides() {
+        let e = metrics_to_json(&vec![("train/alpha".into(), f64::INFINITY)]).unwrap_err();
+        assert_eq!(error_kind(&e), ErrorKind::Diverged);
+        assert!(e.contains("`train/alpha` is inf"), "{e}");
+        // What a plugin built before ABI 1.2 sends for a NaN metric.
+        let e = metrics_from_json(r#"[["train/loss", 1.0], ["train/alpha", null]]"#).unwrap_err();
+        assert_eq!(error_kind(&e), ErrorKind::Diverged);
+        assert!(e.contains("`train/alpha`"), "{e}");
+        let e = metrics_from_json("[1, 2]").unwrap_err();
+        assert_eq!(error_kind(&e), ErrorKind::Failed);
+        assert!(metrics_to_json(&vec![("a".into(), 1.0)]).is_ok());
     }
 }
