@@ -428,6 +428,23 @@ mod tests {
     }
 
     #[test]
+    fn operation_names_are_unique_in_each_table() {
+        for ops in [
+            super::super::context::OPS,
+            super::super::onpolicy_context::OPS,
+        ] {
+            let mut names = ops.to_vec();
+            names.sort();
+            names.dedup();
+            assert_eq!(
+                names.len(),
+                ops.len(),
+                "an operation name is used twice: {ops:?}"
+            );
+        }
+    }
+
+    #[test]
     fn sampled_splits_actions_and_log_probabilities() {
         let s =
             Sampled::from_wire(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, "policy_actions").unwrap();
