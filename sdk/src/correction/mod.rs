@@ -234,8 +234,8 @@ impl Correction {
         }
     }
 
-    /// The SAC-family estimator, for `taker` (an agent's core of family `taker`): any other
-    /// family is refused with [`Family::refusal`].
+    /// The SAC-family estimator, for a SAC core's `attach`: any other family is refused with
+    /// [`Family::refusal`].
     pub fn into_sac(self) -> PluginResult<Box<dyn SacCorrection>> {
         match self.0 {
             Repr::Sac(c) => Ok(c),
