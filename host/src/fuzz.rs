@@ -4,7 +4,8 @@
 
 use crate::cli::Cli;
 use crate::run::replay::ReplayBuffer;
-use crate::session::spec::{SessionSpec, parse_entry};
+use crate::run::spec::Entry;
+use crate::session::spec::SessionSpec;
 use clap::Parser;
 use proptest::prelude::*;
 
@@ -46,7 +47,7 @@ proptest! {
 
     #[test]
     fn plugin_flags_parse_or_fail_cleanly(text in syntax()) {
-        let _ = parse_entry(&text);
+        let _ = Entry::parse(&text);
         let _ = crate::plugins::parse_sets(&[text]);
     }
 

@@ -102,7 +102,7 @@ pub fn entries(args: &TrainArgs) -> Result<Vec<Entry>, String> {
     args.plugin
         .iter()
         .map(|typed| {
-            let own = crate::session::spec::parse_entry(typed)?;
+            let own = super::spec::Entry::parse(typed)?;
             let mut entry = Entry {
                 set: set.clone(),
                 correction: args.correction.clone(),

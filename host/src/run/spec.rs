@@ -202,6 +202,40 @@ pub struct Entry {
     pub config_file: Option<std::path::PathBuf>,
 }
 
+impl Entry {
+    /// `--plugin NAME[:key=value,...]`: the per-plugin overrides. `label`, `correction` and
+    /// `correction.KEY` are the entry's; every other key is an agent config key.
+    pub fn parse(typed: &str) -> Result<Entry, String> {
+        let (plugin, overrides) = match typed.split_once(':') {
+            Some((p, rest)) if rest.contains('=') => (p, acgap_envs::split_top_level(rest)),
+            _ => (typed, Vec::new()),
+        };
+        let mut entry = Entry {
+            plugin: plugin.to_string(),
+            typed: typed.to_string(),
+            ..Entry::default()
+        };
+        for kv in overrides {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                format!("`--plugin {typed}`: expected KEY=VALUE after the colon, got `{kv}`")
+            })?;
+            let k = k.trim();
+            let value = crate::plugins::parse_value(v);
+            match (k, k.strip_prefix("correction.")) {
+                ("label", _) => entry.label = Some(v.to_string()),
+                ("correction", _) => entry.correction = Some(v.to_string()),
+                (_, Some(ck)) => {
+                    entry.correction_set.insert(ck.to_string(), value);
+                }
+                _ => {
+                    entry.set.insert(k.to_string(), value);
+                }
+            }
+        }
+        Ok(entry)
+    }
+}
+
 /// A component's defaults with `overrides` merged in; unknown keys and wrong types refused.
 fn resolve_config(
     plugin: &Plugin,
@@ -335,4 +369,30 @@ pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> 
         )?;
     }
     Ok(Box::new(agent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_overrides_split_outside_brackets_and_quotes() {
+        let e = Entry::parse(
+            r#"sac:schedule=10-0,hidden=[64,64],label=SAC 10,correction=residual,correction.clip=4,note="a,b""#,
+        )
+        .unwrap();
+        assert_eq!(e.plugin, "sac");
+        assert_eq!(e.label.as_deref(), Some("SAC 10"));
+        assert_eq!(e.correction.as_deref(), Some("residual"));
+        assert_eq!(e.correction_set["clip"], serde_json::json!(4));
+        assert_eq!(e.set["hidden"], serde_json::json!([64, 64]));
+        assert_eq!(e.set["schedule"], serde_json::json!("10-0"));
+        assert_eq!(e.set["note"], serde_json::json!("a,b"));
+        assert_eq!(
+            Entry::parse("path/to/libsac.so").unwrap().plugin,
+            "path/to/libsac.so"
+        );
+        // No `=` after the colon: not overrides (the name then fails to resolve, clearly).
+        assert_eq!(Entry::parse("sac:schedule").unwrap().plugin, "sac:schedule");
+    }
 }

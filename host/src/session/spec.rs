@@ -233,38 +233,6 @@ fn labels(
     Ok(out)
 }
 
-/// `--plugin NAME[:key=value,...]`: the per-plugin overrides. `label`, `correction` and
-/// `correction.KEY` are the entry's; every other key is an agent config key.
-pub fn parse_entry(typed: &str) -> Result<Entry, String> {
-    let (plugin, overrides) = match typed.split_once(':') {
-        Some((p, rest)) if rest.contains('=') => (p, acgap_envs::split_top_level(rest)),
-        _ => (typed, Vec::new()),
-    };
-    let mut entry = Entry {
-        plugin: plugin.to_string(),
-        typed: typed.to_string(),
-        ..Entry::default()
-    };
-    for kv in overrides {
-        let (k, v) = kv.split_once('=').ok_or_else(|| {
-            format!("`--plugin {typed}`: expected KEY=VALUE after the colon, got `{kv}`")
-        })?;
-        let k = k.trim();
-        let value = crate::plugins::parse_value(v);
-        match (k, k.strip_prefix("correction.")) {
-            ("label", _) => entry.label = Some(v.to_string()),
-            ("correction", _) => entry.correction = Some(v.to_string()),
-            (_, Some(ck)) => {
-                entry.correction_set.insert(ck.to_string(), value);
-            }
-            _ => {
-                entry.set.insert(k.to_string(), value);
-            }
-        }
-    }
-    Ok(entry)
-}
-
 /// `--shard i/n`: 0-based slice i of n.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Shard {
@@ -297,27 +265,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plugin_overrides_split_outside_brackets_and_quotes() {
-        let e = parse_entry(
-            r#"sac:schedule=10-0,hidden=[64,64],label=SAC 10,correction=residual,correction.clip=4,note="a,b""#,
-        )
-        .unwrap();
-        assert_eq!(e.plugin, "sac");
-        assert_eq!(e.label.as_deref(), Some("SAC 10"));
-        assert_eq!(e.correction.as_deref(), Some("residual"));
-        assert_eq!(e.correction_set["clip"], serde_json::json!(4));
-        assert_eq!(e.set["hidden"], serde_json::json!([64, 64]));
-        assert_eq!(e.set["schedule"], serde_json::json!("10-0"));
-        assert_eq!(e.set["note"], serde_json::json!("a,b"));
-        assert_eq!(
-            parse_entry("path/to/libsac.so").unwrap().plugin,
-            "path/to/libsac.so"
-        );
-        // No `=` after the colon: not overrides (the name then fails to resolve, clearly).
-        assert_eq!(parse_entry("sac:schedule").unwrap().plugin, "sac:schedule");
-    }
-
-    #[test]
     fn shards_partition_the_grid() {
         assert!(Shard::parse("3/2").is_err());
         assert!(Shard::parse("0/0").is_err());
@@ -333,8 +280,8 @@ mod tests {
     #[test]
     fn clashing_labels_use_what_was_typed_and_identical_entries_are_refused() {
         let spec = |agent: &str| RunSpec::for_tests(agent);
-        let a = parse_entry("sac").unwrap();
-        let b = parse_entry("sac:schedule=10-0").unwrap();
+        let a = Entry::parse("sac").unwrap();
+        let b = Entry::parse("sac:schedule=10-0").unwrap();
         let none = [Vec::new(), Vec::new()];
         let got = labels(&[a.clone(), b], &[spec("sac"), spec("sac")], &none).unwrap();
         assert_eq!(got, ["sac", "sac:schedule=10-0"]);
