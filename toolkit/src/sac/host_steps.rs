@@ -233,17 +233,7 @@ impl SacCore {
                 &h.targets[1],
             ]
             .map(|n| n.params().concat()),
-            None => {
-                let b = self.nets.burn();
-                [
-                    &b.actor.net,
-                    &b.critics[0],
-                    &b.critics[1],
-                    &b.targets[0],
-                    &b.targets[1],
-                ]
-                .map(|n| n.to_flat())
-            }
+            None => self.nets.burn().flats(),
         }
     }
 

@@ -20,6 +20,20 @@ pub(super) struct BurnNets {
     pub targets: [Mlp; 2],
 }
 
+impl BurnNets {
+    /// Flat parameters of the actor, the critics and the targets, in that order.
+    pub fn flats(&self) -> [Vec<f32>; 5] {
+        [
+            &self.actor.net,
+            &self.critics[0],
+            &self.critics[1],
+            &self.targets[0],
+            &self.targets[1],
+        ]
+        .map(|n| n.to_flat())
+    }
+}
+
 pub(super) struct SacNets {
     /// The burn path: the parameters. The fused path: the networks' shapes and device (the
     /// last view built, or the initial networks), never read as parameters.
