@@ -253,6 +253,43 @@ fn resume_takes_only_steps_and_records_the_extension() {
     assert_refused(&o, &["past the requested `--steps 300`"]);
 }
 
+#[test]
+fn resume_refuses_a_log_shortened_deleted_or_edited_since_its_checkpoint() {
+    let (_runs, dir) = finished_run("600");
+    let d = dir.to_str().unwrap();
+    let before: Vec<(PathBuf, Vec<u8>)> = files_under(&dir)
+        .into_iter()
+        // The lock file records its latest holder.
+        .filter(|p| p.is_file() && !p.ends_with(".lock"))
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    let original = |name: &str| {
+        before
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .unwrap()
+            .1
+            .clone()
+    };
+    let eval = original("eval.csv");
+    std::fs::write(dir.join("eval.csv"), &eval[..eval.len() - 20]).unwrap();
+    assert_refused(&resume_to(&dir, "900"), &["eval.csv", "was shortened", "step 600"]);
+    std::fs::write(dir.join("eval.csv"), &eval).unwrap();
+    std::fs::remove_file(dir.join("metrics.jsonl")).unwrap();
+    assert_refused(&resume_to(&dir, "900"), &["metrics.jsonl", "was deleted"]);
+    std::fs::write(dir.join("metrics.jsonl"), original("metrics.jsonl")).unwrap();
+    flip_byte(&dir.join("episodes.csv"), 0.5);
+    assert_refused(&resume_to(&dir, "900"), &["episodes.csv", "was changed"]);
+    // A refused resume changed nothing: with the edit undone, every file is as it was.
+    std::fs::write(dir.join("episodes.csv"), original("episodes.csv")).unwrap();
+    for (p, bytes) in &before {
+        assert!(&std::fs::read(p).unwrap() == bytes, "{} changed", p.display());
+    }
+    let o = raw(&["--resume", d, "--steps", "900", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!std::fs::read(dir.join("eval.csv")).unwrap().contains(&0));
+}
+
 fn flip_byte(path: &Path, at_fraction: f64) {
     let mut bytes = std::fs::read(path).unwrap();
     let i = ((bytes.len() as f64 * at_fraction) as usize).min(bytes.len() - 1);

@@ -4,12 +4,16 @@
 //! the same scalars as a TensorBoard event file, `learning_curve.svg`, `checkpoints/`.
 //!
 //! Every log is appended and flushed record by record, so whatever a killed or
-//! failed run wrote stays readable. A checkpoint stores each file's length; a
-//! resume truncates to it, so the resumed files equal an uninterrupted run's.
+//! failed run wrote stays readable. A checkpoint stores each file's length and the SHA-256
+//! of those bytes; a resume first checks that every log still starts with exactly what the
+//! run wrote (refusing a log that was shortened, deleted or edited, rather than padding or
+//! trusting it), then truncates to that length, so the resumed files equal an uninterrupted
+//! run's.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 pub const LOGS: [&str; 7] = [
@@ -29,9 +33,21 @@ const EVENTS: usize = 6;
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct LogOffsets(pub Vec<u64>);
 
+/// What a checkpoint recorded of the logs: each one's length and the SHA-256 (hex) of
+/// its bytes up to that length. `digests` is empty for checkpoints written before digests
+/// were recorded; their logs are checked by length only.
+pub struct LogMarks<'a> {
+    pub offsets: &'a LogOffsets,
+    pub digests: &'a [String],
+    /// The checkpoint's step, for the messages.
+    pub step: usize,
+}
+
 pub struct RunLogs {
     /// One per name in [`LOGS`]; `None` for a diagnostics log the run does not write.
     files: Vec<Option<File>>,
+    /// SHA-256 state of every byte each log holds (one per name in [`LOGS`]).
+    hashers: Vec<Sha256>,
     /// Column names of `train.csv`, fixed by its first row.
     pub train_columns: Option<Vec<String>>,
 }
@@ -117,19 +133,30 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 impl RunLogs {
-    /// Open (create or, on resume, truncate to `offsets`) the log files of `dir`: every log,
-    /// except `gap.csv` without gap diagnostics and `tabular.csv` on envs without an exact model.
+    /// Open the log files of `dir` (created, or on resume verified against `marks` and
+    /// truncated to them): every log, except `gap.csv` without gap diagnostics and
+    /// `tabular.csv` on envs without an exact model. On resume every log is verified before
+    /// any is opened for writing, so a refused resume changes nothing.
     pub fn open(
         dir: &Path,
-        offsets: Option<&LogOffsets>,
+        marks: Option<LogMarks>,
         train_columns: Option<Vec<String>>,
         (gap, tabular): (bool, bool),
     ) -> Result<Self, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+        let written = |i: usize| (i != 4 || gap) && (i != 5 || tabular);
+        let mut hashers = vec![Sha256::new(); LOGS.len()];
+        if let Some(marks) = &marks {
+            for (i, hasher) in hashers.iter_mut().enumerate() {
+                if written(i) {
+                    *hasher = verified_prefix(dir, i, marks)?;
+                }
+            }
+        }
         let mut files = Vec::new();
         for (i, name) in LOGS.iter().enumerate() {
-            if (i == 4 && !gap) || (i == 5 && !tabular) {
+            if !written(i) {
                 files.push(None);
                 continue;
             }
@@ -139,14 +166,16 @@ impl RunLogs {
                 .append(true)
                 .open(&path)
                 .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
-            if let Some(off) = offsets {
-                f.set_len(off.0.get(i).copied().unwrap_or(0))
+            if let Some(marks) = &marks {
+                f.set_len(marks.offsets.0.get(i).copied().unwrap_or(0))
                     .map_err(|e| format!("cannot truncate `{}`: {e}", path.display()))?;
             }
             files.push(Some(f));
         }
+        let resumed = marks.is_some();
         let mut logs = Self {
             files,
+            hashers,
             train_columns,
         };
         // A new event file (or one a checkpoint from before event files left empty) starts
@@ -160,7 +189,7 @@ impl RunLogs {
                 &super::tensorboard::version(super::tensorboard::now()),
             )?;
         }
-        if offsets.is_none() {
+        if !resumed {
             logs.write(1, "step,return,length\n")?;
             logs.write(2, "step,mean,std,min,max,episodes\n")?;
             if gap {
@@ -185,7 +214,18 @@ impl RunLogs {
             .as_mut()
             .ok_or_else(|| format!("`{}` is not written by this run", LOGS[i]))?;
         file.write_all(bytes)
-            .map_err(|e| format!("cannot write `{}`: {e}", LOGS[i]))
+            .map_err(|e| format!("cannot write `{}`: {e}", LOGS[i]))?;
+        self.hashers[i].update(bytes);
+        Ok(())
+    }
+
+    /// SHA-256 (hex) of every log's bytes so far, in [`LOGS`] order; recorded beside
+    /// [`Self::offsets`] at a checkpoint.
+    pub fn digests(&self) -> Vec<String> {
+        self.hashers
+            .iter()
+            .map(|h| format!("{:x}", h.clone().finalize()))
+            .collect()
     }
 
     /// Scalars at `step` into the TensorBoard event file.
@@ -294,6 +334,52 @@ impl RunLogs {
         let values: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         self.scalars(step, &values)
     }
+}
+
+/// The hash state of log `i`'s first `marks.offsets[i]` bytes, after checking that the
+/// file holds at least that many and, where the checkpoint recorded a digest, that they
+/// are the bytes the run wrote.
+fn verified_prefix(dir: &Path, i: usize, marks: &LogMarks) -> Result<Sha256, String> {
+    let path = dir.join(LOGS[i]);
+    let want = marks.offsets.0.get(i).copied().unwrap_or(0);
+    let refuse = |what: String| {
+        format!(
+            "cannot resume: `{}` {what} since the checkpoint at step {}, which recorded its \
+             first {want} bytes; restore the file, or start the run afresh in a new folder",
+            path.display(),
+            marks.step
+        )
+    };
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && want > 0 => {
+            return Err(refuse("was deleted".into()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Sha256::new()),
+        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut left, mut reader) = (want, file.take(want));
+    while left > 0 {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if n == 0 {
+            return Err(refuse(format!(
+                "was shortened to {} bytes",
+                want - left
+            )));
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    if let Some(recorded) = marks.digests.get(i)
+        && format!("{:x}", hasher.clone().finalize()) != *recorded
+    {
+        return Err(refuse("was changed".into()));
+    }
+    Ok(hasher)
 }
 
 pub struct Summary {

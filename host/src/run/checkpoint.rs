@@ -43,6 +43,10 @@ pub struct HostState {
     pub env: serde_json::Value,
     pub eval_env: serde_json::Value,
     pub log_offsets: LogOffsets,
+    /// SHA-256 of each log's first `log_offsets` bytes (empty in checkpoints written before
+    /// digests were recorded, whose logs are checked by length only).
+    #[serde(default)]
+    pub log_digests: Vec<String>,
     pub train_columns: Option<Vec<String>>,
     /// Envs 1.. of an on-policy agent with `num_envs > 1` (env 0 is the fields above).
     #[serde(default)]
@@ -83,10 +87,7 @@ struct Manifest {
 const FILES: [&str; 3] = ["agent.safetensors", "replay.bin", "host.json"];
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// The digest of what defines a run: its `run.json` without the fields a resume may change

@@ -4,7 +4,7 @@
 use super::trainer::Trainer;
 use crate::diagnostics::gap::GapState;
 use crate::output::folder::Lock;
-use crate::output::run_dir::{RunLogs, write_json};
+use crate::output::run_dir::{LogMarks, RunLogs, write_json};
 use crate::run::checkpoint::{self, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
@@ -59,6 +59,7 @@ impl Trainer {
             env: serde_json::Value::Null,
             eval_env: serde_json::Value::Null,
             log_offsets: Default::default(),
+            log_digests: Vec::new(),
             train_columns: None,
             extra_envs: Vec::new(),
             gap: GapState::new(seeds::derive(spec.seed, "gap_diagnostics")),
@@ -91,9 +92,6 @@ impl Trainer {
                 ckpt.host.step, spec.steps
             ));
         }
-        if !spec.extended.is_empty() {
-            write_json(&dir.join("run.json"), &spec)?;
-        }
         agent
             .load(&ckpt.agent)
             .map_err(|e| format!("cannot restore the agent from the checkpoint: {e}"))?;
@@ -108,12 +106,21 @@ impl Trainer {
         }
         // Evaluation episodes start with a reset, so a restarted eval env loses nothing.
         eval_env.restore(&ckpt.host.eval_env)?;
+        let marks = LogMarks {
+            offsets: &ckpt.host.log_offsets,
+            digests: &ckpt.host.log_digests,
+            step,
+        };
         let logs = RunLogs::open(
             &dir,
-            Some(&ckpt.host.log_offsets),
+            Some(marks),
             ckpt.host.train_columns.clone(),
             (spec.gap.every > 0, env.spec().tabular.is_some()),
         )?;
+        // Written only once the logs are verified: a refused resume changes nothing.
+        if !spec.extended.is_empty() {
+            write_json(&dir.join("run.json"), &spec)?;
+        }
         Self::assemble(
             spec,
             dir,

@@ -225,6 +225,7 @@ impl Trainer {
         }
         self.state.eval_env = self.eval_env.snapshot();
         self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
+        self.state.log_digests = self.logs.digests();
         self.state.train_columns = self.logs.train_columns.clone();
         let digest = checkpoint::spec_digest(&self.spec);
         checkpoint::save(&self.dir, &digest, &self.state, &agent, &self.replay)
