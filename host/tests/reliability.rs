@@ -290,6 +290,53 @@ fn resume_refuses_a_log_shortened_deleted_or_edited_since_its_checkpoint() {
     assert!(!std::fs::read(dir.join("eval.csv")).unwrap().contains(&0));
 }
 
+#[test]
+fn output_paths_inside_a_run_or_session_folder_are_refused_before_any_work() {
+    let (runs, dir) = finished_run("600");
+    let d = dir.to_str().unwrap();
+    let before: Vec<PathBuf> = files_under(&dir);
+    let run_json = read(&dir.join("run.json"));
+    let inside = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let o = raw(&["plot", d, "--out", &inside("run.json")]);
+    assert_refused(&o, &["the plot", "inside the run folder"]);
+    let o = raw(&["eval", d, "--episodes", "1", "--render", &inside("eval.csv")]);
+    assert_refused(&o, &["the GIF", "inside the run folder"]);
+    let o = raw(&["bench", "--updates", "--quick", "--json", &inside("bench.json")]);
+    assert_refused(&o, &["`--json`", "inside the run folder"]);
+    // A path through `..` or a symbolic link is resolved first.
+    let link = runs.path().join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let sneaky = link.join("sub/../status.json");
+    let o = raw(&["plot", d, "--out", sneaky.to_str().unwrap()]);
+    assert_refused(&o, &["inside the run folder"]);
+    let train = vec!["--plugin", "sac", "--env", "pendulum", "--steps", "300", "--quiet"];
+    for sub in [train, vec!["score"], vec!["exact"]] {
+        let mut a = sub.clone();
+        let root = inside("more");
+        a.extend(["--runs", &root]);
+        let o = raw(&a);
+        assert_refused(&o, &["`--runs`", "inside the run folder"]);
+    }
+    let session = workspace_root().join("experiments/fig3-pendulum.json");
+    let session = session.to_str().unwrap();
+    let o = raw(&["session", session, "--out", &inside("session")]);
+    assert_refused(&o, &["`--out`", "inside the run folder"]);
+    assert_eq!(files_under(&dir), before, "nothing was added to the run folder");
+    assert_eq!(read(&dir.join("run.json")), run_json);
+    // Checked before the work, not after it: a missing folder or a file that cannot be
+    // written is named at once.
+    let o = raw(&["bench", "--updates", "--quick", "--json", "/nonexistent-acgap/b.json"]);
+    assert_refused(&o, &["does not exist"]);
+    let o = raw(&["bench", "--updates", "--quick", "--json", "/proc/acgap.json"]);
+    assert_refused(&o, &["cannot write", "/proc/acgap.json"]);
+    let o = raw(&["plot", "/nonexistent-acgap"]);
+    assert_refused(&o, &["is not a run folder"]);
+    // Outside any run folder the same commands work.
+    let out = runs.path().join("curves.svg");
+    let o = raw(&["plot", d, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 fn flip_byte(path: &Path, at_fraction: f64) {
     let mut bytes = std::fs::read(path).unwrap();
     let i = ((bytes.len() as f64 * at_fraction) as usize).min(bytes.len() - 1);

@@ -71,6 +71,66 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// The run or session folder that `path` lies in (itself or an ancestor, symlinks
+/// resolved), if any. A run folder holds `run.json` and `status.json`; a session folder
+/// holds `session.json`.
+pub fn owning_folder(path: &Path) -> Option<(&'static str, PathBuf)> {
+    let absolute = std::path::absolute(path).ok()?;
+    // The deepest part of the path that exists, with symlinks resolved.
+    let existing = absolute
+        .ancestors()
+        .find_map(|a| a.canonicalize().ok())?;
+    existing.ancestors().find_map(|a| {
+        if a.join("session.json").is_file() {
+            Some(("session", a.to_path_buf()))
+        } else if a.join("run.json").is_file() && a.join("status.json").is_file() {
+            Some(("run", a.to_path_buf()))
+        } else {
+            None
+        }
+    })
+}
+
+/// A folder a user names for acgap to create runs (or reports) under: refused inside a
+/// run or session folder, whose files belong to the process that owns it.
+pub fn check_output_root(what: &str, dir: &Path) -> Result<(), String> {
+    match owning_folder(dir) {
+        Some((kind, owner)) => Err(format!(
+            "{what} `{}` lies inside the {kind} folder `{}`, whose files belong to that {kind}; \
+             choose a folder outside it",
+            dir.display(),
+            owner.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A file a user names for acgap to write (a plot, a GIF, a JSON): refused inside a run or
+/// session folder, and checked writable before any work is done (by creating and removing
+/// the temporary file the atomic write will use), so a long command does not fail at its end.
+pub fn check_output_file(what: &str, path: &Path) -> Result<(), String> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    check_output_root(what, path)?;
+    if path.is_dir() {
+        return Err(format!("{what} `{}` is a folder, not a file", path.display()));
+    }
+    if !parent.is_dir() {
+        return Err(format!(
+            "{what} `{}`: the folder `{}` does not exist",
+            path.display(),
+            parent.display()
+        ));
+    }
+    let probe = super::run_dir::temporary_path(path);
+    File::create(&probe)
+        .map_err(|e| format!("cannot write {what} `{}`: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// An advisory lock on a folder (`<dir>/.lock`, holding the owner's pid), released when
 /// dropped or when the process dies, however it dies.
 #[derive(Debug)]

@@ -122,6 +122,13 @@ pub fn learning_curve(run_dir: &Path, title: &str) -> Result<PathBuf, String> {
 /// Several runs of one configuration (e.g. seeds): each run's eval curve thin, and the
 /// mean across runs with a +-1 std band (over runs) at the evaluation steps all runs share.
 pub fn runs_curve(run_dirs: &[PathBuf], out: &Path, title: &str) -> Result<(), String> {
+    super::folder::check_output_file("the plot", out)?;
+    if let Some(d) = run_dirs.iter().find(|d| !d.join("eval.csv").is_file()) {
+        return Err(format!(
+            "`{}` is not a run folder (it has no eval.csv)",
+            d.display()
+        ));
+    }
     let curves: Vec<Vec<(f64, f64)>> = run_dirs
         .iter()
         .map(|d| {

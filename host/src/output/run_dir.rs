@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const LOGS: [&str; 7] = [
     "metrics.jsonl",
@@ -411,9 +411,7 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
 /// Write to a temporary file and rename it over `path`: a reader (or a killed
 /// process) never sees half a file. On failure (a full disk) the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    // Unique per process: shards of one session may write the same report file at once.
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = temporary_path(path);
     let written = std::fs::write(&tmp, bytes)
         .map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))
         .and_then(|()| {
@@ -424,6 +422,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// The temporary file [`write_atomic`] writes before renaming it to `path`. Unique per
+/// process: shards of one session may write the same report file at once.
+pub fn temporary_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 /// `status.json`, atomically; if the disk is full, overwritten in place instead (padded with

@@ -119,6 +119,7 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
             (spec, dir.clone(), true, agent, lock)
         }
         None => {
+            crate::output::folder::check_output_root("`--runs`", &args.runs)?;
             // The agent first: a config the plugin refuses leaves no empty run folder behind.
             let spec = new_run_spec(args)?;
             let agent = crate::run::spec::build_agent(&spec)?;

@@ -68,8 +68,17 @@ pub fn start(
     }
     let session = spec.plan()?;
     let dir = match out {
-        Some(dir) => dir,
+        Some(dir) => {
+            // Inside another run or session folder is refused; the folder of this very
+            // session (another shard, a re-run) is joined below.
+            let own = dir.join("session.json").is_file();
+            if !own {
+                crate::output::folder::check_output_root("`--out`", &dir)?;
+            }
+            dir
+        }
         None => {
+            crate::output::folder::check_output_root("`--runs`", runs_root)?;
             // An env id with options (`fourroom:goal=[1,1]`, `gym:ALE/Pong-v5`) as a folder name.
             let name = (spec.name.clone())
                 .unwrap_or_else(|| crate::output::folder::sanitize(&spec.settings.env));

@@ -103,6 +103,7 @@ pub fn trajectory(mdp: &Mdp, actor: Actor, critic: Critic, o: &Options) -> Vec<(
 }
 
 pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
+    crate::output::folder::check_output_root("`--runs`", runs)?;
     let env = acgap_envs::make(&o.env, 0).map_err(|e| e.to_string())?;
     let model = env.spec().tabular.clone().ok_or_else(|| {
         format!(

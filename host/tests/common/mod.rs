@@ -14,7 +14,7 @@ pub fn release_dir() -> PathBuf {
     host_bin().parent().unwrap().to_path_buf()
 }
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()

@@ -137,6 +137,9 @@ pub struct Args {
 
 /// `host bench`: measure, print, and optionally write the figures as JSON.
 pub fn command(a: &Args) -> Result<(), String> {
+    if let Some(path) = &a.json {
+        crate::output::folder::check_output_file("`--json`", path)?;
+    }
     if a.mujoco {
         return mujoco_only(a.quick, a.json.as_deref());
     }

@@ -50,8 +50,9 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
     agent
         .load(&ckpt.agent)
         .map_err(|e| format!("plugin `{}` cannot load its checkpoint: {e}", spec.agent))?;
-    if a.render.is_some() {
+    if let Some(out) = &a.render {
         render::check(&spec.env)?;
+        crate::output::folder::check_output_file("the GIF", out)?;
     }
     let mut env = acgap_envs::make(&spec.env, seeds::derive(a.seed, "host_eval"))
         .map_err(|e| e.to_string())?;

@@ -106,18 +106,13 @@ fn draw(scene: Scene, obs: &[f32], buf: &mut [u8]) -> Result<(), String> {
     root.present().map_err(e)
 }
 
-/// The episode's frames as an animated GIF (20 frames per second, looping).
+/// The episode's frames as an animated GIF (20 frames per second, looping), written
+/// atomically: a killed render leaves no half file.
 pub fn gif(env_id: &str, frames: &[Vec<f32>], out: &Path) -> Result<(), String> {
     let scene = scene(env_id).ok_or_else(|| format!("cannot render `{env_id}`"))?;
-    let file = std::fs::File::create(out)
-        .map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
-    let mut encoder = gif::Encoder::new(
-        std::io::BufWriter::new(file),
-        SIZE.0 as u16,
-        SIZE.1 as u16,
-        &[],
-    )
-    .map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    let mut encoder = gif::Encoder::new(&mut bytes, SIZE.0 as u16, SIZE.1 as u16, &[])
+        .map_err(|e| e.to_string())?;
     encoder
         .set_repeat(gif::Repeat::Infinite)
         .map_err(|e| e.to_string())?;
@@ -126,9 +121,8 @@ pub fn gif(env_id: &str, frames: &[Vec<f32>], out: &Path) -> Result<(), String> 
         draw(scene, obs, &mut buf)?;
         let mut frame = gif::Frame::from_rgb_speed(SIZE.0 as u16, SIZE.1 as u16, &buf, 20);
         frame.delay = 5;
-        encoder
-            .write_frame(&frame)
-            .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+        encoder.write_frame(&frame).map_err(|e| e.to_string())?;
     }
-    Ok(())
+    drop(encoder);
+    crate::output::run_dir::write_atomic(out, &bytes)
 }

@@ -222,6 +222,7 @@ pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
             ));
         }
     }
+    crate::output::folder::check_output_root("`--runs`", runs)?;
     let rows = rows(&o.estimators)?;
     let tasks = suite::tasks(&o.suite)?;
     let started = std::time::Instant::now();
