@@ -59,6 +59,26 @@ impl Task {
             .find(|t| t.ids().0 == id || t.ids().1 == id)
     }
 
+    /// What the task reads from its model: `(nq, nv, nu)` and the bodies it names. A model
+    /// given with `xml=` must have exactly these (it may change masses, sizes, frictions,
+    /// the time step...): another task's model would train under this task's name with
+    /// other observations and another reward's meaning. HalfCheetah and Walker2d share
+    /// their sizes; their bodies tell them apart.
+    fn structure(self) -> ((usize, usize, usize), &'static [&'static str]) {
+        match self {
+            Task::HalfCheetah => (
+                (9, 9, 6),
+                &["torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot"],
+            ),
+            Task::Hopper => ((6, 6, 3), &["torso", "thigh", "leg", "foot"]),
+            Task::Walker2d => (
+                (9, 9, 6),
+                &["torso", "thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left"],
+            ),
+            Task::Reacher => ((4, 4, 2), &["body0", "body1", "fingertip", "target"]),
+        }
+    }
+
     /// Gymnasium's default model file for the task.
     fn xml(self) -> &'static str {
         match self {
@@ -175,21 +195,28 @@ impl Mujoco {
         let info = sim.info;
         let (nq, nv, nu) = (info.nq as usize, info.nv as usize, info.nu as usize);
         let (init_qpos, range) = sim.defaults();
+        let (sizes, bodies) = task.structure();
+        let not_the_task = |what: String| {
+            format!(
+                "`{}` is not a {} model: {what} (a model given with `xml=` may change the \
+                 task's parameters, not its structure)",
+                xml.display(),
+                task.ids().1
+            )
+        };
+        if (nq, nv, nu) != sizes {
+            return Err(not_the_task(format!(
+                "it has nq {nq}, nv {nv}, nu {nu} where the task has nq {}, nv {}, nu {}",
+                sizes.0, sizes.1, sizes.2
+            )));
+        }
+        if let Some(missing) = bodies.iter().find(|b| sim.body(b).is_err()) {
+            return Err(not_the_task(format!("it has no body named `{missing}`")));
+        }
         let reacher_bodies = match task {
             Task::Reacher => Some((sim.body("fingertip")?, sim.body("target")?)),
             _ => None,
         };
-        let wants = match task {
-            Task::Reacher => nq >= 4 && nv >= 2,
-            _ => nq >= 3,
-        };
-        if !wants || nu == 0 {
-            return Err(format!(
-                "`{}` (nq {nq}, nv {nv}, nu {nu}) is not a {} model",
-                xml.display(),
-                task.ids().1
-            ));
-        }
         let inf = vec![f32::INFINITY; task.obs_dim(nq, nv)];
         let spec = EnvSpec {
             id: task.ids().0.into(),
