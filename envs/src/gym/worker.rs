@@ -17,6 +17,10 @@ const SOURCE: &str = include_str!("worker.py");
 /// How long a wait for a reply spins before it sleeps in the kernel.
 const SPIN: Duration = Duration::from_micros(200);
 
+/// The largest reply taken from a worker (a rendered frame or a pickled env state is far
+/// smaller); a longer one is a broken worker, not a reason to allocate gigabytes.
+const MAX_REPLY: usize = 256 << 20;
+
 /// How many of the worker's last stderr lines an error quotes.
 const STDERR_LINES: usize = 12;
 
@@ -95,18 +99,33 @@ impl Worker {
             .and_then(|_| {
                 let mut header = [0u8; 5];
                 self.read_exact(&mut header, deadline)?;
+                if header[0] > 2 {
+                    return Err(format!("it broke the protocol (status byte {})", header[0]));
+                }
                 let len = u32::from_le_bytes(header[1..5].try_into().unwrap()) as usize;
-                let mut body = vec![0u8; len];
-                self.read_exact(&mut body, deadline)?;
+                if len > MAX_REPLY {
+                    return Err(format!(
+                        "it broke the protocol (a reply of {len} bytes; at most {} MiB are taken)",
+                        MAX_REPLY >> 20
+                    ));
+                }
+                // Grown as bytes arrive: a length the worker does not follow with data
+                // costs no memory.
+                let mut body = Vec::new();
+                while body.len() < len {
+                    let start = body.len();
+                    body.resize(len.min(start + (1 << 20)), 0);
+                    self.read_exact(&mut body[start..], deadline)?;
+                }
                 Ok((header[0], body))
             });
         match answer {
             Ok((0, body)) => Ok(Reply::Ok(body)),
             Ok((1, body)) => Ok(Reply::Error(String::from_utf8_lossy(&body).into_owned())),
-            Ok((2, body)) => Ok(Reply::NotPossible(
+            // 2, the one status left (checked above).
+            Ok((_, body)) => Ok(Reply::NotPossible(
                 String::from_utf8_lossy(&body).into_owned(),
             )),
-            Ok((s, _)) => Err(self.fail(format!("it broke the protocol (status byte {s})"))),
             Err(why) => Err(self.fail(format!("{why} (request `{what}`)"))),
         }
     }
@@ -193,5 +212,41 @@ impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A "Python" that answers every request with `reply` and then waits.
+    fn liar(name: &str, reply: &str) -> (std::path::PathBuf, Worker) {
+        let dir = std::env::temp_dir().join(format!("acgap-liar-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("python");
+        std::fs::write(&script, format!("#!/bin/sh\nprintf '{reply}'\nsleep 30\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let worker = Worker::spawn(script.to_str().unwrap(), Duration::from_secs(1)).unwrap();
+        (dir, worker)
+    }
+
+    #[test]
+    fn an_oversized_or_garbled_reply_is_a_protocol_error_not_an_allocation() {
+        // Status 0 and a length of 4 GiB - 1, then nothing.
+        let (dir, mut w) = liar("long", "\\000\\377\\377\\377\\377");
+        let err = w.request(b'x', &[]).err().expect("refused");
+        assert!(err.contains("a reply of 4294967295 bytes"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+        let (dir, mut w) = liar("status", "\\377\\377\\377\\377\\377");
+        let err = w.request(b'x', &[]).err().expect("refused");
+        assert!(err.contains("status byte 255"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+        // A length within bounds that the worker does not follow with data times out
+        // (1 s here) without allocating it.
+        let (dir, mut w) = liar("short", "\\000\\000\\000\\000\\010");
+        let err = w.request(b'x', &[]).err().expect("refused");
+        assert!(!err.contains("protocol"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
