@@ -337,6 +337,88 @@ fn output_paths_inside_a_run_or_session_folder_are_refused_before_any_work() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// `host args`, stopped by `sig` after `after`: it must end within two seconds, with
+/// 128 + the signal.
+fn stops_on_first_signal(args: &[&str], sig: &str, code: i32, after: Duration) {
+    let mut child = Command::new(host_bin())
+        .args(args)
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    assert!(child.try_wait().unwrap().is_none(), "{args:?} ended before the signal");
+    let sent = Instant::now();
+    Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(code), "{args:?}");
+            break;
+        }
+        if sent.elapsed() > Duration::from_secs(2) {
+            let _ = child.kill();
+            panic!("{args:?} ignored the first {sig}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_first_signal_stops_every_long_phase_not_only_training() {
+    let (_runs, dir) = finished_run("600");
+    let d = dir.to_str().unwrap();
+    let second = Duration::from_secs(1);
+    stops_on_first_signal(&["eval", d, "--episodes", "100000"], "-INT", 130, second);
+    stops_on_first_signal(&["eval", d, "--episodes", "100000"], "-TERM", 143, second);
+    let config = ["--plugin", "sac", "--env", "pendulum", "--config", "/dev/zero"];
+    stops_on_first_signal(&config, "-TERM", 143, second);
+    stops_on_first_signal(&["exact", "--iterations", "100000000"], "-INT", 130, second);
+}
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_starts_over_on_resume() {
+    let no_checkpoints = |a: Vec<String>| -> Vec<String> {
+        let at = a.iter().position(|x| x == "--checkpoint-every").unwrap();
+        let mut a = a;
+        a[at + 1] = "0".into();
+        a
+    };
+    let reference = run_ok(&no_checkpoints(sac("3000")));
+    let runs = tempdir::Dir::new();
+    let mut a = no_checkpoints(sac("3000"));
+    a.extend(["--runs".into(), runs.path().display().to_string()]);
+    let mut child = spawn(&a);
+    let mut dir = None;
+    wait_for("the first episode", || {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        dir = run_dirs(runs.path())
+            .into_iter()
+            .find(|d| read(&d.join("episodes.csv")).lines().count() > 1);
+        dir.is_some()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let dir = dir.unwrap();
+    assert!(!dir.join("checkpoints/latest").exists(), "killed too late");
+    assert_eq!(status(&dir)["state"], "running");
+    let o = raw(&["--resume", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("starting it over"), "{}", stderr(&o));
+    assert_eq!(status(&dir)["state"], "finished");
+    for f in ["eval.csv", "episodes.csv"] {
+        assert_eq!(read(&dir.join(f)), read(&reference.run_dir().join(f)), "{f}");
+    }
+    // A finished run whose checkpoints were removed is not started over.
+    std::fs::remove_dir_all(dir.join("checkpoints")).unwrap();
+    let eval = read(&dir.join("eval.csv"));
+    assert_refused(&resume_to(&dir, "900"), &["is finished but has no checkpoint"]);
+    assert_eq!(read(&dir.join("eval.csv")), eval);
+}
+
 fn flip_byte(path: &Path, at_fraction: f64) {
     let mut bytes = std::fs::read(path).unwrap();
     let i = ((bytes.len() as f64 * at_fraction) as usize).min(bytes.len() - 1);

@@ -36,13 +36,36 @@ pub fn start(
     dir: PathBuf,
     agent: Box<dyn acgap_sdk::Agent>,
     lock: Lock,
-    resuming: bool,
 ) -> Result<Trainer, String> {
-    if resuming {
-        Trainer::resume(spec, dir, agent, lock)
-    } else {
-        Trainer::new(spec, dir, agent, lock)
+    if checkpoint::exists(&dir) {
+        return Trainer::resume(spec, dir, agent, lock);
     }
+    // New, or stopped before its first checkpoint (every run that ends writes one): nothing
+    // to continue, so start over cleanly (run.json is written again from the spec), keeping
+    // the lock file this process holds. A finished run without checkpoints had them
+    // deleted: its results are not thrown away.
+    let status = std::fs::read_to_string(dir.join("status.json")).unwrap_or_default();
+    if serde_json::from_str::<crate::output::run_dir::Status>(&status)
+        .is_ok_and(|s| s.state == crate::output::run_dir::RunState::Finished)
+    {
+        return Err(format!(
+            "`{}` is finished but has no checkpoint (`checkpoints/` was removed): it cannot \
+             be continued, and starting it over would discard its results",
+            dir.display()
+        ));
+    }
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if entry.file_name() != ".lock" {
+            let p = entry.path();
+            let gone = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            gone.map_err(|e| format!("cannot clear `{}`: {e}", p.display()))?;
+        }
+    }
+    Trainer::new(spec, dir, agent, lock)
 }
 
 /// The one path every run ends through, single or in a session: run the trainer to its end
@@ -143,9 +166,12 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
         ProgressBar::new(0)
     };
     let title = format!("{} on {} (seed {})", spec.agent, spec.env, spec.seed);
-    let trainer = start(spec, dir, agent, lock, resuming)?;
+    let trainer = start(spec, dir, agent, lock)?;
     if resuming {
-        eprintln!("resuming at step {}", trainer.step());
+        match trainer.step() {
+            0 => eprintln!("no checkpoint was written before the run stopped: starting it over"),
+            step => eprintln!("resuming at step {step}"),
+        }
     }
     let Outcome {
         trainer,

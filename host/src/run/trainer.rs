@@ -54,6 +54,8 @@ impl Trainer {
 
     /// Run to `spec.steps`, or until the plugin fails. `status.json` says which.
     pub fn run(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
+        // The loop looks for a signal after every iteration and checkpoints.
+        let _catching = crate::run::interrupt::catching();
         self.set_status(RunState::Running, None);
         progress.set_style(
             ProgressStyle::with_template(

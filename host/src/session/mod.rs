@@ -214,6 +214,8 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
     }
     let locks = Mutex::new(locks);
     let queue = Mutex::new(pending);
+    // The runs stop cleanly on a signal, and the report is still written.
+    let _catching = crate::run::interrupt::catching();
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs {
             scope.spawn(|| {
@@ -323,30 +325,8 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
 
 /// Start, or resume from its checkpoint, one run of the grid; its final eval return.
 fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> Result<f64, String> {
-    let resuming = crate::run::checkpoint::exists(run_dir);
-    if !resuming {
-        // Killed before its first checkpoint: nothing to continue, start over cleanly
-        // (keeping the lock file this process holds).
-        for entry in std::fs::read_dir(run_dir).into_iter().flatten().flatten() {
-            if entry.file_name() != ".lock" {
-                let p = entry.path();
-                let gone = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
-                gone.map_err(|e| format!("cannot clear `{}`: {e}", p.display()))?;
-            }
-        }
-    }
     let agent = crate::run::spec::build_agent(&run.spec)?;
-    let trainer = crate::run::start(
-        run.spec.clone(),
-        run_dir.to_path_buf(),
-        agent,
-        lock,
-        resuming,
-    )?;
+    let trainer = crate::run::start(run.spec.clone(), run_dir.to_path_buf(), agent, lock)?;
     let title = format!("{} on {} (seed {})", run.label, run.spec.env, run.seed);
     let crate::run::Outcome {
         trainer, outcome, ..
