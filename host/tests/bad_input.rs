@@ -420,6 +420,41 @@ fn a_seed_range_past_the_largest_seed_is_refused() {
 
 /// `host score --batches` / `--warmup` are bounded before anything is allocated (a huge value
 /// was a capacity-overflow panic, an abort, or a "scorecard" of nothing with exit 0).
+/// Every count a user types goes through one bounded parser: extreme integers, negative
+/// numbers, floats and overflowing values are refused before anything runs, naming the flag.
+#[test]
+fn every_count_on_the_command_line_is_bounded() {
+    let flags: [(&[&str], &str); 9] = [
+        (&["eval", "/nonexistent"], "--episodes"),
+        (&["exact"], "--iterations"),
+        (&["score"], "--batches"),
+        (&["score"], "--warmup"),
+        (&["--plugin", "sac"], "--seeds"),
+        (&["--plugin", "sac", "--seeds", "2"], "--jobs"),
+        (&["--plugin", "sac"], "--env-steps-per-iter"),
+        (&["session", "/nonexistent.json"], "--steps"),
+        (&["session", "/nonexistent.json"], "--seeds"),
+    ];
+    for (command, flag) in flags {
+        for value in ["18446744073709551615", "18446744073709551616", "-1", "1e3", "2000000000000"] {
+            let cwd = tempdir::Dir::new();
+            let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+            args.push(format!("{flag}={value}"));
+            let out = std::process::Command::new(host_bin())
+                .args(&args)
+                .current_dir(cwd.path())
+                .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains(flag) && err.contains("at most"), "{args:?}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+            assert!(files_under(cwd.path()).is_empty(), "{args:?} wrote files");
+        }
+    }
+}
+
 #[test]
 fn score_batch_counts_are_bounded() {
     for (flag, value) in [

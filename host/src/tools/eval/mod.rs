@@ -15,7 +15,7 @@ pub struct Args {
     /// A run directory (holds `run.json` and `checkpoints/`).
     pub run: PathBuf,
     /// Deterministic episodes to run.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::cli::count::<1, 1_000_000, usize>)]
     pub episodes: usize,
     /// Seed of the evaluation env (episodes differ by their initial states).
     #[arg(long, default_value_t = 0)]

@@ -34,10 +34,10 @@ pub struct Options {
     #[arg(long, default_value = "default")]
     pub suite: String,
     /// Scored batches per point.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::cli::count::<2, MAX_BATCHES, usize>)]
     pub batches: usize,
     /// Batches each estimator trains on at a point before it is scored.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::count::<0, MAX_BATCHES, usize>)]
     pub warmup: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -206,22 +206,12 @@ pub fn command(o: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The most batches `--batches` and `--warmup` may each ask for (50 x the default).
-const MAX_BATCHES: usize = 100_000;
+/// The most batches `--batches` and `--warmup` may each ask for (50 x the default): every
+/// point keeps its warm-up and scored batches in memory.
+const MAX_BATCHES: u64 = 100_000;
 
 /// Run the scorecard and write it to a new folder under `runs`.
 pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
-    if o.batches < 2 {
-        return Err(format!("--batches must be at least 2, got {}", o.batches));
-    }
-    // Every point keeps its warm-up and scored batches in memory: bounded before anything runs.
-    for (flag, value) in [("--batches", o.batches), ("--warmup", o.warmup)] {
-        if value > MAX_BATCHES {
-            return Err(format!(
-                "{flag} is at most {MAX_BATCHES} (the default scorecard uses 2,000 scored and 100 warm-up batches), got {value}"
-            ));
-        }
-    }
     crate::output::folder::check_output_root("`--runs`", runs)?;
     let rows = rows(&o.estimators)?;
     let tasks = suite::tasks(&o.suite)?;
