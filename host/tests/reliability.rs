@@ -427,6 +427,20 @@ fn flip_byte(path: &Path, at_fraction: f64) {
 }
 
 #[test]
+fn a_checkpoint_missing_its_host_json_is_reported_not_skipped_silently() {
+    let (_runs, dir) = finished_run("600");
+    std::fs::remove_file(dir.join("checkpoints/latest/host.json")).unwrap();
+    let o = resume_to(&dir, "900");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: checkpoint `latest` cannot be read (`host.json`")
+            && err.contains("previous checkpoint (step 300)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_corrupt_checkpoint_is_detected_and_the_previous_one_used() {
     // The reference: the same run, uninterrupted, to 900 steps.
     let reference = run_ok(&sac("900"));

@@ -158,12 +158,12 @@ pub fn save(
     std::fs::rename(&tmp, &latest).map_err(|e| format!("cannot install checkpoint: {e}"))
 }
 
-/// Whether `run_dir` holds a checkpoint `load` can try to resume from.
+/// Whether `run_dir` holds a checkpoint `load` can try to resume from (a checkpoint folder
+/// is only ever installed complete, by a rename, so one that lost files was damaged and is
+/// reported by `load`, not taken for no checkpoint).
 pub fn exists(run_dir: &Path) -> bool {
     let root = run_dir.join("checkpoints");
-    ["latest", "previous"]
-        .iter()
-        .any(|d| root.join(d).join("host.json").is_file())
+    ["latest", "previous"].iter().any(|d| root.join(d).is_dir())
 }
 
 /// The newest checkpoint that verifies: `latest`, else `previous` with a warning on stderr.
@@ -172,7 +172,7 @@ pub fn load(run_dir: &Path, digest: &str) -> Result<Checkpoint, String> {
     let mut problems = Vec::new();
     for name in ["latest", "previous"] {
         let dir = root.join(name);
-        if !dir.join("host.json").is_file() {
+        if !dir.is_dir() {
             continue;
         }
         match read_verified(&dir, digest) {
