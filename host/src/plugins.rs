@@ -132,6 +132,9 @@ pub fn open_component(spec: &str, kind: ComponentKind) -> Result<(Plugin, String
         }
     };
     let plugin = Plugin::open(&path).map_err(|e| e.to_string())?;
+    if !is_path(lib) {
+        note_unexpected_crate(lib, &plugin);
+    }
     let names = match kind {
         ComponentKind::Agent => plugin.agent_names(),
         ComponentKind::Correction => plugin.correction_names(),
@@ -165,6 +168,32 @@ pub fn open_component(spec: &str, kind: ComponentKind) -> Result<(Plugin, String
         .default_config(kind, &name)
         .map_err(|e| e.to_string())?;
     Ok((plugin, name))
+}
+
+/// A bare name found as a library built from another crate (a `libsac.so` in the working
+/// directory that is really Res-SAC shadows the one next to `host`): said once per file,
+/// with where it was found, so the run is not silently another algorithm.
+fn note_unexpected_crate(lib: &str, plugin: &Plugin) {
+    static SAID: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let asked = Path::new(&file_name(lib))
+        .file_stem()
+        .map(|s| s.to_string_lossy().trim_start_matches("lib").replace('-', "_"))
+        .unwrap_or_default();
+    let built = plugin.info.build.crate_name.replace('-', "_");
+    if asked == built {
+        return;
+    }
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if !said.contains(&plugin.path) {
+        eprintln!(
+            "note: plugin `{lib}` was found as `{}`, built from crate `{}` (the search order: \
+             the working directory, ACGAP_PLUGIN_PATH, the host's folder); pass a path to load \
+             another",
+            describe_dir(&plugin.path),
+            plugin.info.build.crate_name
+        );
+        said.push(plugin.path.clone());
+    }
 }
 
 fn describe_components(p: &Plugin) -> String {

@@ -221,3 +221,45 @@ fn a_directory_or_a_symlink_loop_is_not_a_missing_file() {
         "{err}"
     );
 }
+
+#[test]
+fn a_library_shadowing_a_bare_name_is_named_and_inspect_checks_the_component() {
+    let cwd = tempdir::Dir::new();
+    let runs = tempdir::Dir::new();
+    // A `libsac.so` in the working directory that is really Res-SAC.
+    std::fs::copy(
+        workspace_plugins().join("libressac.so"),
+        cwd.path().join("libsac.so"),
+    )
+    .unwrap();
+    let mut args = vec!["--plugin", "sac"];
+    args.extend(SHORT);
+    let out = run_in(cwd.path(), &host_bin(), &args, runs.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("plugin `sac` was found as") && err.contains("built from crate `ressac`"),
+        "{err}"
+    );
+    // The real one says nothing.
+    let mut args = vec!["--plugin", "ressac"];
+    args.extend(SHORT);
+    let out = run_in(cwd.path(), &host_bin(), &args, runs.path());
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note:"));
+    // `inspect lib@component` shows that component, and refuses one the plugin lacks.
+    let inspect = |spec: &str| {
+        Command::new(host_bin())
+            .args(["inspect", spec])
+            .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+            .output()
+            .unwrap()
+    };
+    let out = inspect("ressac@residual");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("`residual`"), "{text}");
+    let out = inspect("sac@nosuch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no component `nosuch`") && err.contains("it has: sac"), "{err}");
+}

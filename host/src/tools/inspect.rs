@@ -4,9 +4,22 @@
 use crate::plugins;
 
 pub fn run(spec: &str) -> Result<(), String> {
-    let (lib, _) = plugins::split_spec(spec);
+    let (lib, component) = plugins::split_spec(spec);
     let plugin =
         acgap_sdk::plugin::Plugin::open(&plugins::resolve(lib)?).map_err(|e| e.to_string())?;
+    let shown: Vec<_> = (plugin.info.components.iter())
+        .filter(|c| component.is_none_or(|name| c.name == name))
+        .collect();
+    if let (Some(name), true) = (component, shown.is_empty()) {
+        let names: Vec<&str> = (plugin.info.components.iter())
+            .map(|c| c.name.as_str())
+            .collect();
+        return Err(format!(
+            "`{}` has no component `{name}`; it has: {}",
+            plugin.path.display(),
+            names.join(", ")
+        ));
+    }
     let b = &plugin.info.build;
     println!("plugin      {}", plugin.path.display());
     println!("crate       {} {}", b.crate_name, b.crate_version);
@@ -22,7 +35,7 @@ pub fn run(spec: &str) -> Result<(), String> {
     );
     println!("rustc       {}", b.rustc);
     println!("panic       {}", b.panic_strategy);
-    for c in &plugin.info.components {
+    for c in shown {
         let family = c
             .family
             .as_deref()
