@@ -177,7 +177,11 @@ fn note_unexpected_crate(lib: &str, plugin: &Plugin) {
     static SAID: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
     let asked = Path::new(&file_name(lib))
         .file_stem()
-        .map(|s| s.to_string_lossy().trim_start_matches("lib").replace('-', "_"))
+        .map(|s| {
+            s.to_string_lossy()
+                .trim_start_matches("lib")
+                .replace('-', "_")
+        })
         .unwrap_or_default();
     let built = plugin.info.build.crate_name.replace('-', "_");
     if asked == built {
@@ -231,6 +235,7 @@ pub fn parse_sets(sets: &[String]) -> Result<serde_json::Map<String, serde_json:
 pub fn read_config_file(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("config file `{}`: {e}", path.display()))?;
+    unique_keys(&text).map_err(|e| format!("config file `{}`: {e}", path.display()))?;
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         Ok(_) => Err(format!(
@@ -241,5 +246,64 @@ pub fn read_config_file(path: &Path) -> Result<serde_json::Map<String, serde_jso
             "config file `{}` is not valid JSON: {e}",
             path.display()
         )),
+    }
+}
+
+/// Refuse JSON in which an object names a key twice (serde_json keeps the last silently, so
+/// `{"lr": 1e-3, "lr": 3e-4}` would run with one of two values the user wrote). Invalid JSON
+/// passes here and is reported by the parse that follows.
+pub fn unique_keys(text: &str) -> Result<(), String> {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Walk;
+    impl<'de> Visitor<'de> for Walk {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the key `{key}` appears twice in one object"
+                    )));
+                }
+                map.next_value_seed(Walk)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Walk)?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Walk {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde::de::DeserializeSeed::deserialize(Walk, &mut de) {
+        Err(e) if e.is_data() => Err(e.to_string()),
+        _ => Ok(()),
     }
 }

@@ -436,7 +436,13 @@ fn every_count_on_the_command_line_is_bounded() {
         (&["session", "/nonexistent.json"], "--seeds"),
     ];
     for (command, flag) in flags {
-        for value in ["18446744073709551615", "18446744073709551616", "-1", "1e3", "2000000000000"] {
+        for value in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "1e3",
+            "2000000000000",
+        ] {
             let cwd = tempdir::Dir::new();
             let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
             args.push(format!("{flag}={value}"));
@@ -448,7 +454,10 @@ fn every_count_on_the_command_line_is_bounded() {
                 .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-            assert!(err.contains(flag) && err.contains("at most"), "{args:?}: {err}");
+            assert!(
+                err.contains(flag) && err.contains("at most"),
+                "{args:?}: {err}"
+            );
             assert!(!err.contains("panicked"), "{err}");
             assert!(files_under(cwd.path()).is_empty(), "{args:?} wrote files");
         }
@@ -467,4 +476,55 @@ fn score_batch_counts_are_bounded() {
         assert_clear_error(&r, &[flag, "at most 100000", value]);
         assert_eq!(r.out.status.code(), Some(2), "{flag} {value}");
     }
+}
+
+/// A value written twice is refused, not resolved silently to one of them; an empty task
+/// list is refused, not read as "the default task".
+#[test]
+fn keys_given_twice_and_an_empty_task_list_are_refused() {
+    let dir = tempdir::Dir::new();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let config = file("config.json", r#"{"tau": 0.01, "gamma": 0.9, "tau": 0.02}"#);
+    let r = host(&["--plugin", "sac", "--config", &config, "--steps", "10"]);
+    assert_clear_error(&r, &["config.json", "`tau` appears twice"]);
+    let r = host(&[
+        "--plugin",
+        "sac:label=a,label=b",
+        "--plugin",
+        "ressac",
+        "--steps",
+        "10",
+    ]);
+    assert_clear_error(&r, &["sac:label=a,label=b", "`label` is given twice"]);
+    let session = file(
+        "twice.json",
+        r#"{"plugins": [{"plugin": "sac", "set": {"tau": 0.1, "tau": 0.2}}], "seeds": 1}"#,
+    );
+    let session_refused = |path: &str, needles: &[&str]| {
+        let out = std::process::Command::new(host_bin())
+            .args(["session", path, "--quiet"])
+            .current_dir(dir.path())
+            .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "lacks {n:?}: {err}");
+        }
+        assert!(
+            !dir.path().join("runs").exists(),
+            "{path}: something was written"
+        );
+    };
+    session_refused(&session, &["twice.json", "`tau` appears twice"]);
+    let session = file(
+        "empty.json",
+        r#"{"plugins": [{"plugin": "sac"}], "seeds": 1, "envs": []}"#,
+    );
+    session_refused(&session, &["empty.json", "`envs` is empty"]);
 }

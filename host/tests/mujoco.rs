@@ -187,10 +187,17 @@ fn a_missing_or_broken_model_file_is_named() {
             let env = format!("{}:xml={}", task.ids().0, model.display());
             let r = host(&["--plugin", "sac", "--env", &env, "--steps", "10"]);
             assert_clear_error(&r, &[&format!("is not a {} model", task.ids().1)]);
-            assert!(run_dirs(r.runs.path()).is_empty(), "{env}: a run folder was made");
+            assert!(
+                run_dirs(r.runs.path()).is_empty(),
+                "{env}: a run folder was made"
+            );
         }
         // Its own model, given explicitly, is accepted.
-        let env = format!("{}:xml={}", task.ids().0, model_file(task).unwrap().display());
+        let env = format!(
+            "{}:xml={}",
+            task.ids().0,
+            model_file(task).unwrap().display()
+        );
         let r = host(&["--plugin", "sac", "--env", &env, "--steps", "10"]);
         assert!(r.out.status.success(), "{env}: {}", r.stderr());
     }

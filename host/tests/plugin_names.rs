@@ -257,9 +257,15 @@ fn a_library_shadowing_a_bare_name_is_named_and_inspect_checks_the_component() {
     };
     let out = inspect("ressac@residual");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("`residual`"), "{text}");
+    assert!(
+        out.status.success() && text.contains("`residual`"),
+        "{text}"
+    );
     let out = inspect("sac@nosuch");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no component `nosuch`") && err.contains("it has: sac"), "{err}");
+    assert!(
+        err.contains("no component `nosuch`") && err.contains("it has: sac"),
+        "{err}"
+    );
 }

@@ -273,7 +273,10 @@ fn resume_refuses_a_log_shortened_deleted_or_edited_since_its_checkpoint() {
     };
     let eval = original("eval.csv");
     std::fs::write(dir.join("eval.csv"), &eval[..eval.len() - 20]).unwrap();
-    assert_refused(&resume_to(&dir, "900"), &["eval.csv", "was shortened", "step 600"]);
+    assert_refused(
+        &resume_to(&dir, "900"),
+        &["eval.csv", "was shortened", "step 600"],
+    );
     std::fs::write(dir.join("eval.csv"), &eval).unwrap();
     std::fs::remove_file(dir.join("metrics.jsonl")).unwrap();
     assert_refused(&resume_to(&dir, "900"), &["metrics.jsonl", "was deleted"]);
@@ -283,7 +286,11 @@ fn resume_refuses_a_log_shortened_deleted_or_edited_since_its_checkpoint() {
     // A refused resume changed nothing: with the edit undone, every file is as it was.
     std::fs::write(dir.join("episodes.csv"), original("episodes.csv")).unwrap();
     for (p, bytes) in &before {
-        assert!(&std::fs::read(p).unwrap() == bytes, "{} changed", p.display());
+        assert!(
+            &std::fs::read(p).unwrap() == bytes,
+            "{} changed",
+            p.display()
+        );
     }
     let o = raw(&["--resume", d, "--steps", "900", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -299,9 +306,22 @@ fn output_paths_inside_a_run_or_session_folder_are_refused_before_any_work() {
     let inside = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let o = raw(&["plot", d, "--out", &inside("run.json")]);
     assert_refused(&o, &["the plot", "inside the run folder"]);
-    let o = raw(&["eval", d, "--episodes", "1", "--render", &inside("eval.csv")]);
+    let o = raw(&[
+        "eval",
+        d,
+        "--episodes",
+        "1",
+        "--render",
+        &inside("eval.csv"),
+    ]);
     assert_refused(&o, &["the GIF", "inside the run folder"]);
-    let o = raw(&["bench", "--updates", "--quick", "--json", &inside("bench.json")]);
+    let o = raw(&[
+        "bench",
+        "--updates",
+        "--quick",
+        "--json",
+        &inside("bench.json"),
+    ]);
     assert_refused(&o, &["`--json`", "inside the run folder"]);
     // A path through `..` or a symbolic link is resolved first.
     let link = runs.path().join("link");
@@ -309,7 +329,9 @@ fn output_paths_inside_a_run_or_session_folder_are_refused_before_any_work() {
     let sneaky = link.join("sub/../status.json");
     let o = raw(&["plot", d, "--out", sneaky.to_str().unwrap()]);
     assert_refused(&o, &["inside the run folder"]);
-    let train = vec!["--plugin", "sac", "--env", "pendulum", "--steps", "300", "--quiet"];
+    let train = vec![
+        "--plugin", "sac", "--env", "pendulum", "--steps", "300", "--quiet",
+    ];
     for sub in [train, vec!["score"], vec!["exact"]] {
         let mut a = sub.clone();
         let root = inside("more");
@@ -321,13 +343,29 @@ fn output_paths_inside_a_run_or_session_folder_are_refused_before_any_work() {
     let session = session.to_str().unwrap();
     let o = raw(&["session", session, "--out", &inside("session")]);
     assert_refused(&o, &["`--out`", "inside the run folder"]);
-    assert_eq!(files_under(&dir), before, "nothing was added to the run folder");
+    assert_eq!(
+        files_under(&dir),
+        before,
+        "nothing was added to the run folder"
+    );
     assert_eq!(read(&dir.join("run.json")), run_json);
     // Checked before the work, not after it: a missing folder or a file that cannot be
     // written is named at once.
-    let o = raw(&["bench", "--updates", "--quick", "--json", "/nonexistent-acgap/b.json"]);
+    let o = raw(&[
+        "bench",
+        "--updates",
+        "--quick",
+        "--json",
+        "/nonexistent-acgap/b.json",
+    ]);
     assert_refused(&o, &["does not exist"]);
-    let o = raw(&["bench", "--updates", "--quick", "--json", "/proc/acgap.json"]);
+    let o = raw(&[
+        "bench",
+        "--updates",
+        "--quick",
+        "--json",
+        "/proc/acgap.json",
+    ]);
     assert_refused(&o, &["cannot write", "/proc/acgap.json"]);
     let o = raw(&["plot", "/nonexistent-acgap"]);
     assert_refused(&o, &["is not a run folder"]);
@@ -348,7 +386,10 @@ fn stops_on_first_signal(args: &[&str], sig: &str, code: i32, after: Duration) {
         .spawn()
         .unwrap();
     std::thread::sleep(after);
-    assert!(child.try_wait().unwrap().is_none(), "{args:?} ended before the signal");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{args:?} ended before the signal"
+    );
     let sent = Instant::now();
     Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -374,7 +415,14 @@ fn the_first_signal_stops_every_long_phase_not_only_training() {
     let second = Duration::from_secs(1);
     stops_on_first_signal(&["eval", d, "--episodes", "100000"], "-INT", 130, second);
     stops_on_first_signal(&["eval", d, "--episodes", "100000"], "-TERM", 143, second);
-    let config = ["--plugin", "sac", "--env", "pendulum", "--config", "/dev/zero"];
+    let config = [
+        "--plugin",
+        "sac",
+        "--env",
+        "pendulum",
+        "--config",
+        "/dev/zero",
+    ];
     stops_on_first_signal(&config, "-TERM", 143, second);
     stops_on_first_signal(&["exact", "--iterations", "100000000"], "-INT", 130, second);
 }
@@ -410,12 +458,19 @@ fn a_run_killed_before_its_first_checkpoint_starts_over_on_resume() {
     assert!(stderr(&o).contains("starting it over"), "{}", stderr(&o));
     assert_eq!(status(&dir)["state"], "finished");
     for f in ["eval.csv", "episodes.csv"] {
-        assert_eq!(read(&dir.join(f)), read(&reference.run_dir().join(f)), "{f}");
+        assert_eq!(
+            read(&dir.join(f)),
+            read(&reference.run_dir().join(f)),
+            "{f}"
+        );
     }
     // A finished run whose checkpoints were removed is not started over.
     std::fs::remove_dir_all(dir.join("checkpoints")).unwrap();
     let eval = read(&dir.join("eval.csv"));
-    assert_refused(&resume_to(&dir, "900"), &["is finished but has no checkpoint"]);
+    assert_refused(
+        &resume_to(&dir, "900"),
+        &["is finished but has no checkpoint"],
+    );
     assert_eq!(read(&dir.join("eval.csv")), eval);
 }
 

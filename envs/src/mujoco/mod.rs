@@ -68,12 +68,22 @@ impl Task {
         match self {
             Task::HalfCheetah => (
                 (9, 9, 6),
-                &["torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot"],
+                &[
+                    "torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot",
+                ],
             ),
             Task::Hopper => ((6, 6, 3), &["torso", "thigh", "leg", "foot"]),
             Task::Walker2d => (
                 (9, 9, 6),
-                &["torso", "thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left"],
+                &[
+                    "torso",
+                    "thigh",
+                    "leg",
+                    "foot",
+                    "thigh_left",
+                    "leg_left",
+                    "foot_left",
+                ],
             ),
             Task::Reacher => ((4, 4, 2), &["body0", "body1", "fingertip", "target"]),
         }

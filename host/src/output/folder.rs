@@ -77,9 +77,7 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
 pub fn owning_folder(path: &Path) -> Option<(&'static str, PathBuf)> {
     let absolute = std::path::absolute(path).ok()?;
     // The deepest part of the path that exists, with symlinks resolved.
-    let existing = absolute
-        .ancestors()
-        .find_map(|a| a.canonicalize().ok())?;
+    let existing = absolute.ancestors().find_map(|a| a.canonicalize().ok())?;
     existing.ancestors().find_map(|a| {
         if a.join("session.json").is_file() {
             Some(("session", a.to_path_buf()))
@@ -115,7 +113,10 @@ pub fn check_output_file(what: &str, path: &Path) -> Result<(), String> {
     };
     check_output_root(what, path)?;
     if path.is_dir() {
-        return Err(format!("{what} `{}` is a folder, not a file", path.display()));
+        return Err(format!(
+            "{what} `{}` is a folder, not a file",
+            path.display()
+        ));
     }
     if !parent.is_dir() {
         return Err(format!(
@@ -125,8 +126,7 @@ pub fn check_output_file(what: &str, path: &Path) -> Result<(), String> {
         ));
     }
     let probe = super::run_dir::temporary_path(path);
-    File::create(&probe)
-        .map_err(|e| format!("cannot write {what} `{}`: {e}", path.display()))?;
+    File::create(&probe).map_err(|e| format!("cannot write {what} `{}`: {e}", path.display()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

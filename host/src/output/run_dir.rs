@@ -366,10 +366,7 @@ fn verified_prefix(dir: &Path, i: usize, marks: &LogMarks) -> Result<Sha256, Str
             .read(&mut buf)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         if n == 0 {
-            return Err(refuse(format!(
-                "was shortened to {} bytes",
-                want - left
-            )));
+            return Err(refuse(format!("was shortened to {} bytes", want - left)));
         }
         hasher.update(&buf[..n]);
         left -= n as u64;

@@ -215,11 +215,15 @@ impl Entry {
             typed: typed.to_string(),
             ..Entry::default()
         };
+        let mut seen = std::collections::BTreeSet::new();
         for kv in overrides {
             let (k, v) = kv.split_once('=').ok_or_else(|| {
                 format!("`--plugin {typed}`: expected KEY=VALUE after the colon, got `{kv}`")
             })?;
             let k = k.trim();
+            if !seen.insert(k.to_string()) {
+                return Err(format!("`--plugin {typed}`: `{k}` is given twice"));
+            }
             let value = crate::plugins::parse_value(v);
             match (k, k.strip_prefix("correction.")) {
                 ("label", _) => entry.label = Some(v.to_string()),

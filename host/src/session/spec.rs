@@ -32,8 +32,24 @@ pub struct SessionSpec {
     pub settings: RunSettings,
     /// Several tasks (env ids): the grid runs every plugin on each, and the report adds
     /// normalised aggregates across them (`session::tasks`). Empty: `settings.env` alone.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty_envs"
+    )]
     pub envs: Vec<String>,
+}
+
+/// `"envs": []` is refused rather than read as "no list" (which runs `settings.env`, by
+/// default Pendulum, where the user asked for no task at all).
+fn non_empty_envs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let envs = <Vec<String> as serde::Deserialize>::deserialize(d)?;
+    if envs.is_empty() {
+        return Err(serde::de::Error::custom(
+            "`envs` is empty: list at least one env id, or leave `envs` out to use `settings.env`",
+        ));
+    }
+    Ok(envs)
 }
 
 /// `session.json`: the spec and every planned run with its resolved config, so that a
@@ -63,6 +79,8 @@ impl SessionSpec {
     pub fn read(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read session file `{}`: {e}", path.display()))?;
+        crate::plugins::unique_keys(&text)
+            .map_err(|e| format!("session file `{}`: {e}", path.display()))?;
         let spec: Self = serde_json::from_str(&text)
             .map_err(|e| format!("session file `{}`: {e}", path.display()))?;
         spec.check()
