@@ -46,13 +46,16 @@ pub fn sanitize(label: &str) -> String {
         .collect()
 }
 
-/// A label or session name used as a folder name: refused if it could leave its parent
-/// (empty, `.`, `..`, a path separator, a NUL) or is too long for a file name.
+/// A label, session name or env id used as a folder name: refused if it could leave its
+/// parent (empty, `.`, `..`, a path separator, a NUL), would be hidden (a leading `.`, as
+/// `../../x` sanitised becomes) or is too long for a file name.
 pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     let bad = if name.is_empty() {
         Some("it is empty")
     } else if name == "." || name == ".." {
         Some("it names the current or parent folder")
+    } else if name.starts_with('.') {
+        Some("it starts with `.`, which would hide the folder")
     } else if name.contains('/') || name.contains('\\') {
         Some("it contains a path separator")
     } else if name.contains('\0') {
@@ -186,7 +189,10 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "/abs", "a\\b", "x\0y"] {
             assert!(check_name("label", bad).is_err(), "{bad:?}");
         }
-        for good in ["SAC-1-0", "Res-SAC c=4", "a.b", "..x"] {
+        for bad in ["..x", ".hidden", &sanitize("../../escape")] {
+            assert!(check_name("label", bad).is_err(), "{bad:?}");
+        }
+        for good in ["SAC-1-0", "Res-SAC c=4", "a.b", "x.."] {
             assert!(check_name("label", good).is_ok(), "{good:?}");
         }
     }

@@ -147,6 +147,7 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
             let spec = new_run_spec(args)?;
             let agent = crate::run::spec::build_agent(&spec)?;
             let env = crate::output::folder::sanitize(&spec.env);
+            crate::output::folder::check_name("env id", &env)?;
             let base = args.runs.join(env).join(&spec.agent).join(format!(
                 "{}-{}",
                 spec.seed,
