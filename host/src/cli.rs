@@ -97,8 +97,15 @@ pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> 
     if given.is_empty() {
         return Ok(());
     }
+    let how = if session {
+        "a session resumes with `--jobs` and `--shard` only; to train longer, extend one of \
+         its runs with `host --resume RUN_DIR --steps N`, or run the session file again with \
+         `--steps N` into a new folder"
+    } else {
+        "a run may only be extended with `--steps N`"
+    };
     Err(format!(
-        "`--resume` continues `{}` exactly as its {} defines it and does not take {}; a run may only be extended with `--steps N`",
+        "`--resume` continues `{}` exactly as its {} defines it and does not take {}; {how}",
         dir.display(),
         if session { "session.json" } else { "run.json" },
         given.join(", ")

@@ -528,3 +528,21 @@ fn keys_given_twice_and_an_empty_task_list_are_refused() {
     );
     session_refused(&session, &["empty.json", "`envs` is empty"]);
 }
+
+#[test]
+fn a_bad_gym_timeout_is_named_not_ignored() {
+    for value in ["abc", "-5", "0", "1e300"] {
+        let runs = tempdir::Dir::new();
+        let out = std::process::Command::new(host_bin())
+            .args(["--plugin", "sac", "--env", "gym:Pendulum-v1", "--steps", "10", "--quiet"])
+            .args(["--runs", runs.path().to_str().unwrap()])
+            .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+            .env("ACGAP_GYM_TIMEOUT", value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(err.contains("ACGAP_GYM_TIMEOUT") && err.contains(value), "{err}");
+        assert!(run_dirs(runs.path()).is_empty());
+    }
+}

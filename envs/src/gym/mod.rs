@@ -60,13 +60,20 @@ pub fn available_for_tests(why: &str) -> bool {
     }
 }
 
-fn timeout() -> Duration {
-    let secs = std::env::var("ACGAP_GYM_TIMEOUT")
+fn timeout() -> Result<Duration, String> {
+    let Ok(text) = std::env::var("ACGAP_GYM_TIMEOUT") else {
+        return Ok(Duration::from_secs(60));
+    };
+    text.trim()
+        .parse::<f64>()
         .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
-        .unwrap_or(60.0);
-    Duration::from_secs_f64(secs)
+        .filter(|s| *s > 0.0 && *s <= 1e6)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            format!(
+                "ACGAP_GYM_TIMEOUT must be a number of seconds above 0 and at most 1e6, got `{text}`"
+            )
+        })
 }
 
 /// What `gymnasium.make` is called with.
@@ -126,7 +133,11 @@ impl GymEnv {
             message,
         };
         let python = python();
-        let mut worker = Worker::spawn(&python, timeout()).map_err(|e| {
+        let timeout = timeout().map_err(|message| EnvError::Options {
+            id: label.into(),
+            message,
+        })?;
+        let mut worker = Worker::spawn(&python, timeout).map_err(|e| {
             unavailable(format!(
                 "cannot start the Python worker `{python}` ({e}); run {SETUP_COMMAND} or set ACGAP_GYM_PYTHON"
             ))

@@ -147,7 +147,10 @@ impl Trainer {
                         "interrupted by {} at step {}; the checkpoint is complete: continue with `host --resume {}`",
                         crate::run::interrupt::name(sig),
                         self.state.step,
-                        self.dir.display()
+                        // Absolute: status.json is read from other folders than this one.
+                        std::path::absolute(&self.dir)
+                            .unwrap_or_else(|_| self.dir.clone())
+                            .display()
                     ),
                 });
             }
