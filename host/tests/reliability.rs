@@ -474,6 +474,30 @@ fn a_run_killed_before_its_first_checkpoint_starts_over_on_resume() {
     assert_eq!(read(&dir.join("eval.csv")), eval);
 }
 
+#[test]
+fn a_run_stopped_off_the_eval_grid_and_extended_evaluates_as_one_never_stopped() {
+    let straight = run_ok(&sac("900"));
+    // Stopped at 750, between evaluations at 600 and 900: its final evaluation (at 750) must
+    // not shift the evaluations after it.
+    let (_runs, dir) = finished_run("750");
+    let o = resume_to(&dir, "900");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let extended: Vec<String> = read(&dir.join("eval.csv"))
+        .lines()
+        .filter(|l| !l.starts_with("750,"))
+        .map(String::from)
+        .collect();
+    let expected: Vec<String> = read(&straight.run_dir().join("eval.csv"))
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(extended, expected);
+    assert_eq!(
+        read(&dir.join("episodes.csv")),
+        read(&straight.run_dir().join("episodes.csv"))
+    );
+}
+
 fn flip_byte(path: &Path, at_fraction: f64) {
     let mut bytes = std::fs::read(path).unwrap();
     let i = ((bytes.len() as f64 * at_fraction) as usize).min(bytes.len() - 1);

@@ -156,7 +156,15 @@ impl Trainer {
             }
         }
         if self.state.last_eval_step != Some(self.state.step) {
+            // The final evaluation, off the eval grid: the eval env's stream is put back as
+            // it was, so a run extended from here (`--resume --steps N`) evaluates exactly as
+            // one that never stopped here.
+            let before = self.eval_env.snapshot();
             self.evaluate(progress)?;
+            self.eval_env.restore(&before).map_err(|e| RunFailure {
+                state: RunState::Failed,
+                message: format!("cannot restore the evaluation env after the final evaluation: {e}"),
+            })?;
         }
         // The final checkpoint, unless the cadence just wrote it (a second one at the same step
         // would rotate the one before it out of `previous/`).
