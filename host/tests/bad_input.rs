@@ -534,7 +534,15 @@ fn a_bad_gym_timeout_is_named_not_ignored() {
     for value in ["abc", "-5", "0", "1e300"] {
         let runs = tempdir::Dir::new();
         let out = std::process::Command::new(host_bin())
-            .args(["--plugin", "sac", "--env", "gym:Pendulum-v1", "--steps", "10", "--quiet"])
+            .args([
+                "--plugin",
+                "sac",
+                "--env",
+                "gym:Pendulum-v1",
+                "--steps",
+                "10",
+                "--quiet",
+            ])
             .args(["--runs", runs.path().to_str().unwrap()])
             .env("ACGAP_PLUGIN_PATH", workspace_plugins())
             .env("ACGAP_GYM_TIMEOUT", value)
@@ -542,7 +550,50 @@ fn a_bad_gym_timeout_is_named_not_ignored() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{value}: {err}");
-        assert!(err.contains("ACGAP_GYM_TIMEOUT") && err.contains(value), "{err}");
+        assert!(
+            err.contains("ACGAP_GYM_TIMEOUT") && err.contains(value),
+            "{err}"
+        );
         assert!(run_dirs(runs.path()).is_empty());
+    }
+}
+
+/// A session whose grid holds an agent that cannot be built (a correction of the other
+/// family, one that needs correction steps under an x-0 schedule) is refused before anything
+/// is written, naming the row, rather than failing run by run.
+#[test]
+fn a_session_with_an_agent_that_cannot_be_built_is_refused_upfront() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("session");
+    for (args, needle) in [
+        (
+            [
+                "--plugin",
+                "sac",
+                "--plugin",
+                "agc:correction=ressac@residual",
+            ],
+            "agc+residual",
+        ),
+        (
+            [
+                "--plugin",
+                "sac",
+                "--plugin",
+                "sac:correction=ressac@residual,label=x0",
+            ],
+            "`x0`",
+        ),
+    ] {
+        let r = host(
+            &[
+                &args[..],
+                &["--steps", "10", "--out", out.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert_clear_error(&r, &[needle]);
+        assert_eq!(r.out.status.code(), Some(2));
+        assert!(!out.exists(), "{args:?}: the session folder was made");
     }
 }

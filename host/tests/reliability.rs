@@ -117,7 +117,13 @@ fn two_runs_started_together_get_two_folders() {
 fn labels_and_session_names_cannot_leave_the_session_folder() {
     let dir = tempdir::Dir::new();
     let out = dir.path().join("s");
-    for label in ["label=", "label=..", "label=.", "label=../../escape", "label=.hidden"] {
+    for label in [
+        "label=",
+        "label=..",
+        "label=.",
+        "label=../../escape",
+        "label=.hidden",
+    ] {
         let plugin = format!("sac:{label}");
         let o = raw(&[
             "--plugin",

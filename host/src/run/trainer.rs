@@ -163,7 +163,9 @@ impl Trainer {
             self.evaluate(progress)?;
             self.eval_env.restore(&before).map_err(|e| RunFailure {
                 state: RunState::Failed,
-                message: format!("cannot restore the evaluation env after the final evaluation: {e}"),
+                message: format!(
+                    "cannot restore the evaluation env after the final evaluation: {e}"
+                ),
             })?;
         }
         // The final checkpoint, unless the cadence just wrote it (a second one at the same step

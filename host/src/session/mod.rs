@@ -67,6 +67,7 @@ pub fn start(
         );
     }
     let session = spec.plan()?;
+    check_agents(&session)?;
     let dir = match out {
         Some(dir) => {
             // Inside another run or session folder is refused; the folder of this very
@@ -295,6 +296,20 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
             dir.display()
         ))
     }
+}
+
+/// Build every distinct agent of the grid once (each label's first run) and drop it, so a
+/// correction of the wrong family, a schedule that cannot train it or a config the plugin
+/// refuses stops the session before anything is written, not run by run.
+fn check_agents(session: &Session) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for run in &session.runs {
+        if seen.insert(&run.label) {
+            crate::run::spec::build_agent(&run.spec)
+                .map_err(|e| format!("`{}`: {e}", run.label))?;
+        }
+    }
+    Ok(())
 }
 
 /// One run; a panic in the host's own code fails only this run.
