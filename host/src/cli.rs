@@ -81,7 +81,7 @@ pub fn count<const MIN: u64, const MAX: u64, T: TryFrom<u64>>(text: &str) -> Res
 pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> Result<(), String> {
     let session = dir.join("session.json").is_file();
     let allowed: &[&str] = if session {
-        &["resume", "quiet", "jobs", "shard", "runs"]
+        &["resume", "quiet", "jobs", "shard", "runs", "retry_failed"]
     } else {
         &["resume", "quiet", "steps", "runs"]
     };

@@ -430,7 +430,15 @@ fn the_first_signal_stops_every_long_phase_not_only_training() {
         "/dev/zero",
     ];
     stops_on_first_signal(&config, "-TERM", 143, second);
-    stops_on_first_signal(&["exact", "--iterations", "100000000"], "-INT", 130, second);
+    let runs = tempdir::Dir::new();
+    let exact = [
+        "exact",
+        "--iterations",
+        "1000000",
+        "--runs",
+        runs.path().to_str().unwrap(),
+    ];
+    stops_on_first_signal(&exact, "-INT", 130, second);
 }
 
 #[test]

@@ -574,3 +574,48 @@ fn a_repeated_env_on_the_command_line_makes_a_multi_task_session() {
     }
     assert!(read(&out.join("summary.md")).contains("## Across tasks"));
 }
+
+/// A run marked `failed` by a cause that went away (a crashed worker, a full disk) after its
+/// first checkpoint is kept failed by `--resume`, and run again from that checkpoint by
+/// `--resume --retry-failed`, ending as the same run never interrupted would.
+#[test]
+fn retry_failed_runs_again_what_failed_for_a_transient_cause() {
+    let dir = tempdir::Dir::new();
+    let reference = dir.path().join("reference");
+    let steps = ["--steps", "1500"];
+    assert_ok(&session(&reference, &["sac"], &steps));
+    let mut args: Vec<String> = ["--plugin", "sac"]
+        .iter()
+        .chain(SMALL)
+        .chain(SAC_SETS)
+        .chain(&steps)
+        .map(|s| s.to_string())
+        .collect();
+    let out = dir.path().join("s");
+    args.extend(["--out".into(), out.display().to_string()]);
+    // Killed at its first checkpoint; then marked failed, as a crash the host caught leaves it.
+    // (An absolute parent: the helper looks under it rather than its own runs folder.)
+    let (_runs, run) = kill_at_first_checkpoint(&args, out.join("sac").to_str().unwrap());
+    let status_file = run.join("status.json");
+    let marked = read(&status_file).replace("\"running\"", "\"failed\"");
+    std::fs::write(&status_file, marked).unwrap();
+    let d = out.to_str().unwrap();
+    let o = host_raw(&["--resume", d, "--quiet"]);
+    assert!(
+        !o.status.success(),
+        "a failed run is kept by a plain resume"
+    );
+    assert_eq!(status(&run)["state"], "failed");
+    assert_ok(&host_raw(&["--resume", d, "--retry-failed", "--quiet"]));
+    assert_eq!(status(&run)["state"], "finished");
+    for f in ["eval.csv", "episodes.csv"] {
+        assert_eq!(
+            read(&run.join(f)),
+            read(&reference.join("sac/seed-0").join(f)),
+            "{f}"
+        );
+    }
+    // Without a session to resume, the flag is refused.
+    let o = host_raw(&["--plugin", "sac", "--retry-failed", "--steps", "10"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -32,7 +32,8 @@ pub struct TrainArgs {
     /// cluster job array; needs `--out` so that all shards write into one session directory.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Session directory (default: `<runs>/sessions/<name>-<timestamp>/`).
+    /// Session directory (default: `<runs>/sessions/<name>-<timestamp>/`). Naming one makes
+    /// a session, even of a single run.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Report the number of env steps each plugin needs to reach this eval return.
@@ -74,6 +75,10 @@ pub struct TrainArgs {
     /// With `--resume DIR`: `--steps N` given on the command line (extends the run).
     #[arg(skip)]
     pub resume_steps: Option<usize>,
+    /// With `--resume SESSION_DIR`: run again the runs that `failed` (a crashed env worker, a
+    /// full disk...), each from its last checkpoint, or from the start without one.
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
     /// Do not draw progress bars.
     #[arg(long)]
     pub quiet: bool,

@@ -5,12 +5,15 @@ use super::spec::SessionSpec;
 use super::{Options, read, resume, start, summary};
 use std::path::{Path, PathBuf};
 
-/// Several plugins, several seeds, a shard, or resuming a session directory.
+/// The one rule for run vs session: a session is anything with a session's shape — several
+/// plugins, several envs, `--seeds`, a shard, a session folder named with `--out`, or the
+/// resumption of a session directory; everything else is one run.
 pub fn wanted(args: &crate::run::args::TrainArgs) -> bool {
     args.plugin.len() > 1
         || args.envs.len() > 1
         || args.seeds.is_some()
         || args.shard.is_some()
+        || args.out.is_some()
         || args
             .resume
             .as_ref()
@@ -21,8 +24,9 @@ pub fn wanted(args: &crate::run::args::TrainArgs) -> bool {
 /// `--shard`), or
 /// the resumption of a session directory.
 pub fn from_cli(args: &crate::run::args::TrainArgs) -> Result<(), String> {
-    let opts = Options::new(args.jobs, args.shard.as_deref(), args.quiet)?;
+    let mut opts = Options::new(args.jobs, args.shard.as_deref(), args.quiet)?;
     if let Some(dir) = &args.resume {
+        opts.retry_failed = args.retry_failed;
         return resume(dir, &opts).map(|_| ());
     }
     let spec = SessionSpec {

@@ -33,6 +33,9 @@ pub struct Options {
     pub quiet: bool,
     /// Print `summary.md` at the end.
     pub print_report: bool,
+    /// Run again the runs that `failed` (a crashed worker, a full disk...), from their last
+    /// checkpoint or from the start; `diverged` runs are kept (they would diverge again).
+    pub retry_failed: bool,
 }
 
 impl Options {
@@ -48,6 +51,7 @@ impl Options {
             shard,
             quiet,
             print_report: true,
+            retry_failed: false,
         })
     }
 }
@@ -160,12 +164,17 @@ pub fn resume(dir: &Path, opts: &Options) -> Result<PathBuf, String> {
     Ok(dir.to_path_buf())
 }
 
-/// A run has its outcome if its status says it ended (`running`: killed; `interrupted`: stopped by a signal).
-fn has_outcome(run_dir: &Path) -> bool {
+/// A run has its outcome if its status says it ended (`running`: killed; `interrupted`: stopped
+/// by a signal; `failed`, when retrying failed runs).
+fn has_outcome(run_dir: &Path, retry_failed: bool) -> bool {
     std::fs::read_to_string(run_dir.join("status.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Status>(&t).ok())
-        .is_some_and(|s| !matches!(s.state, RunState::Running | RunState::Interrupted))
+        .is_some_and(|s| match s.state {
+            RunState::Running | RunState::Interrupted => false,
+            RunState::Failed => !retry_failed,
+            RunState::Finished | RunState::Diverged => true,
+        })
 }
 
 /// Run this shard's share of the grid on `opts.jobs` threads, then write the report.
@@ -176,7 +185,7 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
     let pending: VecDeque<usize> = mine
         .iter()
         .copied()
-        .filter(|&i| !has_outcome(&dir.join(&session.runs[i].dir)))
+        .filter(|&i| !has_outcome(&dir.join(&session.runs[i].dir), opts.retry_failed))
         .collect();
     let multi = if opts.quiet {
         MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
@@ -329,7 +338,7 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
     // The trainer marks its own ends (finished, failed, diverged, interrupted); a run that
     // never got that far (a plugin that would not load, a host panic) is marked failed here.
     if let Err(e) = &result
-        && !has_outcome(&run_dir)
+        && !has_outcome(&run_dir, false)
         && crate::run::interrupt::requested().is_none()
     {
         let _ = std::fs::create_dir_all(&run_dir);

@@ -98,6 +98,7 @@ pub(super) fn session_throughput(
         shard: None,
         quiet: true,
         print_report: false,
+        retry_failed: false,
     };
     let t = Instant::now();
     crate::session::start(&spec, Some(dir.to_path_buf()), dir, &opts)?;
