@@ -61,6 +61,24 @@ pub enum Command {
     Bench(crate::tools::bench::Args),
 }
 
+/// The command line, parsed and checked: clap's own errors exit here (code 2); `--resume`
+/// with flags it does not take is refused.
+pub fn parse() -> Result<Cli, String> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // The first `--env` is the run's (several make a multi-task session, which reads `envs`).
+    cli.train.settings.env = cli.train.envs[0].clone();
+    // `--steps` typed on the command line is the one change a resume takes.
+    if matches.value_source("steps") == Some(clap::parser::ValueSource::CommandLine) {
+        cli.train.resume_steps = Some(cli.train.settings.steps);
+    }
+    if let (Some(dir), None) = (&cli.train.resume, &cli.command) {
+        check_resume_flags(&matches, dir)?;
+    }
+    Ok(cli)
+}
+
 /// The one parser of the counts typed on the command line (episodes, iterations, batches,
 /// seeds, jobs, steps): a whole number in `MIN..=MAX`, else refused before anything runs
 /// (exit 2, naming the flag and the bounds). Run settings, whether typed or in a session
@@ -77,7 +95,8 @@ pub fn count<const MIN: u64, const MAX: u64, T: TryFrom<u64>>(text: &str) -> Res
 
 /// `--resume DIR` continues a run (or session) exactly as its `run.json` (`session.json`)
 /// defines it. Besides `--quiet`, a run takes only `--steps N` (to extend it; recorded in
-/// run.json), a session only `--jobs` and `--shard`; any other flag is refused, not ignored.
+/// run.json), a session only `--jobs`, `--shard` and `--retry-failed`; any other flag is
+/// refused, not ignored.
 pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> Result<(), String> {
     let session = dir.join("session.json").is_file();
     let allowed: &[&str] = if session {
@@ -98,7 +117,7 @@ pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> 
         return Ok(());
     }
     let how = if session {
-        "a session resumes with `--jobs` and `--shard` only; to train longer, extend one of \
+        "a session resumes with `--jobs`, `--shard` and `--retry-failed` only; to train longer, extend one of \
          its runs with `host --resume RUN_DIR --steps N`, or run the session file again with \
          `--steps N` into a new folder"
     } else {

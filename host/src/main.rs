@@ -19,7 +19,6 @@ mod run;
 mod session;
 mod tools;
 
-use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
@@ -31,18 +30,9 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
-    let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    cli.train.settings.env = cli.train.envs[0].clone();
-    if matches.value_source("steps") == Some(clap::parser::ValueSource::CommandLine) {
-        cli.train.resume_steps = Some(cli.train.settings.steps);
-    }
     let result = run::interrupt::install()
-        .and_then(|()| match &cli.train.resume {
-            Some(dir) if cli.command.is_none() => cli::check_resume_flags(&matches, dir),
-            _ => Ok(()),
-        })
-        .and_then(|()| dispatch(cli));
+        .and_then(|()| cli::parse())
+        .and_then(dispatch);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
