@@ -7,4 +7,4 @@ host=${HOST:-./target/release/host}
 runs=${OUT:-runs/eval-gif}
 rm -rf "$runs"
 "$host" --plugin sac --env pendulum --steps 12000 --seed 1 --runs "$runs" --quiet >/dev/null
-"$host" eval "$(ls -d "$runs"/pendulum/sac/*/ | head -1)" --episodes 5 --render docs/pendulum_sac.gif
+"$host" eval "$(ls -d "$runs"/pendulum/sac/*/ | head -1)" --episodes 5 --seed 0 --render docs/pendulum_sac.gif

@@ -96,6 +96,66 @@ fn host_eval_scores_and_renders_a_checkpoint() {
     assert!(gif_frames(&gif) >= 1);
 }
 
+/// Without `--seed`, `host eval` runs on the run's own evaluation stream and repeats the
+/// checkpoint's last evaluation exactly, on or off the evaluation grid.
+#[test]
+fn host_eval_repeats_the_runs_own_last_evaluation() {
+    for steps in ["1000", "1100"] {
+        let run = host(&[
+            "--plugin",
+            "sac",
+            "--env",
+            "pendulum",
+            "--steps",
+            steps,
+            "--seed",
+            "4",
+            "--eval-every",
+            "500",
+            "--eval-episodes",
+            "4",
+        ]);
+        assert!(run.out.status.success(), "{}", run.stderr());
+        let dir = run.run_dir();
+        let out = eval(&[dir.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("4 deterministic episodes on the run's own evaluation stream"),
+            "{text}"
+        );
+        assert!(
+            text.contains("this one is") && text.contains(": the same"),
+            "{text}"
+        );
+        // The episodes are the run's own, as metrics.jsonl logged them.
+        let last: serde_json::Value = read(&dir.join("metrics.jsonl"))
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["type"] == "eval")
+            .last()
+            .unwrap();
+        let logged: Vec<String> = (last["returns"].as_array().unwrap().iter())
+            .map(|r| format!("{:.2}", r.as_f64().unwrap()))
+            .collect();
+        assert!(
+            text.contains(&format!("episodes: {}", logged.join(", "))),
+            "{text}\n{logged:?}"
+        );
+        // A fresh env says its seed.
+        let fresh = eval(&[dir.to_str().unwrap(), "--seed", "7"]);
+        let text = String::from_utf8_lossy(&fresh.stdout).into_owned();
+        assert!(
+            text.contains("10 deterministic episodes on a fresh env, seed 7"),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn host_eval_refuses_what_it_cannot_do() {
     let nowhere = tempdir::Dir::new();

@@ -42,6 +42,10 @@ pub struct HostState {
     pub elapsed_secs: f64,
     pub env: serde_json::Value,
     pub eval_env: serde_json::Value,
+    /// The eval env as it was just before the latest evaluation: `host eval` restores it to
+    /// repeat that evaluation exactly (null in checkpoints written before it was recorded).
+    #[serde(default)]
+    pub eval_env_before_last_eval: serde_json::Value,
     pub log_offsets: LogOffsets,
     /// SHA-256 of each log's first `log_offsets` bytes (empty in checkpoints written before
     /// digests were recorded, whose logs are checked by length only).

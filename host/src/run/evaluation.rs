@@ -8,6 +8,7 @@ use indicatif::ProgressBar;
 impl Trainer {
     pub(super) fn evaluate(&mut self, progress: &ProgressBar) -> Result<(), RunFailure> {
         let mut returns = Vec::with_capacity(self.spec.eval_episodes);
+        self.state.eval_env_before_last_eval = self.eval_env.snapshot();
         for _ in 0..self.spec.eval_episodes {
             let mut obs = self.eval_env.reset();
             if let Some(fault) = self.eval_env.fault() {

@@ -58,6 +58,7 @@ impl Trainer {
             elapsed_secs: 0.0,
             env: serde_json::Value::Null,
             eval_env: serde_json::Value::Null,
+            eval_env_before_last_eval: serde_json::Value::Null,
             log_offsets: Default::default(),
             log_digests: Vec::new(),
             train_columns: None,

@@ -14,12 +14,14 @@ use std::path::PathBuf;
 pub struct Args {
     /// A run directory (holds `run.json` and `checkpoints/`).
     pub run: PathBuf,
-    /// Deterministic episodes to run.
-    #[arg(long, default_value_t = 10, value_parser = crate::cli::count::<1, 1_000_000, usize>)]
-    pub episodes: usize,
-    /// Seed of the evaluation env (episodes differ by their initial states).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Deterministic episodes to run (default: the run's own `eval_episodes` when repeating
+    /// its evaluation, else 10).
+    #[arg(long, value_parser = crate::cli::count::<1, 1_000_000, usize>)]
+    pub episodes: Option<usize>,
+    /// Seed of a fresh evaluation env (episodes differ by their initial states). Without it,
+    /// the run's own evaluation stream: the checkpoint's last evaluation is repeated exactly.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Render the first episode to this animated GIF (pendulum, cartpole, mountaincar).
     #[arg(long, value_name = "OUT.gif")]
     pub render: Option<PathBuf>,
@@ -28,14 +30,19 @@ pub struct Args {
 /// The returns of the episodes, and the first episode's observations when asked.
 pub struct Evaluation {
     pub step: usize,
+    /// Where the episodes' initial states came from, in words.
+    pub source: String,
+    /// The mean the run itself logged for these very episodes, when they repeat its last
+    /// evaluation.
+    pub logged_mean: Option<f64>,
     pub returns: Vec<f64>,
     pub frames: Vec<Vec<f32>>,
 }
 
 /// Run the episodes of `host eval`.
 pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
-    if a.episodes == 0 {
-        return Err("--episodes must be at least 1".into());
+    if let Some(out) = &a.render {
+        crate::output::folder::check_output_file("the GIF", out)?;
     }
     let text = std::fs::read_to_string(a.run.join("run.json")).map_err(|e| {
         format!(
@@ -50,14 +57,52 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
     agent
         .load(&ckpt.agent)
         .map_err(|e| format!("plugin `{}` cannot load its checkpoint: {e}", spec.agent))?;
-    if let Some(out) = &a.render {
+    if a.render.is_some() {
         render::check(&spec.env)?;
-        crate::output::folder::check_output_file("the GIF", out)?;
     }
-    let mut env = acgap_envs::make(&spec.env, seeds::derive(a.seed, "host_eval"))
-        .map_err(|e| e.to_string())?;
+    let host = &ckpt.host;
+    let step = host.step;
+    let (mut env, source, logged_mean, episodes) = match a.seed {
+        Some(seed) => {
+            let env = acgap_envs::make(&spec.env, seeds::derive(seed, "host_eval"))
+                .map_err(|e| e.to_string())?;
+            (
+                env,
+                format!("a fresh env, seed {seed}"),
+                None,
+                a.episodes.unwrap_or(10),
+            )
+        }
+        None => {
+            let mut env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
+            let repeat =
+                host.last_eval_step == Some(step) && !host.eval_env_before_last_eval.is_null();
+            let (snapshot, source) = if repeat {
+                let source = format!(
+                    "the run's own evaluation stream, as before its evaluation at step {step}"
+                );
+                (&host.eval_env_before_last_eval, source)
+            } else {
+                let source = format!(
+                    "the run's own evaluation stream, as at the checkpoint (step {step}; its last evaluation was not at this step)"
+                );
+                (&host.eval_env, source)
+            };
+            env.restore(snapshot)?;
+            let logged = if repeat { host.last_eval } else { None };
+            let episodes = a
+                .episodes
+                .unwrap_or(if repeat { spec.eval_episodes } else { 10 });
+            (
+                env,
+                source,
+                logged.filter(|_| episodes == spec.eval_episodes),
+                episodes,
+            )
+        }
+    };
     let (mut returns, mut frames) = (Vec::new(), Vec::new());
-    for episode in 0..a.episodes {
+    for episode in 0..episodes {
         let mut obs = env.reset();
         let mut ret = 0.0;
         if let Some(fault) = env.fault() {
@@ -83,7 +128,9 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
         returns.push(ret);
     }
     Ok(Evaluation {
-        step: ckpt.host.step,
+        step,
+        source,
+        logged_mean,
         returns,
         frames,
     })
@@ -92,17 +139,26 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
 /// `host eval`: evaluate, print, render.
 pub fn command(a: &Args) -> Result<(), String> {
     let e = evaluate(a)?;
-    let n = e.returns.len() as f64;
-    let mean = e.returns.iter().sum::<f64>() / n;
-    let std = (e.returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let s = crate::output::run_dir::summary(&e.returns);
     println!(
-        "{} (checkpoint at step {}), {} deterministic episodes, env seed {}:",
+        "{} (checkpoint at step {}), {} deterministic episodes on {}:",
         a.run.display(),
         e.step,
         e.returns.len(),
-        a.seed
+        e.source
     );
-    println!("return {mean:.2} ± {std:.2}");
+    println!("return {:.2} ± {:.2}", s.mean, s.std);
+    if let Some(logged) = e.logged_mean {
+        let same = if logged.to_bits() == s.mean.to_bits() {
+            "the same"
+        } else {
+            "DIFFERENT"
+        };
+        println!(
+            "the run logged {logged} for this evaluation; this one is {}: {same}",
+            s.mean
+        );
+    }
     let list: Vec<String> = e.returns.iter().map(|r| format!("{r:.2}")).collect();
     println!("episodes: {}", list.join(", "));
     if let Some(out) = &a.render {
