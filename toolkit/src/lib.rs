@@ -34,3 +34,4 @@ pub use tensor::{
     Device, Tensor, cpu_threads, device_from_name, from_rows, from_vec, normal_noise, normal_vec,
     to_vec,
 };
+pub use wide::flush_subnormals;

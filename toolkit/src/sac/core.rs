@@ -419,14 +419,15 @@ impl Agent for SacCore {
     }
 
     fn update(&mut self, batch: &Batch<'_>, step: UpdateStep) -> PluginResult<Metrics> {
-        match step {
+        // Subnormals flushed for the step, on this thread and each lane (`host_steps.rs`).
+        crate::flush_subnormals(|| match step {
             UpdateStep::Critic => self.critic_step(batch),
             UpdateStep::Correction => self.correction_step(batch),
             UpdateStep::Actor => self.actor_step(batch),
             UpdateStep::Rollout => Err(
                 "SAC is off-policy: it takes critic/correction/actor steps, not rollouts".into(),
             ),
-        }
+        })
     }
 
     fn discount(&mut self) -> Option<f64> {

@@ -113,9 +113,10 @@ fn on_lanes<R: Send>(
         Some(pool) => {
             use rayon::prelude::*;
             let jobs: Vec<_> = jobs.collect();
+            // The pool's threads enter the step's floating-point mode themselves.
             pool.install(|| {
                 jobs.into_par_iter()
-                    .map(|(lane, rows)| work(lane, rows))
+                    .map(|(lane, rows)| crate::flush_subnormals(|| work(lane, rows)))
                     .collect()
             })
         }
@@ -129,7 +130,7 @@ fn both<RA: Send, RB: Send>(
     b: impl FnOnce() -> RB + Send,
 ) -> (RA, RB) {
     match pool {
-        Some(p) => p.join(a, b),
+        Some(p) => p.join(|| crate::flush_subnormals(a), || crate::flush_subnormals(b)),
         None => (a(), b()),
     }
 }

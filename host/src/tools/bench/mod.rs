@@ -12,6 +12,7 @@
 //! - MuJoCo env steps/s per task against Gymnasium's own loop (`mujoco.rs`);
 //! - Gymnasium bridge env steps/s against native envs and Gymnasium's own loop (`gym.rs`).
 
+mod cpu;
 mod gym;
 mod measure;
 mod mujoco;
@@ -61,6 +62,8 @@ struct ThreadsResult {
 /// The update measurements (`host bench --updates` alone).
 #[derive(Serialize)]
 pub struct Updates {
+    /// The CPU every figure here was measured on.
+    cpu: cpu::Cpu,
     /// The best single-thread SGEMM rate of the kernels in `sgemm_kernels`: every fraction of
     /// peak is of this.
     sgemm_peak_gflops: f64,
@@ -235,6 +238,7 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
         None
     };
     Ok(Updates {
+        cpu: cpu::Cpu::here(),
         sgemm_peak_gflops: peak,
         sgemm_kernels: kernels,
         sac,

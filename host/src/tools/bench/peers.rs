@@ -49,11 +49,21 @@ pub fn measure(quick: bool) -> Result<Value, String> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last)
-        .map_err(|e| format!("the peers' timing script printed `{last}`: {e}"))
+    let mut report: Value = serde_json::from_str(last)
+        .map_err(|e| format!("the peers' timing script printed `{last}`: {e}"))?;
+    report["cpu"] = serde_json::to_value(super::cpu::Cpu::here()).map_err(|e| e.to_string())?;
+    Ok(report)
 }
 
 pub fn print(r: &Value) {
+    println!(
+        "CPU: {} ({})",
+        r["cpu"]["model"].as_str().unwrap_or("unknown"),
+        (r["cpu"]["isa"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "SAC training loop on Pendulum-v1, updates/s, one core each (core {}), median of {} in turn:",
         r["core"], r["rows"][0]["reps"]

@@ -8,6 +8,7 @@ pub fn updates(r: &Updates) {
         .iter()
         .map(|(k, g)| format!("{k} {g:.1}"))
         .collect();
+    println!("CPU: {}", r.cpu);
     println!(
         "single-thread SGEMM peak (1024^3): {:.1} GFLOP/s, the best of: {}",
         r.sgemm_peak_gflops,
