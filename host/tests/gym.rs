@@ -302,3 +302,77 @@ fn agc_learns_acrobot_through_the_bridge() {
         );
     }
 }
+
+/// Each role makes its env once: a `gym:` run starts one worker for training and one for
+/// evaluation (plus one per further parallel env of an on-policy agent), not one per place
+/// that needs the env's spec; a session makes each task's env once more, to check it before
+/// anything is written. Counted with a Python that logs every start.
+#[test]
+fn a_gym_run_starts_exactly_the_workers_its_roles_need() {
+    if !available_for_tests("a_gym_run_starts_exactly_the_workers_its_roles_need") {
+        return;
+    }
+    let dir = tempdir::Dir::new();
+    let log = dir.path().join("starts.log");
+    let wrapper = dir.path().join("python");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            acgap_envs::gym::python()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let python = wrapper.to_str().unwrap();
+    let starts = || {
+        let n = std::fs::read_to_string(&log).map_or(0, |t| t.lines().count());
+        let _ = std::fs::remove_file(&log);
+        n
+    };
+    let sac = [
+        "--plugin",
+        "sac",
+        "--env",
+        "gym:Pendulum-v1",
+        "--steps",
+        "300",
+        "--set",
+        "learning_starts=100",
+        "--set",
+        "batch_size=32",
+        "--eval-episodes",
+        "1",
+    ];
+    let runs = dir.path().join("runs");
+    let o = host_with(&sac, &[("ACGAP_GYM_PYTHON", python)], &runs);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(starts(), 2, "SAC: one training env, one evaluation env");
+    let run = run_dirs(&runs).pop().unwrap();
+    let resume = ["--resume", run.to_str().unwrap(), "--steps", "400"];
+    let o = host_with(&resume, &[("ACGAP_GYM_PYTHON", python)], &runs);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(starts(), 2, "a resume makes the same two");
+    let mut on_policy = agc("gym:CartPole-v1", "400");
+    on_policy.extend(["--set".into(), "num_envs=4".into()]);
+    let refs: Vec<&str> = on_policy.iter().map(String::as_str).collect();
+    let o = host_with(&refs, &[("ACGAP_GYM_PYTHON", python)], &runs);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        starts(),
+        5,
+        "AgC with 4 parallel envs: four training envs, one evaluation env"
+    );
+    let out = dir.path().join("session");
+    let mut session = sac.to_vec();
+    session.extend(["--seeds", "2", "--out", out.to_str().unwrap()]);
+    let o = host_with(&session, &[("ACGAP_GYM_PYTHON", python)], &runs);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        starts(),
+        5,
+        "a session: the task checked once, then two per run"
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod checkpoint;
+pub mod envs;
 mod evaluation;
 pub mod interrupt;
 pub mod replay;
@@ -16,6 +17,7 @@ pub mod window;
 use crate::output::folder::Lock;
 use crate::output::plot;
 use args::TrainArgs;
+use envs::Envs;
 use indicatif::ProgressBar;
 use spec::{Extension, RunSpec};
 use std::path::PathBuf;
@@ -30,15 +32,22 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// The trainer of a run in `dir`: a new one, or one resumed from the folder's checkpoint.
-pub fn start(
-    spec: RunSpec,
-    dir: PathBuf,
-    agent: Box<dyn acgap_sdk::Agent>,
-    lock: Lock,
-) -> Result<Trainer, String> {
+/// A run's envs (one per role) and its agent, built from the training env's spec.
+pub fn prepare(
+    spec: &RunSpec,
+    from_checkpoint: bool,
+) -> Result<(Envs, Box<dyn acgap_sdk::Agent>), String> {
+    let envs = Envs::make(spec, from_checkpoint)?;
+    let agent = crate::run::spec::build_agent(spec, envs.spec())?;
+    Ok((envs, agent))
+}
+
+/// The trainer of a run in an existing folder `dir`: resumed from its checkpoint, or
+/// started over.
+pub fn start(spec: RunSpec, dir: PathBuf, lock: Lock) -> Result<Trainer, String> {
     if checkpoint::exists(&dir) {
-        return Trainer::resume(spec, dir, agent, lock);
+        let (envs, agent) = prepare(&spec, true)?;
+        return Trainer::resume(spec, dir, agent, envs, lock);
     }
     // New, or stopped before its first checkpoint (every run that ends writes one): nothing
     // to continue, so start over cleanly (run.json is written again from the spec), keeping
@@ -65,7 +74,8 @@ pub fn start(
             gone.map_err(|e| format!("cannot clear `{}`: {e}", p.display()))?;
         }
     }
-    Trainer::new(spec, dir, agent, lock)
+    let (envs, agent) = prepare(&spec, false)?;
+    Trainer::new(spec, dir, agent, envs, lock)
 }
 
 /// The one path every run ends through, single or in a session: run the trainer to its end
@@ -117,7 +127,7 @@ pub fn command(args: &TrainArgs) -> Result<(), String> {
 
 /// One run, started or resumed, to its end.
 pub fn single(args: &TrainArgs) -> Result<Finished, String> {
-    let (spec, dir, resuming, agent, lock) = match &args.resume {
+    let (trainer, resuming) = match &args.resume {
         Some(dir) => {
             let text = std::fs::read_to_string(dir.join("run.json")).map_err(|e| {
                 format!(
@@ -138,14 +148,14 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
                 });
                 spec.steps = steps;
             }
-            let agent = crate::run::spec::build_agent(&spec)?;
-            (spec, dir.clone(), true, agent, lock)
+            (start(spec, dir.clone(), lock)?, true)
         }
         None => {
             crate::output::folder::check_output_root("`--runs`", &args.runs)?;
-            // The agent first: a config the plugin refuses leaves no empty run folder behind.
+            // Envs and agent first: an env or a config that cannot be made leaves no empty
+            // run folder behind.
             let spec = new_run_spec(args)?;
-            let agent = crate::run::spec::build_agent(&spec)?;
+            let (envs, agent) = prepare(&spec, false)?;
             let env = crate::output::folder::sanitize(&spec.env);
             crate::output::folder::check_name("env id", &env)?;
             let base = args.runs.join(env).join(&spec.agent).join(format!(
@@ -155,19 +165,19 @@ pub fn single(args: &TrainArgs) -> Result<Finished, String> {
             ));
             let dir = crate::output::folder::create_unique(&base)?;
             let lock = crate::output::folder::Lock::acquire(&dir)?;
-            (spec, dir, false, agent, lock)
+            (Trainer::new(spec, dir, agent, envs, lock)?, false)
         }
     };
     if !args.quiet || resuming {
-        eprintln!("run directory: {}", dir.display());
+        eprintln!("run directory: {}", trainer.dir.display());
     }
     let progress = if args.quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(0)
     };
+    let spec = &trainer.spec;
     let title = format!("{} on {} (seed {})", spec.agent, spec.env, spec.seed);
-    let trainer = start(spec, dir, agent, lock)?;
     if resuming {
         match trainer.step() {
             0 => eprintln!("no checkpoint was written before the run stopped: starting it over"),

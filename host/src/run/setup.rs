@@ -1,6 +1,7 @@
 //! Building a trainer: a fresh run (every stream seeded from the master seed, `run.json`
 //! written) or one resumed from its folder's verified checkpoint.
 
+use super::envs::Envs;
 use super::trainer::Trainer;
 use crate::diagnostics::gap::GapState;
 use crate::output::folder::Lock;
@@ -22,12 +23,13 @@ impl Trainer {
         spec: RunSpec,
         dir: PathBuf,
         agent: Box<dyn Agent>,
+        envs: Envs,
         lock: Lock,
     ) -> Result<Self, String> {
-        let mut env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "env"))
-            .map_err(|e| e.to_string())?;
-        let eval_env = acgap_envs::make(&spec.env, seeds::derive(spec.seed, "eval_env"))
-            .map_err(|e| e.to_string())?;
+        let Envs {
+            train: mut env,
+            eval: eval_env,
+        } = envs;
         let obs = env.reset();
         if let Some(fault) = env.fault() {
             return Err(fault.to_string());
@@ -84,6 +86,7 @@ impl Trainer {
         spec: RunSpec,
         dir: PathBuf,
         mut agent: Box<dyn Agent>,
+        envs: Envs,
         lock: Lock,
     ) -> Result<Self, String> {
         let mut ckpt = checkpoint::load(&dir, &checkpoint::spec_digest(&spec))?;
@@ -96,8 +99,10 @@ impl Trainer {
         agent
             .load(&ckpt.agent)
             .map_err(|e| format!("cannot restore the agent from the checkpoint: {e}"))?;
-        let mut env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
-        let mut eval_env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
+        let Envs {
+            train: mut env,
+            eval: mut eval_env,
+        } = envs;
         let step = ckpt.host.step;
         if let Restored::Restarted { obs, why } = env.restore(&ckpt.host.env)? {
             let h = &mut ckpt.host;

@@ -254,10 +254,10 @@ fn resolve_config(
 }
 
 /// The run spec of one plugin entry at one seed: plugin and correction opened, configs
-/// resolved and checked, settings copied.
+/// resolved and checked, settings copied. The env is not made here: each run makes its envs
+/// once, one per role (`run::envs`), and a session checks each task's once before it starts.
 pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result<RunSpec, String> {
     settings.check()?;
-    acgap_envs::make(&settings.env, 0).map_err(|e| e.to_string())?;
     let (plugin, agent) = open_component(&entry.plugin, ComponentKind::Agent)?;
     let agent_config = resolve_config(&plugin, ComponentKind::Agent, &agent, &entry.set).map_err(
         |e| match &entry.config_file {
@@ -316,12 +316,14 @@ pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result
 }
 
 /// Load the agent (and its correction) described by a run spec.
-pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> {
-    let env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
+pub fn build_agent(
+    spec: &RunSpec,
+    env: &acgap_envs::EnvSpec,
+) -> Result<Box<dyn acgap_sdk::Agent>, String> {
     let plugin = Plugin::open(&spec.plugin_path).map_err(|e| e.to_string())?;
     let init = AgentInit {
         config: spec.agent_config.clone(),
-        env: env.spec().clone(),
+        env: env.clone(),
         seed: seeds::derive(spec.seed, "plugin"),
         device: spec.device.clone(),
     };
@@ -338,7 +340,7 @@ pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> 
         let cplugin = Plugin::open(&c.plugin_path).map_err(|e| e.to_string())?;
         let cinit = CorrectionInit {
             config: c.config.clone(),
-            env: env.spec().clone(),
+            env: env.clone(),
             // The agent's own seed: corrections derive their streams from it (see `acgap_sdk::seeds`).
             seed: init.seed,
             device: spec.device.clone(),
@@ -366,7 +368,7 @@ pub fn build_agent(spec: &RunSpec) -> Result<Box<dyn acgap_sdk::Agent>, String> 
     }
     // The replay buffer the agent asks for, checked before any run folder is written.
     if let acgap_sdk::Training::OffPolicy { buffer_size, .. } = acgap_sdk::Agent::training(&agent) {
-        let per_transition = 4.0 * (2 * env.spec().obs_dim() + env.spec().act_dim() + 3) as f64;
+        let per_transition = 4.0 * (2 * env.obs_dim() + env.act_dim() + 3) as f64;
         acgap_sdk::memory::check(
             &format!("a replay buffer of {buffer_size} transitions"),
             buffer_size as f64 * per_transition,

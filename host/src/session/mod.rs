@@ -307,14 +307,20 @@ fn execute(dir: &Path, session: &Session, opts: &Options) -> Result<(), String> 
     }
 }
 
-/// Build every distinct agent of the grid once (each label's first run) and drop it, so a
-/// correction of the wrong family, a schedule that cannot train it or a config the plugin
-/// refuses stops the session before anything is written, not run by run.
+/// Make each task's env once and build every distinct agent of the grid once (each label's
+/// first run), then drop them, so an env that cannot be made, a correction of the wrong
+/// family, a schedule that cannot train it or a config the plugin refuses stops the session
+/// before anything is written, not run by run.
 fn check_agents(session: &Session) -> Result<(), String> {
+    let mut envs = std::collections::BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     for run in &session.runs {
+        if !envs.contains_key(&run.spec.env) {
+            let env = acgap_envs::make(&run.spec.env, 0).map_err(|e| e.to_string())?;
+            envs.insert(run.spec.env.clone(), env.spec().clone());
+        }
         if seen.insert(&run.label) {
-            crate::run::spec::build_agent(&run.spec)
+            crate::run::spec::build_agent(&run.spec, &envs[&run.spec.env])
                 .map_err(|e| format!("`{}`: {e}", run.label))?;
         }
     }
@@ -349,8 +355,7 @@ fn run_guarded(dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> R
 
 /// Start, or resume from its checkpoint, one run of the grid; its final eval return.
 fn run_one(run_dir: &Path, run: &PlannedRun, bar: &ProgressBar, lock: Lock) -> Result<f64, String> {
-    let agent = crate::run::spec::build_agent(&run.spec)?;
-    let trainer = crate::run::start(run.spec.clone(), run_dir.to_path_buf(), agent, lock)?;
+    let trainer = crate::run::start(run.spec.clone(), run_dir.to_path_buf(), lock)?;
     let title = format!("{} on {} (seed {})", run.label, run.spec.env, run.seed);
     let crate::run::Outcome {
         trainer, outcome, ..

@@ -53,28 +53,25 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
     let spec: RunSpec = serde_json::from_str(&text)
         .map_err(|e| format!("`{}/run.json` is corrupt: {e}", a.run.display()))?;
     let ckpt = checkpoint::load(&a.run, &checkpoint::spec_digest(&spec))?;
-    let mut agent = build_agent(&spec)?;
-    agent
-        .load(&ckpt.agent)
-        .map_err(|e| format!("plugin `{}` cannot load its checkpoint: {e}", spec.agent))?;
     if a.render.is_some() {
         render::check(&spec.env)?;
     }
+    // The one env this evaluation needs; the agent is built from its spec.
+    let seed = a.seed.map_or(0, |s| seeds::derive(s, "host_eval"));
+    let mut env = acgap_envs::make(&spec.env, seed).map_err(|e| e.to_string())?;
+    let mut agent = build_agent(&spec, env.spec())?;
+    agent
+        .load(&ckpt.agent)
+        .map_err(|e| format!("plugin `{}` cannot load its checkpoint: {e}", spec.agent))?;
     let host = &ckpt.host;
     let step = host.step;
-    let (mut env, source, logged_mean, episodes) = match a.seed {
-        Some(seed) => {
-            let env = acgap_envs::make(&spec.env, seeds::derive(seed, "host_eval"))
-                .map_err(|e| e.to_string())?;
-            (
-                env,
-                format!("a fresh env, seed {seed}"),
-                None,
-                a.episodes.unwrap_or(10),
-            )
-        }
+    let (source, logged_mean, episodes) = match a.seed {
+        Some(seed) => (
+            format!("a fresh env, seed {seed}"),
+            None,
+            a.episodes.unwrap_or(10),
+        ),
         None => {
-            let mut env = acgap_envs::make(&spec.env, 0).map_err(|e| e.to_string())?;
             let repeat =
                 host.last_eval_step == Some(step) && !host.eval_env_before_last_eval.is_null();
             let (snapshot, source) = if repeat {
@@ -94,7 +91,6 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
                 .episodes
                 .unwrap_or(if repeat { spec.eval_episodes } else { 10 });
             (
-                env,
                 source,
                 logged.filter(|_| episodes == spec.eval_episodes),
                 episodes,
