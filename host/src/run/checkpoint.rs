@@ -73,6 +73,18 @@ pub struct EnvSlot {
     pub env: serde_json::Value,
 }
 
+impl EnvSlot {
+    /// An episode starting at `obs` (the snapshot is taken at the next checkpoint).
+    pub fn fresh(obs: Vec<f32>) -> EnvSlot {
+        EnvSlot {
+            obs,
+            episode_return: 0.0,
+            episode_len: 0,
+            env: serde_json::Value::Null,
+        }
+    }
+}
+
 pub struct Checkpoint {
     pub host: HostState,
     pub agent: Vec<u8>,

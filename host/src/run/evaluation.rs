@@ -46,7 +46,7 @@ impl Trainer {
     /// Monte-Carlo soft returns against the agent's value estimates (`gap.csv`).
     pub(super) fn gap_diagnostics(&mut self) -> Result<(), RunFailure> {
         // The agent's own discount (ABI 1.1), else the env's where its model defines one.
-        let env_gamma = self.env.spec().tabular.as_ref().map(|m| m.gamma);
+        let env_gamma = self.slots[0].env.spec().tabular.as_ref().map(|m| m.gamma);
         let Some(gamma) = self.agent.discount().or(env_gamma) else {
             return Err(RunFailure {
                 state: RunState::Failed,

@@ -2,11 +2,12 @@
 //! written) or one resumed from its folder's verified checkpoint.
 
 use super::envs::Envs;
+use super::slot::Slot;
 use super::trainer::Trainer;
 use crate::diagnostics::gap::GapState;
 use crate::output::folder::Lock;
 use crate::output::run_dir::{LogMarks, RunLogs, write_json};
-use crate::run::checkpoint::{self, HostState};
+use crate::run::checkpoint::{self, EnvSlot, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
 use crate::run::window::Window;
@@ -173,33 +174,34 @@ impl Trainer {
             Training::OnPolicy { num_envs, .. } => *num_envs,
             Training::OffPolicy { .. } => 1,
         };
-        let mut extra_envs = Vec::new();
+        let first = EnvSlot {
+            obs: state.obs.clone(),
+            episode_return: state.episode_return,
+            episode_len: state.episode_len,
+            env: serde_json::Value::Null,
+        };
+        let mut slots = vec![Slot::new(env, first)];
         for i in 1..num_envs {
             let mut e = acgap_envs::make(&spec.env, seeds::derive(spec.seed, &format!("env/{i}")))
                 .map_err(|e| e.to_string())?;
-            match state.extra_envs.get(i - 1) {
-                Some(slot) => {
-                    if let Restored::Restarted { obs, why } = e.restore(&slot.env)? {
-                        let slot = &mut state.extra_envs[i - 1];
-                        (slot.obs, slot.episode_return, slot.episode_len) = (obs, 0.0, 0);
+            let saved = match state.extra_envs.get(i - 1) {
+                Some(saved) => match e.restore(&saved.env)? {
+                    Restored::Restarted { obs, why } => {
                         let note = restarted_note(state.step, &format!("env {i}"), &why);
                         state.inexact_resumes.push(note);
+                        EnvSlot::fresh(obs)
                     }
-                }
+                    _ => saved.clone(),
+                },
                 None => {
                     let obs = e.reset();
                     if let Some(fault) = e.fault() {
                         return Err(fault.to_string());
                     }
-                    state.extra_envs.push(crate::run::checkpoint::EnvSlot {
-                        obs,
-                        episode_return: 0.0,
-                        episode_len: 0,
-                        env: serde_json::Value::Null,
-                    });
+                    EnvSlot::fresh(obs)
                 }
-            }
-            extra_envs.push(e);
+            };
+            slots.push(Slot::new(e, saved));
         }
         if let Some(m) = &env_spec.tabular {
             // Dense transition matrix, the LU factors of two |S| x |S| systems, per evaluation.
@@ -228,8 +230,7 @@ impl Trainer {
             dir,
             agent,
             training,
-            env,
-            extra_envs,
+            slots,
             eval_env,
             replay,
             minibatch: Minibatch::default(),

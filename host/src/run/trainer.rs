@@ -1,13 +1,14 @@
 //! The training loop: env stepping, the "Algo-x-y" update schedule,
 //! evaluation, logging and checkpoints for one (plugin, env, seed) run.
 
+use super::slot::Slot;
 use crate::output::folder::Lock;
 use crate::output::run_dir::{RunLogs, RunState, Status};
 use crate::run::checkpoint::{self, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
 use acgap_envs::{Env, Fault, Space};
-use acgap_sdk::{Agent, BatchKind, Training, UpdateStep};
+use acgap_sdk::{Agent, Training};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,9 +25,9 @@ pub struct Trainer {
     pub dir: PathBuf,
     pub(super) agent: Box<dyn Agent>,
     pub(super) training: Training,
-    pub(super) env: Box<dyn Env>,
-    /// Envs 1.. of an on-policy agent stepping `num_envs` envs together.
-    pub(super) extra_envs: Vec<Box<dyn Env>>,
+    /// The envs it trains on: the training env, then, for an on-policy agent stepping
+    /// `num_envs` envs together, envs 1.. (`slot.rs`).
+    pub(super) slots: Vec<Slot>,
     pub(super) eval_env: Box<dyn Env>,
     pub(super) replay: ReplayBuffer,
     pub(super) minibatch: Minibatch,
@@ -78,62 +79,12 @@ impl Trainer {
         let elapsed_before = self.state.elapsed_secs;
         while self.state.step < self.spec.steps {
             let window_start = Instant::now();
-            match self.training.clone() {
-                Training::OffPolicy {
-                    batch_size,
-                    learning_starts,
-                    env_steps_per_iter,
-                    critic_steps,
-                    correction_steps,
-                    actor_steps,
-                    ..
-                } => {
-                    for _ in 0..env_steps_per_iter {
-                        if self.state.step >= self.spec.steps {
-                            break;
-                        }
-                        let warmup = self.state.step < learning_starts;
-                        self.env_step(warmup)?;
-                    }
-                    if self.state.step >= learning_starts && self.replay.len() >= batch_size {
-                        let schedule = [
-                            (UpdateStep::Critic, critic_steps),
-                            (UpdateStep::Correction, correction_steps),
-                            (UpdateStep::Actor, actor_steps),
-                        ];
-                        for (kind, count) in schedule {
-                            for _ in 0..count {
-                                self.replay.sample(
-                                    batch_size,
-                                    &mut self.state.replay_rng,
-                                    &mut self.minibatch,
-                                );
-                                let metrics = self
-                                    .agent
-                                    .update(&self.minibatch.view(), kind)
-                                    .map_err(|e| self.plugin_failure("update", e))?;
-                                self.state.window.add(&metrics);
-                                self.state.updates += 1;
-                            }
-                        }
-                        self.state.iterations += 1;
-                    }
-                }
+            match self.training {
+                Training::OffPolicy { .. } => self.off_policy_iteration()?,
                 Training::OnPolicy {
                     rollout_len,
                     num_envs,
-                } => {
-                    self.vector_rollout(rollout_len / num_envs, num_envs)?;
-                    let batch = self.replay.in_order(BatchKind::Rollout);
-                    let metrics = self
-                        .agent
-                        .update(&batch, UpdateStep::Rollout)
-                        .map_err(|e| self.plugin_failure("update", e))?;
-                    self.state.window.add(&metrics);
-                    self.state.updates += 1;
-                    self.state.iterations += 1;
-                    self.tabular_diagnostics()?;
-                }
+                } => self.on_policy_iteration(rollout_len, num_envs)?,
             }
             self.state.window.busy_secs += window_start.elapsed().as_secs_f64();
             self.state.elapsed_secs = elapsed_before + clock.elapsed().as_secs_f64();
@@ -234,10 +185,11 @@ impl Trainer {
             .agent
             .save()
             .map_err(|e| self.plugin_failure("save", e))?;
-        self.state.env = self.env.snapshot();
-        for (slot, e) in self.state.extra_envs.iter_mut().zip(&self.extra_envs) {
-            slot.env = e.snapshot();
-        }
+        // Slot 0 in the fields of earlier versions' checkpoints, the others in `extra_envs`.
+        let first = self.slots[0].saved();
+        (self.state.obs, self.state.episode_return) = (first.obs, first.episode_return);
+        (self.state.episode_len, self.state.env) = (first.episode_len, first.env);
+        self.state.extra_envs = self.slots[1..].iter().map(Slot::saved).collect();
         self.state.eval_env = self.eval_env.snapshot();
         self.state.log_offsets = self.logs.offsets().map_err(io_failure)?;
         self.state.log_digests = self.logs.digests();
