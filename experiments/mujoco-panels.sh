@@ -25,7 +25,11 @@ doc=docs/mujoco_panels.md
         echo
         echo "## $s"
         echo
+        # The description, then the budget line summary.md generates from session.json (so no
+        # figure text states a budget the runs did not have).
         sed -n '3p' "$out/$s/summary.md"
+        echo
+        grep -m1 '^`.*env steps, seeds' "$out/$s/summary.md"
         echo
         awk '/^\| plugin/{f=1} f && /^$/{exit} f' "$out/$s/summary.md"
         echo

@@ -32,6 +32,75 @@ fn probability_table(md: &mut String, rows: &[&Row]) {
     }
 }
 
+/// Rows with fewer finished runs than this get a visible note: bootstrap intervals from so few
+/// runs look tight but cannot support a claim (rliable recommends at least 5; Agarwal et al.).
+const FEW_RUNS: usize = 5;
+
+/// The note under the table naming the rows with fewer than [`FEW_RUNS`] finished runs.
+fn few_runs_note(md: &mut String, report: &Report) {
+    let few: Vec<String> = (report.rows.iter())
+        .filter(|r| r.finished < FEW_RUNS)
+        .map(|r| format!("{} (n = {})", r.label, r.finished))
+        .collect();
+    if !few.is_empty() {
+        let _ = writeln!(
+            md,
+            "
+**Fewer than {FEW_RUNS} runs:** {}. Intervals from so few runs are illustrative, \
+             not evidence: with n = 2 or 3 a bootstrap interval can look tight whatever the \
+             spread between seeds; run more seeds (`--seeds`) before claiming a difference.",
+            few.join(", ")
+        );
+    }
+}
+
+/// Each row's agent, schedule and correction, from its first planned run's resolved config
+/// (what `session.json` records), so the report alone says what was compared.
+fn what_each_row_runs(md: &mut String, session: &Session) {
+    let _ = writeln!(
+        md,
+        "
+| row | agent | schedule | correction |\n|---|---|---|---|"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for run in session.runs.iter().filter(|r| seen.insert(r.label.clone())) {
+        let spec = &run.spec;
+        let config = |key: &str| {
+            (spec.agent_config.get(key)).map(|v| match v.as_str() {
+                Some(text) => format!("{key} {text}"),
+                None => format!("{key} {v}"),
+            })
+        };
+        let schedule: Vec<String> = [
+            "schedule",
+            "env_steps_per_iter",
+            "rollout_len",
+            "num_envs",
+            "critic_steps",
+        ]
+        .iter()
+        .filter_map(|k| config(k))
+        .collect();
+        let correction = match &spec.correction {
+            Some(c) => format!("`{}` {}", c.name, c.config),
+            None => "none".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | `{}` from `{}` | {} | {} |",
+            run.label,
+            spec.agent,
+            spec.plugin,
+            if schedule.is_empty() {
+                "—".into()
+            } else {
+                schedule.join(", ")
+            },
+            correction.replace('|', "\\|")
+        );
+    }
+}
+
 /// Bootstrap resamples per point of a curve's band.
 const CURVE_REPS: usize = 2_000;
 
@@ -102,6 +171,8 @@ pub fn markdown(report: &Report, session: &Session) -> String {
             fmt(or_nan(&row.iterations_per_sec, stats::mean)),
         );
     }
+    few_runs_note(&mut md, report);
+    what_each_row_runs(&mut md, session);
     let rows: Vec<&Row> = report
         .rows
         .iter()
