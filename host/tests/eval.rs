@@ -136,8 +136,7 @@ fn host_eval_repeats_the_runs_own_last_evaluation() {
         let last: serde_json::Value = read(&dir.join("metrics.jsonl"))
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|r| r["type"] == "eval")
-            .last()
+            .rfind(|r| r["type"] == "eval")
             .unwrap();
         let logged: Vec<String> = (last["returns"].as_array().unwrap().iter())
             .map(|r| format!("{:.2}", r.as_f64().unwrap()))
