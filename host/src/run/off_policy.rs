@@ -7,16 +7,6 @@
 use super::trainer::{RunFailure, Trainer};
 use acgap_sdk::{Training, UpdateStep};
 
-/// What an off-policy agent asks for (its `Training::OffPolicy`).
-struct Schedule {
-    batch_size: usize,
-    learning_starts: usize,
-    env_steps_per_iter: usize,
-    critic_steps: usize,
-    correction_steps: usize,
-    actor_steps: usize,
-}
-
 impl Trainer {
     pub(super) fn off_policy_iteration(&mut self) -> Result<(), RunFailure> {
         let Training::OffPolicy {
@@ -31,29 +21,26 @@ impl Trainer {
         else {
             unreachable!("the off-policy driver runs off-policy agents only")
         };
-        let s = Schedule {
-            batch_size,
-            learning_starts,
-            env_steps_per_iter,
-            critic_steps,
-            correction_steps,
-            actor_steps,
-        };
-        self.collect(&s)?;
-        if self.state.step >= s.learning_starts && self.replay.len() >= s.batch_size {
-            self.train(&s)?;
+        self.collect(env_steps_per_iter, learning_starts)?;
+        if self.state.step >= learning_starts && self.replay.len() >= batch_size {
+            let schedule = [
+                (UpdateStep::Critic, critic_steps),
+                (UpdateStep::Correction, correction_steps),
+                (UpdateStep::Actor, actor_steps),
+            ];
+            self.train(batch_size, schedule)?;
             self.state.iterations += 1;
         }
         Ok(())
     }
 
     /// Up to `env_steps_per_iter` env steps (the run's budget may end first).
-    fn collect(&mut self, s: &Schedule) -> Result<(), RunFailure> {
-        for _ in 0..s.env_steps_per_iter {
+    fn collect(&mut self, env_steps: usize, learning_starts: usize) -> Result<(), RunFailure> {
+        for _ in 0..env_steps {
             if self.state.step >= self.spec.steps {
                 break;
             }
-            let action = if self.state.step < s.learning_starts {
+            let action = if self.state.step < learning_starts {
                 self.random_action()
             } else {
                 let obs = &self.slots[0].obs;
@@ -73,20 +60,15 @@ impl Trainer {
         Ok(())
     }
 
-    /// The schedule's updates, each on a fresh minibatch.
-    fn train(&mut self, s: &Schedule) -> Result<(), RunFailure> {
-        let schedule = [
-            (UpdateStep::Critic, s.critic_steps),
-            (UpdateStep::Correction, s.correction_steps),
-            (UpdateStep::Actor, s.actor_steps),
-        ];
+    /// The schedule's updates, each on a fresh minibatch of `batch_size` transitions.
+    fn train(
+        &mut self,
+        batch_size: usize,
+        schedule: [(UpdateStep, usize); 3],
+    ) -> Result<(), RunFailure> {
         for (kind, count) in schedule {
             for _ in 0..count {
-                (self.replay).sample(
-                    s.batch_size,
-                    &mut self.state.replay_rng,
-                    &mut self.minibatch,
-                );
+                (self.replay).sample(batch_size, &mut self.state.replay_rng, &mut self.minibatch);
                 let metrics = (self.agent.update(&self.minibatch.view(), kind))
                     .map_err(|e| self.plugin_failure("update", e))?;
                 self.state.window.add(&metrics);
