@@ -459,7 +459,11 @@ fn a_run_killed_before_its_first_checkpoint_starts_over_on_resume() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
         dir = run_dirs(runs.path())
             .into_iter()
-            .find(|d| read(&d.join("episodes.csv")).lines().count() > 1);
+            // The folder exists a moment before its logs do.
+            .find(|d| {
+                let episodes = std::fs::read_to_string(d.join("episodes.csv")).unwrap_or_default();
+                episodes.lines().count() > 1
+            });
         dir.is_some()
     });
     child.kill().unwrap();
