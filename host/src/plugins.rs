@@ -233,8 +233,7 @@ pub fn parse_sets(sets: &[String]) -> Result<serde_json::Map<String, serde_json:
 
 /// Read a config file: a JSON object of overrides.
 pub fn read_config_file(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("config file `{}`: {e}", path.display()))?;
+    let text = read_user_file("config file", path)?;
     unique_keys(&text).map_err(|e| format!("config file `{}`: {e}", path.display()))?;
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
@@ -247,6 +246,30 @@ pub fn read_config_file(path: &Path) -> Result<serde_json::Map<String, serde_jso
             path.display()
         )),
     }
+}
+
+/// The most a config or session file may hold: far more than any real one, and a bound on what
+/// `--config /dev/zero` (or a mistyped path to a large file) can make the host read.
+const MAX_USER_FILE: u64 = 16 << 20;
+
+/// A file the user names as input (a config, a session), read whole if it is at most
+/// [`MAX_USER_FILE`] bytes.
+pub fn read_user_file(what: &str, path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("{what} `{}`: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    (file.take(MAX_USER_FILE + 1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{what} `{}`: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_USER_FILE {
+        return Err(format!(
+            "{what} `{}` is larger than {} MiB; is it the right file?",
+            path.display(),
+            MAX_USER_FILE >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{what} `{}` is not UTF-8 text", path.display()))
 }
 
 /// Refuse JSON in which an object names a key twice (serde_json keeps the last silently, so

@@ -597,3 +597,34 @@ fn a_session_with_an_agent_that_cannot_be_built_is_refused_upfront() {
         assert!(!out.exists(), "{args:?}: the session folder was made");
     }
 }
+
+/// A config or session file that never ends (`/dev/zero`) or is huge is refused after 16 MiB,
+/// not read until memory runs out.
+#[test]
+fn an_endless_config_or_session_file_is_refused() {
+    let runs = tempdir::Dir::new();
+    let runs = runs.path().to_str().unwrap();
+    for args in [
+        &["--plugin", "sac", "--config", "/dev/zero", "--runs", runs][..],
+        &["session", "/dev/zero"],
+    ] {
+        let start = std::time::Instant::now();
+        let out = std::process::Command::new(host_bin())
+            .args(args)
+            .current_dir(runs)
+            .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("/dev/zero") && err.contains("larger than 16 MiB"),
+            "{err}"
+        );
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+}

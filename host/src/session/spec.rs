@@ -77,8 +77,7 @@ pub struct PlannedRun {
 
 impl SessionSpec {
     pub fn read(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read session file `{}`: {e}", path.display()))?;
+        let text = crate::plugins::read_user_file("session file", path)?;
         crate::plugins::unique_keys(&text)
             .map_err(|e| format!("session file `{}`: {e}", path.display()))?;
         let spec: Self = serde_json::from_str(&text)
