@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
 pub const LOGS: [&str; 7] = [
@@ -359,17 +359,10 @@ fn verified_prefix(dir: &Path, i: usize, marks: &LogMarks) -> Result<Sha256, Str
         Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
     };
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let (mut left, mut reader) = (want, file.take(want));
-    while left > 0 {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        if n == 0 {
-            return Err(refuse(format!("was shortened to {} bytes", want - left)));
-        }
-        hasher.update(&buf[..n]);
-        left -= n as u64;
+    let read = std::io::copy(&mut file.take(want), &mut hasher)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if read < want {
+        return Err(refuse(format!("was shortened to {read} bytes")));
     }
     if let Some(recorded) = marks.digests.get(i)
         && format!("{:x}", hasher.clone().finalize()) != *recorded

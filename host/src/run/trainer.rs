@@ -110,9 +110,10 @@ impl Trainer {
             // The final evaluation, off the eval grid: the eval env's stream is put back as
             // it was, so a run extended from here (`--resume --steps N`) evaluates exactly as
             // one that never stopped here.
-            let before = self.eval_env.snapshot();
+            // (`evaluate` keeps the eval env as it was before it, for `host eval`.)
             self.evaluate(progress)?;
-            self.eval_env.restore(&before).map_err(|e| RunFailure {
+            let before = &self.state.eval_env_before_last_eval;
+            self.eval_env.restore(before).map_err(|e| RunFailure {
                 state: RunState::Failed,
                 message: format!(
                     "cannot restore the evaluation env after the final evaluation: {e}"
