@@ -29,6 +29,8 @@ pub struct Args {
 
 /// The returns of the episodes, and the first episode's observations when asked.
 pub struct Evaluation {
+    /// The run's env id (what a render draws).
+    pub env: String,
     pub step: usize,
     /// Where the episodes' initial states came from, in words.
     pub source: String,
@@ -124,6 +126,7 @@ pub fn evaluate(a: &Args) -> Result<Evaluation, String> {
         returns.push(ret);
     }
     Ok(Evaluation {
+        env: spec.env,
         step,
         source,
         logged_mean,
@@ -158,11 +161,7 @@ pub fn command(a: &Args) -> Result<(), String> {
     let list: Vec<String> = e.returns.iter().map(|r| format!("{r:.2}")).collect();
     println!("episodes: {}", list.join(", "));
     if let Some(out) = &a.render {
-        let text = std::fs::read_to_string(a.run.join("run.json")).unwrap_or_default();
-        let env_id = serde_json::from_str::<RunSpec>(&text)
-            .map(|s| s.env)
-            .unwrap_or_default();
-        render::gif(&env_id, &e.frames, out)?;
+        render::gif(&e.env, &e.frames, out)?;
         println!("wrote {} ({} frames)", out.display(), e.frames.len());
     }
     Ok(())
