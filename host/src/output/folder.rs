@@ -95,11 +95,16 @@ pub fn owning_folder(path: &Path) -> Option<(&'static str, PathBuf)> {
 /// A folder a user names for acgap to create runs (or reports) under: refused inside a
 /// run or session folder, whose files belong to the process that owns it.
 pub fn check_output_root(what: &str, dir: &Path) -> Result<(), String> {
-    match owning_folder(dir) {
+    check_not_inside(what, dir, dir)
+}
+
+/// `path` (named by the user as `what`) refused if `at` lies in a run or session folder.
+pub fn check_not_inside(what: &str, path: &Path, at: &Path) -> Result<(), String> {
+    match owning_folder(at) {
         Some((kind, owner)) => Err(format!(
             "{what} `{}` lies inside the {kind} folder `{}`, whose files belong to that {kind}; \
              choose a folder outside it",
-            dir.display(),
+            path.display(),
             owner.display()
         )),
         None => Ok(()),

@@ -74,12 +74,13 @@ pub fn start(
     check_agents(&session)?;
     let dir = match out {
         Some(dir) => {
-            // Inside another run or session folder is refused; the folder of this very
-            // session (another shard, a re-run) is joined below.
-            let own = dir.join("session.json").is_file();
-            if !own {
-                crate::output::folder::check_output_root("`--out`", &dir)?;
-            }
+            // Inside another run or session folder is refused. Only the folders above `dir`
+            // are looked at: `dir` itself may be this very session's (another shard, a
+            // re-run; joined below), and another shard may write its session.json at any
+            // moment; a `dir` that is some other folder is refused below as foreign.
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let parent = parent.unwrap_or(Path::new("."));
+            crate::output::folder::check_not_inside("`--out`", &dir, parent)?;
             dir
         }
         None => {
