@@ -54,23 +54,23 @@ fn medians<'a>(cells: impl Iterator<Item = &'a Cell>) -> Result<[f64; 7], String
     Ok(cols.map(median))
 }
 
-fn table(out: &mut String, rows: &[Row], cells: &[Cell], task: Option<&str>) {
+/// The table of medians, one line per row label (over every task, or one).
+pub fn table(out: &mut String, labels: &[String], cells: &[Cell], task: Option<&str>) {
     out.push_str("| estimator | rel. bias (s.e.) | rel. variance | rel. MSE | mean cos | cos of mean | gap closed |\n");
     out.push_str("|---|---|---|---|---|---|---|\n");
-    for row in rows {
+    for label in labels {
         let mine = cells
             .iter()
-            .filter(|c| c.row == row.label && task.is_none_or(|t| c.task == t));
+            .filter(|c| &c.row == label && task.is_none_or(|t| c.task == t));
         let _ = match medians(mine) {
             Ok(m) => writeln!(
                 out,
-                "| {} | {:.3} ({:.3}) | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-                row.label, m[0], m[6], m[1], m[2], m[3], m[4], m[5]
+                "| {label} | {:.3} ({:.3}) | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                m[0], m[6], m[1], m[2], m[3], m[4], m[5]
             ),
             Err(e) => writeln!(
                 out,
-                "| {} | failed: {} | | | | | |",
-                row.label,
+                "| {label} | failed: {} | | | | | |",
                 e.replace('|', "/")
             ),
         };
@@ -88,6 +88,7 @@ pub fn write(
 ) -> Result<String, String> {
     let mut md = String::from("# Scorecard: gap estimators against the exact policy gradient\n\n");
     let points = 2 * CRITIC_ERRORS.len() + TRAINING_UPDATES.len();
+    let (warmup, batches) = super::tabular_counts(o);
     let _ = writeln!(
         md,
         "Suite `{}`, seed {}, sampling `{:?}`: {} tasks x {points} points x {} rows; {} scored batches of {} transitions per point after {} warm-up batches. {seconds:.1} s.\n",
@@ -96,26 +97,39 @@ pub fn write(
         o.sampling,
         tasks.len(),
         rows.len(),
-        o.batches,
+        batches,
         super::suite::BATCH_LEN,
-        o.warmup,
+        warmup,
     );
     md.push_str("Medians over points. Relative to |PG| (|PG|^2 for variance and MSE); gap closed = 1 - |E[base + c] - PG| / |E[base] - PG| on the same batches (0 for the plain rows).\n\n");
     md.push_str("## Whole suite\n\n");
-    table(&mut md, rows, cells, None);
-    for t in tasks {
-        let _ = writeln!(md, "\n## {}\n", t.name);
-        table(&mut md, rows, cells, Some(&t.name));
+    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    table(&mut md, &labels, cells, None);
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    for t in &names {
+        let _ = writeln!(md, "\n## {t}\n");
+        table(&mut md, &labels, cells, Some(t));
     }
+    write_files(dir, &md, &names, &labels, cells)?;
+    Ok(md)
+}
+
+/// `scorecard.md` (the Markdown `md`), `scorecard.csv` (every cell) and the bias-variance plot.
+pub fn write_files(
+    dir: &Path,
+    md: &str,
+    tasks: &[String],
+    labels: &[String],
+    cells: &[Cell],
+) -> Result<(), String> {
     let put = |name: &str, text: &str| {
         std::fs::write(dir.join(name), text)
             .map_err(|e| format!("cannot write `{}`: {e}", dir.join(name).display()))
     };
     put("scorecard.csv", &csv(cells))?;
-    put("scorecard.md", &md)?;
-    plot(dir, "bias_variance", tasks, rows, cells)
-        .map_err(|e| format!("cannot draw the bias-variance plot: {e}"))?;
-    Ok(md)
+    put("scorecard.md", md)?;
+    plot(dir, "bias_variance", tasks, labels, cells)
+        .map_err(|e| format!("cannot draw the bias-variance plot: {e}"))
 }
 
 /// Smallest value drawn on the log axes (the oracle's bias and variance are ~1e-16).
@@ -127,17 +141,15 @@ const FLOOR: f64 = 1e-4;
 fn plot(
     dir: &Path,
     stem: &str,
-    tasks: &[Task],
-    rows: &[Row],
+    tasks: &[String],
+    labels: &[String],
     cells: &[Cell],
 ) -> Result<(), String> {
     crate::output::plot::register_font();
     let mut pts: Vec<(usize, usize, f64, f64)> = Vec::new();
-    for (ri, row) in rows.iter().enumerate() {
+    for (ri, label) in labels.iter().enumerate() {
         for (ti, t) in tasks.iter().enumerate() {
-            let mine = cells
-                .iter()
-                .filter(|c| c.row == row.label && c.task == t.name);
+            let mine = cells.iter().filter(|c| &c.row == label && &c.task == t);
             if let Ok(m) = medians(mine) {
                 pts.push((ri, ti, m[1].max(FLOOR), m[0].max(FLOOR)));
             }
@@ -146,17 +158,21 @@ fn plot(
     let size = (900, 600);
     let svg = dir.join(format!("{stem}.svg"));
     let png = dir.join(format!("{stem}.png"));
-    chart(SVGBackend::new(&svg, size).into_drawing_area(), rows, &pts)?;
+    chart(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        labels,
+        &pts,
+    )?;
     chart(
         BitMapBackend::new(&png, size).into_drawing_area(),
-        rows,
+        labels,
         &pts,
     )
 }
 
 fn chart<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
-    rows: &[Row],
+    labels: &[String],
     pts: &[(usize, usize, f64, f64)],
 ) -> Result<(), String> {
     let hi =
@@ -180,7 +196,7 @@ fn chart<DB: DrawingBackend>(
         .y_desc("relative bias |E[x] - PG| / |PG|")
         .draw()
         .map_err(e)?;
-    for (ri, row) in rows.iter().enumerate() {
+    for (ri, label) in labels.iter().enumerate() {
         let color = crate::output::plot::COLORS[ri % crate::output::plot::COLORS.len()];
         let style = color.filled();
         for (i, &(_, ti, x, y)) in pts.iter().filter(|p| p.0 == ri).enumerate() {
@@ -199,7 +215,7 @@ fn chart<DB: DrawingBackend>(
             .map_err(e)?;
             if i == 0 {
                 drawn
-                    .label(row.label.clone())
+                    .label(label.clone())
                     .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));
             }
         }

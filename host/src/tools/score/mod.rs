@@ -7,6 +7,7 @@
 //! the scorecard is written as Markdown, CSV and a bias-variance plot (`card`).
 
 mod card;
+pub mod continuous;
 mod estimators;
 mod stats;
 pub mod suite;
@@ -30,17 +31,42 @@ pub struct Options {
     /// `exact-stackelberg-visible`. None: every estimator acgap ships. Plain AgC and AoC are
     /// always rows.
     pub estimators: Vec<String>,
-    /// `default` (Garnet 10x3 and 40x4, FourRoom, FourRoom with slip 0.2) or `quick`.
+    /// `default` (Garnet 10x3 and 40x4, FourRoom, FourRoom with slip 0.2) or `quick`: tabular
+    /// estimators against the exact gradient. `pendulum`: SAC-family estimators (`residual`,
+    /// `stackelberg`, `libmine.so@name`, `oracle`) against a Monte-Carlo truth on Pendulum.
     #[arg(long, default_value = "default")]
     pub suite: String,
-    /// Scored batches per point.
-    #[arg(long, default_value_t = 2000, value_parser = crate::cli::count::<2, MAX_BATCHES, usize>)]
-    pub batches: usize,
-    /// Batches each estimator trains on at a point before it is scored.
-    #[arg(long, default_value_t = 100, value_parser = crate::cli::count::<0, MAX_BATCHES, usize>)]
-    pub warmup: usize,
+    /// Scored batches per point (default: 2000 tabular, 24 on `pendulum`).
+    #[arg(long, value_parser = crate::cli::count::<2, MAX_BATCHES, usize>)]
+    pub batches: Option<usize>,
+    /// Batches each estimator trains on at a point before it is scored (default: 100
+    /// tabular, 1000 correction steps on `pendulum`).
+    #[arg(long, value_parser = crate::cli::count::<0, MAX_BATCHES, usize>)]
+    pub warmup: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// `pendulum`: the env steps at which each SAC run is scored (early, middle and late in
+    /// learning by default; SAC solves Pendulum in about 5,000), in increasing order.
+    #[arg(long, value_delimiter = ',', default_value = "2000,5000,15000", value_parser = crate::cli::count::<1100, 10_000_000, usize>)]
+    pub points: Vec<usize>,
+    /// `pendulum`: SAC runs (seeds `seed..seed+N`), each scored at every point.
+    #[arg(long, default_value_t = 2, value_parser = crate::cli::count::<1, 100, u64>)]
+    pub seeds: u64,
+    /// `pendulum`: Monte-Carlo rollout pairs per state for the truth (its noise shrinks as
+    /// 1/sqrt of this).
+    #[arg(long, default_value_t = 4, value_parser = crate::cli::count::<2, 10_000, usize>)]
+    pub rollouts: usize,
+    /// `pendulum`: the half-width of the truth's central differences in the actor's [-1, 1]
+    /// action units (0.05: 0.1 N m of Pendulum's torque).
+    #[arg(long, default_value_t = 0.05)]
+    pub fd_step: f64,
+    /// `pendulum`: rollout length (0: until gamma^H < 1%).
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::count::<0, 100_000, usize>)]
+    pub horizon: usize,
+    /// `pendulum`: `replay` (minibatches of the run's replay buffer, as SAC trains) or
+    /// `on-policy` (states from the policy's discounted state distribution).
+    #[arg(long, value_enum, default_value = "replay")]
+    pub states: continuous::States,
     /// `rollout` (one on-policy episode per batch, as the tabular agents train) or
     /// `exact-d` (i.i.d. from d_theta, the distribution the theorems assume).
     #[arg(long, value_enum, default_value = "rollout")]
@@ -117,7 +143,8 @@ pub fn score_all(tasks: &[Task], rows: &[Row], o: &Options) -> Vec<Cell> {
             let exact = Exact::new(&task.mdp, &point.theta);
             let pg = exact.policy_gradient().as_slice().to_vec();
             let policy = softmax_table(&point.theta, task.model.actions);
-            let batches: Vec<Vec<Transition>> = (0..o.warmup + o.batches)
+            let (warmup, scored) = tabular_counts(o);
+            let batches: Vec<Vec<Transition>> = (0..warmup + scored)
                 .map(|_| {
                     suite::batch(
                         o.sampling,
@@ -131,9 +158,9 @@ pub fn score_all(tasks: &[Task], rows: &[Row], o: &Options) -> Vec<Cell> {
             let critic_error = (acgap_exact::Vector::from_column_slice(&point.critic) - &exact.q)
                 .norm()
                 / exact.q.norm().max(1e-300);
-            let mut base_means: Vec<(Base, Vec<f64>)> = Vec::new();
+            let mut base_gaps: Vec<(Base, Vec<f64>)> = Vec::new();
             for row in rows {
-                let base_mean = base_means
+                let base_gap = base_gaps
                     .iter()
                     .find(|(b, _)| *b == row.base)
                     .map(|(_, m)| m.clone());
@@ -141,12 +168,13 @@ pub fn score_all(tasks: &[Task], rows: &[Row], o: &Options) -> Vec<Cell> {
                 let seed = acgap_sdk::seeds::derive(o.seed, &format!("{ti}/{}", point.name));
                 let xs = row
                     .build(task, &point, seed)
-                    .and_then(|est| directions(task, &point, row.base, est, &batches, o.warmup));
+                    .and_then(|est| directions(task, &point, row.base, est, &batches, warmup));
+                let truth = stats::Truth::Exact(&pg);
                 if plain && let Ok(xs) = &xs {
-                    base_means.push((row.base, stats::mean(xs)));
+                    base_gaps.push((row.base, stats::mean_gap(xs, truth)));
                 }
                 let result = xs.map(|xs| {
-                    stats::score(&xs, &pg, if plain { None } else { base_mean.as_deref() })
+                    stats::score(&xs, truth, if plain { None } else { base_gap.as_deref() })
                 });
                 cells.push(Cell {
                     task: task.name.clone(),
@@ -210,9 +238,17 @@ pub fn command(o: &Options) -> Result<(), String> {
 /// point keeps its warm-up and scored batches in memory.
 const MAX_BATCHES: u64 = 100_000;
 
+/// The tabular suites' warm-up and scored batches per point.
+pub fn tabular_counts(o: &Options) -> (usize, usize) {
+    (o.warmup.unwrap_or(100), o.batches.unwrap_or(2000))
+}
+
 /// Run the scorecard and write it to a new folder under `runs`.
 pub fn run(o: &Options, runs: &Path) -> Result<PathBuf, String> {
     crate::output::folder::check_output_root("`--runs`", runs)?;
+    if o.suite == "pendulum" {
+        return continuous::run(o, runs);
+    }
     let rows = rows(&o.estimators)?;
     let tasks = suite::tasks(&o.suite)?;
     let started = std::time::Instant::now();
@@ -296,9 +332,15 @@ mod tests {
         Options {
             estimators: Vec::new(),
             suite: "quick".into(),
-            batches: 40,
-            warmup: 5,
+            batches: Some(40),
+            warmup: Some(5),
             seed: 3,
+            seeds: 1,
+            rollouts: 4,
+            horizon: 0,
+            fd_step: 0.05,
+            points: vec![2000],
+            states: continuous::States::Replay,
             sampling: suite::Sampling::Rollout,
             quiet: true,
             runs: PathBuf::new(),

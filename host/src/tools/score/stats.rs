@@ -4,12 +4,14 @@
 /// `|PG|` (`|PG|^2` for second moments) so that MDPs and points of any scale compare.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scores {
-    /// `|mean_b x_b - PG| / |PG|`.
+    /// `|mean_b (x_b - truth_b)| / |PG|`, `PG` the truth's mean (the exact gradient, or the mean of
+    /// the per-batch estimates).
     pub rel_bias: f64,
     /// `mean_b |x_b - mean x|^2 / |PG|^2`: the trace of the covariance of one batch's direction.
     pub rel_variance: f64,
-    /// The standard error of `rel_bias` from the finite number of batches,
-    /// `sqrt(rel_variance / batches)`: a bias below about twice this is not resolved.
+    /// The standard error of `rel_bias` from the finite number of batches (and, for a truth
+    /// estimated per batch, its own noise): `sqrt(trace cov(x_b - truth_b) / batches) / |PG|`.
+    /// A bias below about twice this is not resolved.
     pub bias_se: f64,
     /// `mean_b |x_b - PG|^2 / |PG|^2` (= bias^2 + variance).
     pub rel_mse: f64,
@@ -51,22 +53,74 @@ pub fn mean(xs: &[Vec<f64>]) -> Vec<f64> {
     m
 }
 
-/// Score directions `xs` against the true gradient `pg`; `base_mean` is the mean of the
-/// row's base alone on the same batches (absent for a plain row).
-pub fn score(xs: &[Vec<f64>], pg: &[f64], base_mean: Option<&[f64]>) -> Scores {
+/// The true gradient a row's directions are scored against: exact (one vector for every
+/// batch, the tabular suites) or estimated batch by batch (the continuous suites' Monte-Carlo
+/// gradient on each batch's own states).
+#[derive(Clone, Copy)]
+pub enum Truth<'a> {
+    Exact(&'a [f64]),
+    PerBatch(&'a [Vec<f64>]),
+}
+
+impl Truth<'_> {
+    fn at(&self, b: usize) -> &[f64] {
+        match self {
+            Truth::Exact(pg) => pg,
+            Truth::PerBatch(t) => &t[b],
+        }
+    }
+
+    /// The true gradient of the expectation over batches (`PG`).
+    pub fn mean(&self) -> Vec<f64> {
+        match self {
+            Truth::Exact(pg) => pg.to_vec(),
+            Truth::PerBatch(t) => mean(t),
+        }
+    }
+}
+
+/// `mean_b (x_b - truth_b)`: a row's gap to the truth over the same batches.
+pub fn mean_gap(xs: &[Vec<f64>], truth: Truth<'_>) -> Vec<f64> {
+    let gaps: Vec<Vec<f64>> = xs
+        .iter()
+        .enumerate()
+        .map(|(b, x)| x.iter().zip(truth.at(b)).map(|(x, t)| x - t).collect())
+        .collect();
+    mean(&gaps)
+}
+
+/// Score directions `xs` against the truth; `base_gap` is [`mean_gap`] of the row's base
+/// alone on the same batches (absent for a plain row). The bias is measured on paired
+/// differences `x_b - truth_b`, so a per-batch truth's own noise (and the batches' shared
+/// sampling noise) enters the bias's standard error once, as it should.
+pub fn score(xs: &[Vec<f64>], truth: Truth<'_>, base_gap: Option<&[f64]>) -> Scores {
+    let pg = truth.mean();
     let m = mean(xs);
     let k = xs.len().max(1) as f64;
-    let pg2 = dot(pg, pg).max(1e-300);
-    let bias = dist(&m, pg);
-    let var = xs.iter().map(|x| dist(x, &m).powi(2)).sum::<f64>() / k / pg2;
+    let pg2 = dot(&pg, &pg).max(1e-300);
+    let gap = mean_gap(xs, truth);
+    let bias = dot(&gap, &gap).sqrt();
+    let gap_var = xs
+        .iter()
+        .enumerate()
+        .map(|(b, x)| {
+            x.iter()
+                .zip(truth.at(b))
+                .zip(&gap)
+                .map(|((x, t), g)| (x - t - g).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / k
+        / pg2;
     Scores {
         rel_bias: bias / pg2.sqrt(),
-        rel_variance: var,
-        bias_se: (var / k).sqrt(),
-        rel_mse: xs.iter().map(|x| dist(x, pg).powi(2)).sum::<f64>() / k / pg2,
-        mean_cosine: xs.iter().map(|x| cosine(x, pg)).sum::<f64>() / k,
-        cosine_of_mean: cosine(&m, pg),
-        gap_closed: base_mean.map(|b| 1.0 - bias / dist(b, pg).max(1e-300)),
+        rel_variance: xs.iter().map(|x| dist(x, &m).powi(2)).sum::<f64>() / k / pg2,
+        bias_se: (gap_var / k).sqrt(),
+        rel_mse: xs.iter().map(|x| dist(x, &pg).powi(2)).sum::<f64>() / k / pg2,
+        mean_cosine: xs.iter().map(|x| cosine(x, &pg)).sum::<f64>() / k,
+        cosine_of_mean: cosine(&m, &pg),
+        gap_closed: base_gap.map(|b| 1.0 - bias / dot(b, b).sqrt().max(1e-300)),
     }
 }
 
@@ -94,7 +148,7 @@ mod tests {
         let pg = [3.0, 4.0];
         // Two batches symmetric around pg + (1, 0): bias 1/5, variance 1/25 each side.
         let xs = vec![vec![4.0, 5.0], vec![4.0, 3.0]];
-        let s = score(&xs, &pg, Some(&[5.0, 4.0]));
+        let s = score(&xs, Truth::Exact(&pg), Some(&[2.0, 0.0]));
         assert!((s.rel_bias - 0.2).abs() < 1e-15);
         assert!((s.rel_variance - 1.0 / 25.0).abs() < 1e-15);
         assert!((s.bias_se - (1.0f64 / 50.0).sqrt()).abs() < 1e-15);

@@ -59,7 +59,11 @@ pub fn tasks(suite: &str) -> Result<Vec<Task>, String> {
             "garnet-10x3",
             "random-mdp:states=10,actions=3,branching=3,seed=1",
         )],
-        other => return Err(format!("unknown suite `{other}` (default, quick)")),
+        other => {
+            return Err(format!(
+                "unknown suite `{other}` (default, quick, pendulum)"
+            ));
+        }
     };
     list.iter().map(|(n, id)| Task::new(n, id)).collect()
 }
