@@ -1,6 +1,6 @@
 //! `host score --suite pendulum`: SAC-family gap estimators against the true policy gradient
 //! on continuous control (docs/scorecard.md, "Continuous control"; the truth's derivation in
-//! docs/algorithms.md §8).
+//! docs/algorithms.md §6).
 //!
 //! Points are SAC runs on Pendulum at several stages (`snapshots`). At each point the same
 //! minibatches go to every row inside the agent's own actor update (`probe`): plain SAC
@@ -36,6 +36,16 @@ pub enum States {
     Replay,
     /// The policy's discounted state distribution: the truth is the policy gradient itself.
     OnPolicy,
+}
+
+impl States {
+    /// As `--states` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            States::Replay => "replay",
+            States::OnPolicy => "on-policy",
+        }
+    }
 }
 
 /// The suite's defaults where the tabular ones do not fit.
@@ -611,16 +621,16 @@ fn markdown(
     let stage_list: Vec<String> = s.stages.iter().map(|(_, k)| k.to_string()).collect();
     let _ = writeln!(
         md,
-        "SAC (the `sac` plugin's defaults) on Pendulum-v1, seeds {}..{}, scored after {} env steps; states `{:?}`; {} scored minibatches per point after {} warm-up correction steps; the truth from {} rollout pairs per state. {seconds:.0} s.\n",
+        "SAC (the `sac` plugin's defaults) on Pendulum-v1, seeds {}..{}, scored after {} env steps; states `{}`; {} scored minibatches per point after {} warm-up correction steps; the truth from {} rollout pairs per state. {seconds:.0} s.\n",
         o.seed,
         o.seed + s.seeds - 1,
         stage_list.join(", "),
-        s.states,
+        s.states.name(),
         s.batches,
         s.warmup,
         s.rollouts,
     );
-    md.push_str("Truth on a batch: SAC's actor gradient with the critic replaced by the policy's true soft action value (Monte Carlo, docs/algorithms.md §8). Medians over points; relative to |PG| (|PG|^2 for variance and MSE); the bias's s.e. is paired (row minus truth, batch by batch); gap closed = 1 - |E[sac + c] - PG| / |E[sac] - PG| on the same batches.\n\n");
+    md.push_str("Truth on a batch: SAC's actor gradient with the critic replaced by the policy's true soft action value (Monte Carlo, docs/algorithms.md §6). Medians over points; relative to |PG| (|PG|^2 for variance and MSE); the bias's s.e. is paired (row minus truth, batch by batch); gap closed = 1 - |E[sac + c] - PG| / |E[sac] - PG| on the same batches.\n\n");
     md.push_str("## All points\n\n");
     super::card::table(&mut md, labels, cells, None);
     for t in stages {

@@ -1,4 +1,4 @@
-//! The continuous scorecard's truth on Pendulum (docs/algorithms.md §8): the action gradient of
+//! The continuous scorecard's truth on Pendulum (docs/algorithms.md §6): the action gradient of
 //! the current policy's true soft action value, `dQ^pi(s, a)/da`, by central differences of
 //! Monte-Carlo soft returns with common random numbers; and states drawn from the policy's
 //! discounted state distribution.
