@@ -34,6 +34,22 @@ pub(super) trait Core {
         t: &BatchTensors,
         eps: Tensor<2>,
     ) -> (Tensor<1>, Tensor<2>, Tensor<2>);
+    /// On the fused path, the context's forward queries answered on the host copies of the
+    /// networks (the maths of the fused steps), so that a correction that only reads values
+    /// and returns an action gradient — Res-SAC — never has the burn view built; `None` on the
+    /// burn path. The actor's samples `(a, log pi)` at `obs` with noise `eps`:
+    fn host_sample(&self, obs: &[f32], eps: &[f32]) -> Option<(Vec<f32>, Vec<f32>)>;
+    /// `Q1` rows then `Q2` rows at critic input rows `[obs | act]`.
+    fn host_critics(&self, input: &[f32], rows: usize) -> Option<Vec<f32>>;
+    /// The soft TD target of `batch` with `a'` drawn with noise `eps_next`.
+    fn host_soft_target(&self, batch: &Batch<'_>, eps_next: &[f32]) -> Option<HostTarget>;
+}
+
+/// The soft TD target computed on the host copies, with the `(a', log pi(a'|s'))` it used.
+pub(super) struct HostTarget {
+    pub y: Vec<f32>,
+    pub next_actions: Vec<f32>,
+    pub next_log_prob: Vec<f32>,
 }
 
 /// `Q_i(s, a)` for a critic `net` (plain or tracked) on `[B, obs]`, `[B, act]`.
@@ -95,6 +111,11 @@ pub(super) struct StepContext<'a> {
     /// `(a', log pi(a'|s'))` from the current actor, computed once: both `next_actions` and
     /// `td_target` need it (Res-SAC's W step asks for both).
     next: OnceCell<(Tensor<2>, Tensor<2>)>,
+    /// The fused path's soft target with its `a'`, computed once for the same reason (`None`:
+    /// the burn path).
+    host_next: OnceCell<Option<HostTarget>>,
+    /// The noise as host vectors, for the fused path's queries.
+    eps_host: OnceCell<Vec<f32>>,
 }
 
 impl<'a> StepContext<'a> {
@@ -112,7 +133,18 @@ impl<'a> StepContext<'a> {
             eps,
             eps_next,
             next: OnceCell::new(),
+            host_next: OnceCell::new(),
+            eps_host: OnceCell::new(),
         }
+    }
+
+    fn host_next(&self) -> Option<&HostTarget> {
+        self.host_next
+            .get_or_init(|| {
+                let eps_next = to_vec(self.eps_next.clone());
+                self.core.host_soft_target(self.batch, &eps_next)
+            })
+            .as_ref()
     }
 
     fn next_sample(&self) -> (Tensor<2>, Tensor<2>) {
@@ -193,14 +225,27 @@ impl SacContext for StepContext<'_> {
     }
 
     fn policy_actions(&self) -> PluginResult<Sampled> {
+        let eps = self.eps_host.get_or_init(|| to_vec(self.eps.clone()));
+        if let Some((actions, log_prob)) = self.core.host_sample(self.batch.obs, eps) {
+            return Ok(Sampled { actions, log_prob });
+        }
         Ok(Self::to_sampled(self.sample(&self.t.obs, &self.eps)))
     }
 
     fn next_actions(&self) -> PluginResult<Sampled> {
+        if let Some(h) = self.host_next() {
+            return Ok(Sampled {
+                actions: h.next_actions.clone(),
+                log_prob: h.next_log_prob.clone(),
+            });
+        }
         Ok(Self::to_sampled(self.next_sample()))
     }
 
     fn td_target(&self) -> PluginResult<Vec<f32>> {
+        if let Some(h) = self.host_next() {
+            return Ok(h.y.clone());
+        }
         Ok(to_vec(
             self.core.soft_target_at(&self.t, self.next_sample()),
         ))
@@ -209,6 +254,9 @@ impl SacContext for StepContext<'_> {
     fn critic_values(&self, obs: &[f32], act: &[f32]) -> PluginResult<Vec<f32>> {
         let n = self.row_count(obs, act)?;
         let inputs = self.critic_inputs(obs, act);
+        if let Some(q) = self.core.host_critics(&inputs, n) {
+            return Ok(q);
+        }
         let mut v = self.core.critics()[0].predict(&inputs, n)?;
         v.extend(self.core.critics()[1].predict(&inputs, n)?);
         Ok(v)

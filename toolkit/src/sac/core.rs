@@ -2,7 +2,7 @@
 //! temperature, and the correction hook on the actor's ascent direction.
 
 use super::config::SacConfig;
-use super::context::{BatchTensors, Core, StepContext, check_batch, q};
+use super::context::{BatchTensors, Core, HostTarget, StepContext, check_batch, q};
 use super::nets::{BurnNets, SacNets};
 use crate::policy::SquashedGaussian;
 use crate::state::{StateReader, StateWriter};
@@ -111,7 +111,7 @@ impl SacCore {
 
     /// Parameters of the actor (a shape: the same in every copy of the networks).
     pub(super) fn actor_param_count(&self) -> usize {
-        self.nets.burn().actor.net.param_count()
+        self.nets.shapes().actor.net.param_count()
     }
 
     /// Run `f` with the context a correction sees at an update on `batch` (noise drawn from
@@ -624,7 +624,7 @@ impl Core for SacCore {
             gamma: self.cfg.gamma as f32,
             alpha: self.alpha(),
             actor_params: self.actor_param_count(),
-            critic_params: self.nets.burn().critics[0].param_count(),
+            critic_params: self.nets.shapes().critics[0].param_count(),
             hidden: self.cfg.hidden.clone(),
         }
     }
@@ -644,5 +644,14 @@ impl Core for SacCore {
         eps: Tensor<2>,
     ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
         SacCore::actor_objective(self, actor, t, eps)
+    }
+    fn host_sample(&self, obs: &[f32], eps: &[f32]) -> Option<(Vec<f32>, Vec<f32>)> {
+        SacCore::host_sample(self, obs, eps)
+    }
+    fn host_critics(&self, input: &[f32], rows: usize) -> Option<Vec<f32>> {
+        SacCore::host_critics(self, input, rows)
+    }
+    fn host_soft_target(&self, batch: &Batch<'_>, eps_next: &[f32]) -> Option<HostTarget> {
+        SacCore::host_soft_target(self, batch, eps_next)
     }
 }

@@ -158,6 +158,37 @@ struct Sample {
     std_in_range: Vec<f32>,
 }
 
+/// The soft TD target `y = r + gamma (1 - terminated) (min_i Qbar_i(s', a') - alpha log pi(a'|s'))`
+/// on `rows` of `batch`, `a'` drawn from `actor` with noise `eps_next` (those rows'), on the given
+/// tapes; returns `y` and the sample `a'`. The critic step's target and the context's.
+fn soft_target_rows(
+    (actor, targets): (&HostMlp, &[HostMlp; 2]),
+    (actor_tape, target_tapes): (&mut Tape, &mut [Tape; 2]),
+    batch: &Batch<'_>,
+    rows: Range<usize>,
+    eps_next: &[f32],
+    (alpha, gamma): (f32, f32),
+) -> (Vec<f32>, Sample) {
+    let (r, od) = (rows.len(), batch.obs_dim());
+    let ad = eps_next.len() / r.max(1);
+    let next_obs = &batch.next_obs[rows.start * od..rows.end * od];
+    actor.forward(next_obs, r, actor_tape);
+    let next = sample(actor_tape.output(), eps_next, ad);
+    let next_input = concat(next_obs, od, &next.action, ad);
+    for (target, tape) in targets.iter().zip(target_tapes.iter_mut()) {
+        target.forward(&next_input, r, tape);
+    }
+    let (q0, q1) = (target_tapes[0].output(), target_tapes[1].output());
+    let y = rows
+        .enumerate()
+        .map(|(j, b)| {
+            let soft_v = q0[j].min(q1[j]) - next.log_prob[j] * alpha;
+            batch.reward[b] + (1.0 - batch.terminated[b]) * soft_v * gamma
+        })
+        .collect();
+    (y, next)
+}
+
 /// The sample for the actor's head output `out` (`rows x 2 act_dim`: mean, raw log std) and
 /// noise `eps` — `SquashedGaussian::sample`, row by row.
 fn sample(out: &[f32], eps: &[f32], ad: usize) -> Sample {
@@ -222,6 +253,51 @@ fn concat(x: &[f32], xw: usize, y: &[f32], yw: usize) -> Vec<f32> {
 }
 
 impl SacCore {
+    /// The context's forward queries on the fused path (`context.rs`, `Core::host_sample`):
+    /// the actor's samples at `obs` with noise `eps`; `None` on the burn path.
+    pub(super) fn host_sample(&self, obs: &[f32], eps: &[f32]) -> Option<(Vec<f32>, Vec<f32>)> {
+        let host = self.nets.host()?;
+        let mut tape = Tape::default();
+        host.actor.forward(obs, eps.len() / self.act_dim, &mut tape);
+        let s = sample(tape.output(), eps, self.act_dim);
+        Some((s.action, s.log_prob))
+    }
+
+    /// `Q1` rows then `Q2` rows at critic input rows `[obs | act]`, on the host copies.
+    pub(super) fn host_critics(&self, input: &[f32], rows: usize) -> Option<Vec<f32>> {
+        let host = self.nets.host()?;
+        let mut out = Vec::with_capacity(2 * rows);
+        for critic in &host.critics {
+            let mut tape = Tape::default();
+            critic.forward(input, rows, &mut tape);
+            out.extend_from_slice(tape.output());
+        }
+        Some(out)
+    }
+
+    /// The soft TD target of `batch` on the host copies (the critic step's own computation).
+    pub(super) fn host_soft_target(
+        &self,
+        batch: &Batch<'_>,
+        eps_next: &[f32],
+    ) -> Option<super::context::HostTarget> {
+        let host = self.nets.host()?;
+        let (mut actor_tape, mut target_tapes) = (Tape::default(), <[Tape; 2]>::default());
+        let (y, next) = soft_target_rows(
+            (&host.actor, &host.targets),
+            (&mut actor_tape, &mut target_tapes),
+            batch,
+            0..batch.len,
+            eps_next,
+            (self.alpha(), self.cfg.gamma as f32),
+        );
+        Some(super::context::HostTarget {
+            y,
+            next_actions: next.action,
+            next_log_prob: next.log_prob,
+        })
+    }
+
     /// Flat parameters of the actor, the critics and the targets, in that order, from
     /// whichever copy leads.
     pub(super) fn net_flats(&self) -> [Vec<f32>; 5] {
@@ -278,26 +354,14 @@ impl SacCore {
         // gradients of sum_i 1/2 mean (Q_i(s,a) - y)^2 from them; returns Q_i - y per critic.
         let errors = on_lanes(lanes, pool.as_ref(), n, |lane, rows| {
             let r = rows.len();
-            let next_obs = &batch.next_obs[rows.start * od..rows.end * od];
-            actor.forward(next_obs, r, &mut lane.actor_tape);
-            let next = sample(
-                lane.actor_tape.output(),
+            let (y, _) = soft_target_rows(
+                (actor, targets),
+                (&mut lane.actor_tape, &mut lane.target_tapes),
+                batch,
+                rows.clone(),
                 &eps_next[rows.start * ad..rows.end * ad],
-                ad,
+                (alpha, gamma),
             );
-            let next_input = concat(next_obs, od, &next.action, ad);
-            for (target, tape) in targets.iter().zip(&mut lane.target_tapes) {
-                target.forward(&next_input, r, tape);
-            }
-            let (q0, q1) = (lane.target_tapes[0].output(), lane.target_tapes[1].output());
-            let y: Vec<f32> = rows
-                .clone()
-                .enumerate()
-                .map(|(j, b)| {
-                    let soft_v = q0[j].min(q1[j]) - next.log_prob[j] * alpha;
-                    batch.reward[b] + (1.0 - batch.terminated[b]) * soft_v * gamma
-                })
-                .collect();
             let input = concat(
                 &batch.obs[rows.start * od..rows.end * od],
                 od,

@@ -80,6 +80,11 @@ impl SacNets {
         }
     }
 
+    /// The networks' shapes (parameter counts), without building a view on the fused path.
+    pub fn shapes(&self) -> &BurnNets {
+        &self.burn
+    }
+
     /// The burn networks, for the burn path's steps (on the fused path: none).
     pub fn burn_to_step(&mut self) -> &mut BurnNets {
         assert!(
