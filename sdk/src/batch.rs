@@ -42,6 +42,54 @@ impl Batch<'_> {
     }
 }
 
+/// A [`Batch`] that owns its columns: a minibatch kept past the call that lent it (a core that
+/// reuses one for several steps, a tool that draws its own).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnedBatch {
+    pub obs: Vec<f32>,
+    pub action: Vec<f32>,
+    pub reward: Vec<f32>,
+    pub next_obs: Vec<f32>,
+    pub terminated: Vec<f32>,
+    pub truncated: Vec<f32>,
+}
+
+impl OwnedBatch {
+    /// A copy of a borrowed batch.
+    pub fn of(b: &Batch<'_>) -> Self {
+        Self {
+            obs: b.obs.to_vec(),
+            action: b.action.to_vec(),
+            reward: b.reward.to_vec(),
+            next_obs: b.next_obs.to_vec(),
+            terminated: b.terminated.to_vec(),
+            truncated: b.truncated.to_vec(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.reward.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reward.is_empty()
+    }
+
+    /// The batch as a minibatch view.
+    pub fn view(&self) -> Batch<'_> {
+        Batch {
+            kind: BatchKind::Minibatch,
+            len: self.len(),
+            obs: &self.obs,
+            action: &self.action,
+            reward: &self.reward,
+            next_obs: &self.next_obs,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+        }
+    }
+}
+
 /// Which part of the "Algo-x-y" schedule an `update` call performs
 /// (docs/algorithms.md §3: per iteration x critic steps, y correction steps, one actor step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

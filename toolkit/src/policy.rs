@@ -55,15 +55,38 @@ impl SquashedGaussian {
         obs: Tensor<2>,
         eps: Tensor<2>,
     ) -> (Tensor<2>, Tensor<2>) {
+        Self::sample_floored(net, act_dim, obs, eps, 0.0)
+    }
+
+    /// [`SquashedGaussian::sample`] with the tanh correction written as Stable-Baselines3
+    /// writes it when `floor > 0`: `log(1 - tanh(u)^2 + floor)` (SB3's `epsilon`, 1e-6), which
+    /// caps the correction of a saturated action at `log(floor)`; `floor = 0` is the exact form.
+    pub fn sample_floored(
+        net: &Mlp,
+        act_dim: usize,
+        obs: Tensor<2>,
+        eps: Tensor<2>,
+        floor: f64,
+    ) -> (Tensor<2>, Tensor<2>) {
         let (mean, log_std) = Self::mean_log_std(net, act_dim, obs);
         let u = mean + log_std.clone().exp() * eps.clone();
         let gauss = (eps.square().mul_scalar(-0.5) - log_std)
             .sub_scalar(HALF_LOG_2PI)
             .sum_dim(1);
-        let squash = (u.clone().neg().add_scalar(LN_2) - softplus(u.clone().mul_scalar(-2.0), 1.0))
-            .mul_scalar(2.0)
-            .sum_dim(1);
-        (u.tanh(), gauss - squash)
+        let a = u.clone().tanh();
+        let squash = if floor > 0.0 {
+            a.clone()
+                .square()
+                .neg()
+                .add_scalar(1.0 + floor)
+                .log()
+                .sum_dim(1)
+        } else {
+            (u.clone().neg().add_scalar(LN_2) - softplus(u.mul_scalar(-2.0), 1.0))
+                .mul_scalar(2.0)
+                .sum_dim(1)
+        };
+        (a, gauss - squash)
     }
 
     /// The deterministic action `tanh(mean)`.

@@ -31,6 +31,12 @@ pub struct SacConfig {
     pub schedule: String,
     /// E env steps per iteration (paper: 10; SAC-1-0 with E = 1 is the classic SAC).
     pub env_steps_per_iter: usize,
+    /// Stable-Baselines3's form of the tanh correction, `log(1 - tanh(u)^2 + squash_floor)`
+    /// (SB3: 1e-6); 0 is the exact `2 (ln 2 - u - softplus(-2u))`. For ablations against SB3.
+    pub squash_floor: f64,
+    /// The actor step uses the minibatch of the critic step just before it, as SB3 does (one
+    /// minibatch per gradient step); off, every update gets a fresh one. For ablations.
+    pub shared_minibatch: bool,
 }
 
 impl Default for SacConfig {
@@ -50,6 +56,8 @@ impl Default for SacConfig {
             learning_starts: 1000,
             schedule: "1-0".into(),
             env_steps_per_iter: 1,
+            squash_floor: 0.0,
+            shared_minibatch: false,
         }
     }
 }
@@ -72,6 +80,12 @@ impl SacConfig {
                     "SAC config: `{key}` must be a positive number, got {value}"
                 ));
             }
+        }
+        if !(0.0..1.0).contains(&cfg.squash_floor) {
+            return Err(format!(
+                "SAC config: `squash_floor` must lie in [0, 1) (SB3's is 1e-6), got {}",
+                cfg.squash_floor
+            ));
         }
         if !(0.0..=1.0).contains(&cfg.gamma) || !(0.0..=1.0).contains(&cfg.tau) {
             return Err("SAC config: `gamma` and `tau` must lie in [0, 1]".into());

@@ -1,7 +1,6 @@
 //! The minibatch as tensors, and [`StepContext`]: the SAC core seen by a correction.
 
 use crate::Mlp;
-use crate::policy::SquashedGaussian;
 use crate::tensor::Device;
 use crate::tensor::{Tensor, from_rows, from_vec, to_vec};
 use acgap_sdk::agent::PluginResult;
@@ -39,6 +38,8 @@ pub(super) trait Core {
     /// and returns an action gradient — Res-SAC — never has the burn view built; `None` on the
     /// burn path. The actor's samples `(a, log pi)` at `obs` with noise `eps`:
     fn host_sample(&self, obs: &[f32], eps: &[f32]) -> Option<(Vec<f32>, Vec<f32>)>;
+    /// `(a~, log pi(a~|s))` through `actor` with noise `eps`, as the core samples.
+    fn sample(&self, actor: &Mlp, obs: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>);
     /// `Q1` rows then `Q2` rows at critic input rows `[obs | act]`.
     fn host_critics(&self, input: &[f32], rows: usize) -> Option<Vec<f32>>;
     /// The soft TD target of `batch` with `a'` drawn with noise `eps_next`.
@@ -183,12 +184,7 @@ impl<'a> StepContext<'a> {
     }
 
     fn sample(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        SquashedGaussian::sample(
-            self.core.actor(),
-            self.core.act_dim(),
-            obs.clone(),
-            eps.clone(),
-        )
+        self.core.sample(self.core.actor(), obs.clone(), eps.clone())
     }
 
     fn to_sampled((a, logp): (Tensor<2>, Tensor<2>)) -> Sampled {
@@ -329,7 +325,7 @@ impl SacContext for StepContext<'_> {
         let (n, ad) = (self.batch.len, self.core.act_dim());
         Self::check_len("actor_vjp", g.len(), n * ad)?;
         let tracked = self.core.actor().tracked();
-        let (a, _) = SquashedGaussian::sample(&tracked, ad, self.t.obs.clone(), self.eps.clone());
+        let (a, _) = self.core.sample(&tracked, self.t.obs.clone(), self.eps.clone());
         let s = (a * from_rows(g, n, ad, self.core.device())).sum();
         Ok(Self::flat_grads(&tracked, &s.backward()))
     }

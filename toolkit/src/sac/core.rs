@@ -12,7 +12,7 @@ use crate::tensor::{
 };
 use crate::{Adam, Mlp};
 use acgap_sdk::agent::{Agent, AgentInit, Metrics, PluginResult, Training};
-use acgap_sdk::batch::{Batch, UpdateStep};
+use acgap_sdk::batch::{Batch, OwnedBatch, UpdateStep};
 use acgap_sdk::correction::{ContextInfo, Correction, SacCorrection, Term};
 use acgap_sdk::spec::Space;
 use rand::SeedableRng;
@@ -37,6 +37,8 @@ pub struct SacCore {
     rng: ChaCha8Rng,
     correction: Option<Box<dyn SacCorrection>>,
     pub(super) counters: Counters,
+    /// With `shared_minibatch`: the last critic step's minibatch, which the actor step uses.
+    shared: Option<OwnedBatch>,
 }
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -102,6 +104,7 @@ impl SacCore {
             rng,
             correction,
             counters: Counters::default(),
+            shared: None,
         })
     }
 
@@ -127,6 +130,12 @@ impl SacCore {
         let eps = normal_noise(&mut rng, batch.len, self.act_dim, &self.device);
         let eps_next = normal_noise(&mut rng, batch.len, self.act_dim, &self.device);
         Ok(f(&StepContext::new(self, batch, t, eps, eps_next)))
+    }
+
+    /// `(a~, log pi(a~|s))` through `actor` (plain or tracked) with noise `eps`, with this
+    /// core's form of the tanh correction.
+    pub(super) fn sample(&self, actor: &Mlp, obs: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        SquashedGaussian::sample_floored(actor, self.act_dim, obs, eps, self.cfg.squash_floor)
     }
 
     pub(super) fn alpha(&self) -> f32 {
@@ -157,7 +166,7 @@ impl SacCore {
         t: &BatchTensors,
         eps_next: Tensor<2>,
     ) -> Tensor<2> {
-        let next = SquashedGaussian::sample(actor, self.act_dim, t.next_obs.clone(), eps_next);
+        let next = self.sample(actor, t.next_obs.clone(), eps_next);
         self.soft_target_at(t, next)
     }
 
@@ -234,7 +243,7 @@ impl SacCore {
         t: &BatchTensors,
         eps: Tensor<2>,
     ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
-        let (a, logp) = SquashedGaussian::sample(actor, self.act_dim, t.obs.clone(), eps);
+        let (a, logp) = self.sample(actor, t.obs.clone(), eps);
         let critics = &self.nets.burn().critics;
         let q1 = q(&critics[0], t.obs.clone(), a.clone());
         let q = q1.min_pair(q(&critics[1], t.obs.clone(), a.clone()));
@@ -421,9 +430,18 @@ impl Agent for SacCore {
     fn update(&mut self, batch: &Batch<'_>, step: UpdateStep) -> PluginResult<Metrics> {
         // Subnormals flushed for the step, on this thread and each lane (`host_steps.rs`).
         crate::flush_subnormals(|| match step {
-            UpdateStep::Critic => self.critic_step(batch),
+            UpdateStep::Critic => {
+                if self.cfg.shared_minibatch {
+                    self.shared = Some(OwnedBatch::of(batch));
+                }
+                self.critic_step(batch)
+            }
             UpdateStep::Correction => self.correction_step(batch),
-            UpdateStep::Actor => self.actor_step(batch),
+            // SB3's order: the actor step on the critic step's minibatch.
+            UpdateStep::Actor => match self.shared.take() {
+                Some(shared) => self.actor_step(&shared.view()),
+                None => self.actor_step(batch),
+            },
             UpdateStep::Rollout => Err(
                 "SAC is off-policy: it takes critic/correction/actor steps, not rollouts".into(),
             ),
@@ -559,9 +577,8 @@ impl Agent for SacCore {
             self.act_dim,
             &self.device,
         );
-        let (a, logp) = SquashedGaussian::sample(
+        let (a, logp) = self.sample(
             &self.nets.burn().actor.net,
-            self.act_dim,
             from_rows(obs, n, self.obs_dim, &self.device),
             eps,
         );
@@ -647,6 +664,9 @@ impl Core for SacCore {
     }
     fn host_sample(&self, obs: &[f32], eps: &[f32]) -> Option<(Vec<f32>, Vec<f32>)> {
         SacCore::host_sample(self, obs, eps)
+    }
+    fn sample(&self, actor: &Mlp, obs: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        SacCore::sample(self, actor, obs, eps)
     }
     fn host_critics(&self, input: &[f32], rows: usize) -> Option<Vec<f32>> {
         SacCore::host_critics(self, input, rows)

@@ -156,6 +156,8 @@ struct Sample {
     log_prob: Vec<f32>,
     /// `std = exp(log_std)`, zero where `log_std` was clamped (no gradient flows there).
     std_in_range: Vec<f32>,
+    /// The tanh correction's floor (`SacConfig::squash_floor`; 0: exact).
+    floor: f32,
 }
 
 /// The soft TD target `y = r + gamma (1 - terminated) (min_i Qbar_i(s', a') - alpha log pi(a'|s'))`
@@ -167,13 +169,13 @@ fn soft_target_rows(
     batch: &Batch<'_>,
     rows: Range<usize>,
     eps_next: &[f32],
-    (alpha, gamma): (f32, f32),
+    (alpha, gamma, floor): (f32, f32, f32),
 ) -> (Vec<f32>, Sample) {
     let (r, od) = (rows.len(), batch.obs_dim());
     let ad = eps_next.len() / r.max(1);
     let next_obs = &batch.next_obs[rows.start * od..rows.end * od];
     actor.forward(next_obs, r, actor_tape);
-    let next = sample(actor_tape.output(), eps_next, ad);
+    let next = sample(actor_tape.output(), eps_next, ad, floor);
     let next_input = concat(next_obs, od, &next.action, ad);
     for (target, tape) in targets.iter().zip(target_tapes.iter_mut()) {
         target.forward(&next_input, r, tape);
@@ -191,12 +193,13 @@ fn soft_target_rows(
 
 /// The sample for the actor's head output `out` (`rows x 2 act_dim`: mean, raw log std) and
 /// noise `eps` — `SquashedGaussian::sample`, row by row.
-fn sample(out: &[f32], eps: &[f32], ad: usize) -> Sample {
+fn sample(out: &[f32], eps: &[f32], ad: usize, floor: f32) -> Sample {
     let rows = eps.len() / ad;
     let mut s = Sample {
         action: Vec::with_capacity(rows * ad),
         log_prob: Vec::with_capacity(rows),
         std_in_range: Vec::with_capacity(rows * ad),
+        floor,
     };
     for (head, eps) in out.chunks_exact(2 * ad).zip(eps.chunks_exact(ad)) {
         let (mut gauss, mut squash) = (0.0_f32, 0.0_f32);
@@ -206,9 +209,14 @@ fn sample(out: &[f32], eps: &[f32], ad: usize) -> Sample {
             let std = log_std.exp();
             let u = head[j] + std * eps[j];
             gauss += -0.5 * eps[j] * eps[j] - log_std - HALF_LOG_2PI as f32;
-            // log(1 - tanh(u)^2) = 2 (ln 2 - u - softplus(-2u))
-            squash += 2.0 * (LN_2 - u - softplus(-2.0 * u));
-            s.action.push(u.tanh());
+            let a = u.tanh();
+            squash += if floor > 0.0 {
+                (1.0 - a * a + floor).ln()
+            } else {
+                // log(1 - tanh(u)^2) = 2 (ln 2 - u - softplus(-2u))
+                2.0 * (LN_2 - u - softplus(-2.0 * u))
+            };
+            s.action.push(a);
             let in_range = (LOG_STD_MIN as f32..=LOG_STD_MAX as f32).contains(&raw);
             s.std_in_range.push(if in_range { std } else { 0.0 });
         }
@@ -225,7 +233,8 @@ fn softplus(x: f32) -> f32 {
 /// The head-output gradient from `d_action` (`rows x ad`) and `d_log_prob` (per row):
 /// `u = mean + std eps`, `a = tanh u`, `log pi = sum(-eps^2/2 - log_std - c) - sum log(1 - a^2)`,
 /// so `dL/du = dL/da (1 - a^2) + dL/dlogpi 2a`, `dL/dmean = dL/du`,
-/// `dL/dlog_std = dL/du std eps - dL/dlogpi` (zero where clamped).
+/// `dL/dlog_std = dL/du std eps - dL/dlogpi` (zero where clamped). With a floor `f`, the
+/// correction is `log(1 - a^2 + f)` and its share of `dL/du` is `dL/dlogpi 2a (1 - a^2) / (1 - a^2 + f)`.
 fn sample_backward(s: &Sample, eps: &[f32], d_action: &[f32], d_log_prob: &[f32]) -> Vec<f32> {
     let ad = eps.len() / d_log_prob.len();
     let mut d_out = Vec::with_capacity(2 * eps.len());
@@ -234,7 +243,14 @@ fn sample_backward(s: &Sample, eps: &[f32], d_action: &[f32], d_log_prob: &[f32]
         let du: Vec<f32> = s.action[row.clone()]
             .iter()
             .zip(&d_action[row.clone()])
-            .map(|(&a, &da)| da * (1.0 - a * a) + dl * 2.0 * a)
+            .map(|(&a, &da)| {
+                let squash = if s.floor > 0.0 {
+                    2.0 * a * (1.0 - a * a) / (1.0 - a * a + s.floor)
+                } else {
+                    2.0 * a
+                };
+                da * (1.0 - a * a) + dl * squash
+            })
             .collect();
         d_out.extend_from_slice(&du);
         for ((du, &e), &std) in du.iter().zip(&eps[row.clone()]).zip(&s.std_in_range[row]) {
@@ -259,7 +275,7 @@ impl SacCore {
         let host = self.nets.host()?;
         let mut tape = Tape::default();
         host.actor.forward(obs, eps.len() / self.act_dim, &mut tape);
-        let s = sample(tape.output(), eps, self.act_dim);
+        let s = sample(tape.output(), eps, self.act_dim, self.cfg.squash_floor as f32);
         Some((s.action, s.log_prob))
     }
 
@@ -289,7 +305,7 @@ impl SacCore {
             batch,
             0..batch.len,
             eps_next,
-            (self.alpha(), self.cfg.gamma as f32),
+            (self.alpha(), self.cfg.gamma as f32, self.cfg.squash_floor as f32),
         );
         Some(super::context::HostTarget {
             y,
@@ -322,7 +338,7 @@ impl SacCore {
         let tape = &mut host.lanes[0].actor_tape;
         host.actor.forward(obs, n, tape);
         match eps {
-            Some(eps) => sample(tape.output(), &eps, ad).action,
+            Some(eps) => sample(tape.output(), &eps, ad, 0.0).action,
             None => tape
                 .output()
                 .chunks_exact(2 * ad)
@@ -339,6 +355,7 @@ impl SacCore {
     ) -> PluginResult<(f32, Vec<f32>)> {
         let (n, od, ad) = (batch.len, self.obs_dim, self.act_dim);
         let (alpha, gamma, tau) = (self.alpha(), self.cfg.gamma as f32, self.cfg.tau as f32);
+        let floor = self.cfg.squash_floor as f32;
         let action = self.normalise_actions(batch.action);
         let counter = self.counters.critic;
         let host = self.nets.host_to_step().expect("the host path");
@@ -360,7 +377,7 @@ impl SacCore {
                 batch,
                 rows.clone(),
                 &eps_next[rows.start * ad..rows.end * ad],
-                (alpha, gamma),
+                (alpha, gamma, floor),
             );
             let input = concat(
                 &batch.obs[rows.start * od..rows.end * od],
@@ -437,7 +454,7 @@ impl SacCore {
         term: ActorTerm,
     ) -> PluginResult<(f32, f64)> {
         let (n, od, ad) = (batch.len, self.obs_dim, self.act_dim);
-        let alpha = self.alpha();
+        let (alpha, floor) = (self.alpha(), self.cfg.squash_floor as f32);
         let counter = self.counters.actor;
         let host = self.nets.host_to_step().expect("the host path");
         let (actor, critics) = (&host.actor, &host.critics);
@@ -452,7 +469,7 @@ impl SacCore {
             let obs = &batch.obs[rows.start * od..rows.end * od];
             let eps = &eps[rows.start * ad..rows.end * ad];
             actor.forward(obs, r, &mut lane.actor_tape);
-            let s = sample(lane.actor_tape.output(), eps, ad);
+            let s = sample(lane.actor_tape.output(), eps, ad, floor);
             let input = concat(obs, od, &s.action, ad);
             for (critic, tape) in critics.iter().zip(&mut lane.critic_tapes) {
                 critic.forward(&input, r, tape);

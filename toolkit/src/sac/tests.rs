@@ -685,3 +685,86 @@ fn a_context_after_fused_steps_sees_the_moved_networks() {
     }
     assert_ne!(q(&mut fused), before, "the critic steps moved nothing");
 }
+
+fn core_with(seed: u64, extra: serde_json::Value) -> SacCore {
+    let mut config = serde_json::json!({"hidden": [16, 16], "batch_size": B, "buffer_size": 100});
+    config
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let init = AgentInit {
+        config,
+        env: spec(),
+        seed,
+        device: "cpu".into(),
+    };
+    SacCore::new(&init, None).unwrap()
+}
+
+/// `squash_floor` is Stable-Baselines3's `log(1 - tanh(u)^2 + eps)`: it gives that density
+/// (checked against the closed form, where it differs from the exact one), and the fused and
+/// burn steps agree with it as they do without it.
+#[test]
+fn the_squash_floor_is_sb3s_density_on_both_paths() {
+    let d = device_from_name("cpu").unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let pi = SquashedGaussian::new(3, 2, &[8], &mut rng, &d);
+    let obs = random_vec(4 * 3, 6);
+    // Large noise: saturated actions, where the floor matters.
+    let eps: Vec<f32> = random_vec(4 * 2, 7).iter().map(|e| 40.0 * e).collect();
+    let sample = |floor| {
+        let (a, logp) = SquashedGaussian::sample_floored(
+            &pi.net,
+            2,
+            from_rows(&obs, 4, 3, &d),
+            from_rows(&eps, 4, 2, &d),
+            floor,
+        );
+        (to_vec(a), to_vec(logp))
+    };
+    let ((a, exact), (_, floored)) = (sample(0.0), sample(1e-6));
+    let out = to_vec(pi.net.forward(from_rows(&obs, 4, 3, &d)));
+    let mut differs = false;
+    for b in 0..4 {
+        let mut want = 0.0_f64;
+        for j in 0..2 {
+            let log_std = (out[b * 4 + 2 + j] as f64).clamp(-20.0, 2.0);
+            let e = eps[b * 2 + j] as f64;
+            let gauss = -0.5 * e * e - log_std - 0.5 * (2.0 * std::f64::consts::PI).ln();
+            let a = a[b * 2 + j] as f64;
+            want += gauss - (1.0 - a * a + 1e-6).ln();
+        }
+        assert!((floored[b] as f64 - want).abs() < 1e-3 * want.abs().max(1.0));
+        differs |= (floored[b] - exact[b]).abs() > 1.0;
+    }
+    assert!(differs, "saturated actions: the floor caps the correction");
+    let data = Data::random(81);
+    let floor = serde_json::json!({"squash_floor": 1e-6});
+    let mut fused = core_with(83, floor.clone());
+    let mut burn = core_with(83, floor).without_host_path();
+    assert_same_steps("squash floor", &mut fused, &mut burn, &data, 1e-4);
+}
+
+/// With `shared_minibatch` the actor step uses the critic step's minibatch, whatever it is
+/// handed: the same networks as a core without it that is handed that minibatch twice.
+#[test]
+fn a_shared_minibatch_is_the_critic_steps() {
+    let (first, other) = (Data::random(91), Data::random(92));
+    let mut shared = core_with(84, serde_json::json!({"shared_minibatch": true}));
+    let mut fresh = core_with(84, serde_json::json!({}));
+    for _ in 0..3 {
+        shared.update(&first.batch(), UpdateStep::Critic).unwrap();
+        shared.update(&other.batch(), UpdateStep::Actor).unwrap();
+        fresh.update(&first.batch(), UpdateStep::Critic).unwrap();
+        fresh.update(&first.batch(), UpdateStep::Actor).unwrap();
+    }
+    assert!(shared.net_flats() == fresh.net_flats());
+    // And without the flag the minibatch handed to the actor step is used (the test can tell).
+    let step = |actor_batch: &Data| {
+        let mut c = core_with(84, serde_json::json!({}));
+        c.update(&first.batch(), UpdateStep::Critic).unwrap();
+        c.update(&actor_batch.batch(), UpdateStep::Actor).unwrap();
+        c.net_flats()
+    };
+    assert!(step(&other) != step(&first));
+}

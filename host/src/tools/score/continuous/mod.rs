@@ -10,7 +10,7 @@
 //! with `--states on-policy` the batches' states follow the policy's discounted state
 //! distribution and the truth is the policy gradient of the normalised soft return itself.
 
-pub mod batch;
+
 mod probe;
 mod snapshots;
 pub mod truth;
@@ -20,7 +20,7 @@ use super::{Cell, Options};
 use acgap_sdk::correction::SacCorrection;
 use acgap_sdk::plugin::ComponentKind;
 use acgap_sdk::{Agent, Correction, CorrectionInit, Term, UpdateStep, seeds};
-use batch::OwnedBatch;
+use acgap_sdk::batch::OwnedBatch;
 use probe::{Estimator, Mode, Probe};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -10,7 +10,7 @@
 //! [`Agent::sample_for_diagnostics`], whose noise is fixed by a seed: the `+h` and `-h`
 //! rollouts of a pair draw the same noise at every step.
 
-use super::batch::OwnedBatch;
+use acgap_sdk::batch::OwnedBatch;
 use acgap_envs::{Dynamics, Pendulum, PendulumVersion};
 use acgap_sdk::{Agent, seeds};
 use rand::{Rng, SeedableRng};
