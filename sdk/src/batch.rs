@@ -75,10 +75,39 @@ impl OwnedBatch {
         self.reward.is_empty()
     }
 
+    /// The six columns in order: obs, action, reward, next obs, terminated, truncated.
+    pub fn columns(&self) -> [&Vec<f32>; 6] {
+        [
+            &self.obs,
+            &self.action,
+            &self.reward,
+            &self.next_obs,
+            &self.terminated,
+            &self.truncated,
+        ]
+    }
+
+    /// The six columns in the order of [`OwnedBatch::columns`], to grow or overwrite.
+    pub fn columns_mut(&mut self) -> [&mut Vec<f32>; 6] {
+        [
+            &mut self.obs,
+            &mut self.action,
+            &mut self.reward,
+            &mut self.next_obs,
+            &mut self.terminated,
+            &mut self.truncated,
+        ]
+    }
+
     /// The batch as a minibatch view.
     pub fn view(&self) -> Batch<'_> {
+        self.view_as(BatchKind::Minibatch)
+    }
+
+    /// The batch as a view of the given kind.
+    pub fn view_as(&self, kind: BatchKind) -> Batch<'_> {
         Batch {
-            kind: BatchKind::Minibatch,
+            kind,
             len: self.len(),
             obs: &self.obs,
             action: &self.action,

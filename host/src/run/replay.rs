@@ -2,70 +2,22 @@
 //! `terminated` and `truncated` are stored separately: a time-limit truncation
 //! bootstraps, a termination does not.
 
+use acgap_sdk::batch::OwnedBatch;
 use acgap_sdk::{Batch, BatchKind};
 use rand::Rng;
 
-/// Six `f32` columns of transitions, row-major per column.
-#[derive(Default)]
-struct Columns {
-    obs: Vec<f32>,
-    action: Vec<f32>,
-    reward: Vec<f32>,
-    next_obs: Vec<f32>,
-    terminated: Vec<f32>,
-    truncated: Vec<f32>,
+/// The columns of stored transitions: the SDK's owned batch, grown row by row.
+type Columns = OwnedBatch;
+
+/// Widths of the six columns for a row.
+fn widths(obs_dim: usize, act_dim: usize) -> [usize; 6] {
+    [obs_dim, act_dim, 1, obs_dim, 1, 1]
 }
 
-impl Columns {
-    fn rows(&self) -> usize {
-        self.reward.len()
-    }
-
-    fn all(&self) -> [&Vec<f32>; 6] {
-        [
-            &self.obs,
-            &self.action,
-            &self.reward,
-            &self.next_obs,
-            &self.terminated,
-            &self.truncated,
-        ]
-    }
-
-    fn all_mut(&mut self) -> [&mut Vec<f32>; 6] {
-        [
-            &mut self.obs,
-            &mut self.action,
-            &mut self.reward,
-            &mut self.next_obs,
-            &mut self.terminated,
-            &mut self.truncated,
-        ]
-    }
-
-    /// Widths of the six columns for a row.
-    fn widths(obs_dim: usize, act_dim: usize) -> [usize; 6] {
-        [obs_dim, act_dim, 1, obs_dim, 1, 1]
-    }
-
-    /// Append row `i` of `from` (whose rows have the given widths).
-    fn push_row_of(&mut self, from: &Columns, i: usize, widths: [usize; 6]) {
-        for ((to, from), w) in self.all_mut().into_iter().zip(from.all()).zip(widths) {
-            to.extend_from_slice(&from[i * w..(i + 1) * w]);
-        }
-    }
-
-    fn view(&self, kind: BatchKind) -> Batch<'_> {
-        Batch {
-            kind,
-            len: self.rows(),
-            obs: &self.obs,
-            action: &self.action,
-            reward: &self.reward,
-            next_obs: &self.next_obs,
-            terminated: &self.terminated,
-            truncated: &self.truncated,
-        }
+/// Append row `i` of `from` (whose rows have the given widths) to `to`.
+fn push_row_of(to: &mut Columns, from: &Columns, i: usize, widths: [usize; 6]) {
+    for ((to, from), w) in to.columns_mut().into_iter().zip(from.columns()).zip(widths) {
+        to.extend_from_slice(&from[i * w..(i + 1) * w]);
     }
 }
 
@@ -85,7 +37,7 @@ pub struct Minibatch(Columns);
 
 impl Minibatch {
     pub fn view(&self) -> Batch<'_> {
-        self.0.view(BatchKind::Minibatch)
+        self.0.view()
     }
 }
 
@@ -125,12 +77,12 @@ impl ReplayBuffer {
             &[truncated as u8 as f32],
         ];
         let i = self.head;
-        if i == self.data.rows() {
-            for (col, v) in self.data.all_mut().into_iter().zip(row) {
+        if i == self.data.len() {
+            for (col, v) in self.data.columns_mut().into_iter().zip(row) {
                 col.extend_from_slice(v);
             }
         } else {
-            for (col, v) in self.data.all_mut().into_iter().zip(row) {
+            for (col, v) in self.data.columns_mut().into_iter().zip(row) {
                 col[i * v.len()..(i + 1) * v.len()].copy_from_slice(v);
             }
         }
@@ -140,11 +92,15 @@ impl ReplayBuffer {
 
     /// Fill `out` with `n` transitions drawn uniformly with replacement.
     pub fn sample(&self, n: usize, rng: &mut impl Rng, out: &mut Minibatch) {
-        let widths = Columns::widths(self.obs_dim, self.act_dim);
-        out.0.all_mut().into_iter().for_each(Vec::clear);
+        let widths = widths(self.obs_dim, self.act_dim);
+        out.0.columns_mut().into_iter().for_each(Vec::clear);
         for _ in 0..n {
-            out.0
-                .push_row_of(&self.data, rng.random_range(0..self.len), widths);
+            push_row_of(
+                &mut out.0,
+                &self.data,
+                rng.random_range(0..self.len),
+                widths,
+            );
         }
     }
 
@@ -167,19 +123,19 @@ impl ReplayBuffer {
 
     /// The stored transitions in insertion order (for on-policy rollouts, which never wrap).
     pub fn in_order(&self, kind: BatchKind) -> Batch<'_> {
-        self.data.view(kind)
+        self.data.view_as(kind)
     }
 
     /// Little-endian binary image for checkpoints (header as JSON, then the columns).
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::json!({
             "capacity": self.capacity, "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-            "head": self.head, "len": self.len, "rows": self.data.rows(),
+            "head": self.head, "len": self.len, "rows": self.data.len(),
         })
         .to_string();
         let mut out = (header.len() as u64).to_le_bytes().to_vec();
         out.extend_from_slice(header.as_bytes());
-        for col in self.data.all() {
+        for col in self.data.columns() {
             out.extend(col.iter().flat_map(|x| x.to_le_bytes()));
         }
         out
@@ -196,11 +152,7 @@ impl ReplayBuffer {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         let mut data = Columns::default();
-        for (col, w) in data
-            .all_mut()
-            .into_iter()
-            .zip(Columns::widths(obs_dim, act_dim))
-        {
+        for (col, w) in data.columns_mut().into_iter().zip(widths(obs_dim, act_dim)) {
             col.extend(floats.by_ref().take(rows * w));
             if col.len() != rows * w {
                 return Err(bad());

@@ -184,7 +184,8 @@ impl<'a> StepContext<'a> {
     }
 
     fn sample(&self, obs: &Tensor<2>, eps: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        self.core.sample(self.core.actor(), obs.clone(), eps.clone())
+        self.core
+            .sample(self.core.actor(), obs.clone(), eps.clone())
     }
 
     fn to_sampled((a, logp): (Tensor<2>, Tensor<2>)) -> Sampled {
@@ -325,7 +326,9 @@ impl SacContext for StepContext<'_> {
         let (n, ad) = (self.batch.len, self.core.act_dim());
         Self::check_len("actor_vjp", g.len(), n * ad)?;
         let tracked = self.core.actor().tracked();
-        let (a, _) = self.core.sample(&tracked, self.t.obs.clone(), self.eps.clone());
+        let (a, _) = self
+            .core
+            .sample(&tracked, self.t.obs.clone(), self.eps.clone());
         let s = (a * from_rows(g, n, ad, self.core.device())).sum();
         Ok(Self::flat_grads(&tracked, &s.backward()))
     }

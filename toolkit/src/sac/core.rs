@@ -134,7 +134,12 @@ impl SacCore {
 
     /// `(a~, log pi(a~|s))` through `actor` (plain or tracked) with noise `eps`, with this
     /// core's form of the tanh correction.
-    pub(super) fn sample(&self, actor: &Mlp, obs: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    pub(super) fn sample(
+        &self,
+        actor: &Mlp,
+        obs: Tensor<2>,
+        eps: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
         SquashedGaussian::sample_floored(actor, self.act_dim, obs, eps, self.cfg.squash_floor)
     }
 

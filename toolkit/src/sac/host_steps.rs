@@ -275,7 +275,12 @@ impl SacCore {
         let host = self.nets.host()?;
         let mut tape = Tape::default();
         host.actor.forward(obs, eps.len() / self.act_dim, &mut tape);
-        let s = sample(tape.output(), eps, self.act_dim, self.cfg.squash_floor as f32);
+        let s = sample(
+            tape.output(),
+            eps,
+            self.act_dim,
+            self.cfg.squash_floor as f32,
+        );
         Some((s.action, s.log_prob))
     }
 
@@ -305,7 +310,11 @@ impl SacCore {
             batch,
             0..batch.len,
             eps_next,
-            (self.alpha(), self.cfg.gamma as f32, self.cfg.squash_floor as f32),
+            (
+                self.alpha(),
+                self.cfg.gamma as f32,
+                self.cfg.squash_floor as f32,
+            ),
         );
         Some(super::context::HostTarget {
             y,

@@ -8,7 +8,7 @@ use acgap_exact::{Exact, Vector};
 use acgap_sdk::Term;
 use acgap_sdk::plugin::ComponentKind;
 use acgap_sdk::tabular::{Base, TabularContext, TabularCorrection, TabularUpdate};
-use acgap_sdk::{CorrectionInit, PluginResult};
+use acgap_sdk::{Correction, CorrectionInit, PluginResult};
 
 /// A reference estimator that reads the exact model at the point (no sample-based
 /// estimator can): built from the point's exact quantities and critic.
@@ -65,12 +65,59 @@ pub enum Estimator {
     /// Plain actor-critic.
     None,
     Model(ModelEstimator),
-    /// A tabular correction from a plugin (`name`, `lib.so`, `lib.so@name`) with config
-    /// overrides.
-    Plugin {
-        spec: String,
-        overrides: serde_json::Map<String, serde_json::Value>,
-    },
+    /// A tabular correction from a plugin.
+    Plugin(PluginSpec),
+}
+
+/// A correction from a plugin as a scorecard row names it (`name`, `lib.so`, `lib.so@name`, as
+/// for `--correction`) with config overrides: the tabular rows' and the continuous ones'.
+#[derive(Clone, Debug)]
+pub struct PluginSpec {
+    pub spec: String,
+    pub overrides: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `NAME[:key=value,...]`: the name and the overrides, if any.
+pub fn split(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once(':') {
+        Some((n, sets)) => (n, Some(sets)),
+        None => (spec, None),
+    }
+}
+
+impl PluginSpec {
+    pub fn parse(name: &str, sets: Option<&str>) -> Result<Self, String> {
+        let list: Vec<String> = sets
+            .map(|s| s.split(',').map(String::from).collect())
+            .unwrap_or_default();
+        Ok(Self {
+            spec: name.into(),
+            overrides: crate::plugins::parse_sets(&list)?,
+        })
+    }
+
+    /// Whether a plugin provides it: a name that finds none is a typo, refused before any work.
+    pub fn check(&self) -> Result<(), String> {
+        crate::plugins::open_component(&self.spec, ComponentKind::Correction).map(|_| ())
+    }
+
+    /// The correction as `--correction` builds it, with the overrides merged into its defaults,
+    /// and where it came from (for messages).
+    pub fn build(&self, init: &CorrectionInit) -> Result<(Correction, String), String> {
+        let (plugin, name) = crate::plugins::open_component(&self.spec, ComponentKind::Correction)?;
+        let defaults = plugin
+            .default_config(ComponentKind::Correction, &name)
+            .map_err(|e| e.to_string())?;
+        let config = acgap_sdk::plugin::merge_config(&name, &defaults, &self.overrides)?;
+        let init = CorrectionInit {
+            config,
+            ..init.clone()
+        };
+        let c = plugin
+            .new_correction(&name, &init)
+            .map_err(|e| e.to_string())?;
+        Ok((c, format!("`{name}` from `{}`", plugin.path.display())))
+    }
 }
 
 /// One row: a label, a base and an estimator.
@@ -105,10 +152,7 @@ impl Row {
             Some(("aoc", n)) => (Some(Base::ActorO), n),
             _ => (None, spec),
         };
-        let (name, sets) = match rest.split_once(':') {
-            Some((n, sets)) => (n, Some(sets)),
-            None => (rest, None),
-        };
+        let (name, sets) = split(rest);
         if name.is_empty() {
             return Err(format!("`{spec}` names no estimator"));
         }
@@ -124,15 +168,7 @@ impl Row {
                 return Err(format!("`{}` takes no config overrides", m.name));
             }
             Some(m) => Estimator::Model(*m),
-            None => {
-                let list: Vec<String> = sets
-                    .map(|s| s.split(',').map(String::from).collect())
-                    .unwrap_or_default();
-                Estimator::Plugin {
-                    spec: name.into(),
-                    overrides: crate::plugins::parse_sets(&list)?,
-                }
-            }
+            None => Estimator::Plugin(PluginSpec::parse(name, sets)?),
         };
         let base = base.unwrap_or(if name.contains("stack") {
             Base::ActorO
@@ -169,34 +205,21 @@ impl Row {
                 &Exact::new(&task.mdp, &point.theta),
                 &Vector::from_column_slice(&point.critic),
             )),
-            Estimator::Plugin { spec, overrides } => Some(load(spec, overrides, task, seed)?),
+            Estimator::Plugin(p) => Some(load(p, task, seed)?),
         })
     }
 }
 
-/// Load a tabular correction the way `--correction` does, with its config overrides.
-pub fn load(
-    spec: &str,
-    overrides: &serde_json::Map<String, serde_json::Value>,
-    task: &Task,
-    seed: u64,
-) -> Result<Box<dyn TabularCorrection>, String> {
-    let (plugin, name) = crate::plugins::open_component(spec, ComponentKind::Correction)?;
-    let defaults = plugin
-        .default_config(ComponentKind::Correction, &name)
-        .map_err(|e| e.to_string())?;
-    let config = acgap_sdk::plugin::merge_config(&name, &defaults, overrides)?;
+/// A tabular correction the way `--correction` loads it, with its config overrides.
+pub fn load(p: &PluginSpec, task: &Task, seed: u64) -> Result<Box<dyn TabularCorrection>, String> {
     let init = CorrectionInit {
-        config,
+        config: serde_json::Value::Null,
         env: task.spec.clone(),
         seed,
         device: "cpu".into(),
     };
-    let c = plugin
-        .new_correction(&name, &init)
-        .map_err(|e| e.to_string())?;
-    c.into_tabular()
-        .map_err(|e| format!("`{name}` from `{}`: {e}", plugin.path.display()))
+    let (c, from) = p.build(&init)?;
+    c.into_tabular().map_err(|e| format!("{from}: {e}"))
 }
 
 /// The exact gap, batch by batch.

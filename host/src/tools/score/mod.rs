@@ -8,7 +8,7 @@
 
 mod card;
 pub mod continuous;
-mod estimators;
+pub mod estimators;
 mod stats;
 pub mod suite;
 
@@ -109,10 +109,7 @@ pub fn rows(specs: &[String]) -> Result<Vec<Row>, String> {
         for spec in DEFAULT_ROWS {
             let row = Row::parse(spec)?;
             let found = match &row.estimator {
-                estimators::Estimator::Plugin { spec: p, .. } => {
-                    crate::plugins::open_component(p, acgap_sdk::plugin::ComponentKind::Correction)
-                        .is_ok()
-                }
+                estimators::Estimator::Plugin(p) => p.check().is_ok(),
                 _ => true,
             };
             if found {
@@ -123,8 +120,8 @@ pub fn rows(specs: &[String]) -> Result<Vec<Row>, String> {
         for spec in specs {
             let row = Row::parse(spec)?;
             // A name that finds no plugin is a typo, not an estimator that failed.
-            if let estimators::Estimator::Plugin { spec, .. } = &row.estimator {
-                crate::plugins::open_component(spec, acgap_sdk::plugin::ComponentKind::Correction)?;
+            if let estimators::Estimator::Plugin(p) = &row.estimator {
+                p.check()?;
             }
             if !rows.iter().any(|r| r.label == row.label) {
                 rows.push(row);
@@ -199,7 +196,7 @@ fn directions(
     batches: &[Vec<Transition>],
     warmup: usize,
 ) -> Result<Vec<Vec<f64>>, String> {
-    let run = std::panic::AssertUnwindSafe(|| -> Result<Vec<Vec<f64>>, String> {
+    guarded(|| {
         let mut xs = Vec::with_capacity(batches.len().saturating_sub(warmup));
         for (b, batch) in batches.iter().enumerate() {
             let ctx = suite::context(task, &point.theta, &point.critic, batch.clone(), base);
@@ -212,8 +209,12 @@ fn directions(
             }
         }
         Ok(xs)
-    });
-    std::panic::catch_unwind(run).unwrap_or_else(|p| {
+    })
+}
+
+/// `f`, with a panic turned into an error that names it: an estimator's bug fails its own row.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<String>()
             .cloned()

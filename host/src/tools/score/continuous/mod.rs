@@ -10,17 +10,15 @@
 //! with `--states on-policy` the batches' states follow the policy's discounted state
 //! distribution and the truth is the policy gradient of the normalised soft return itself.
 
-
 mod probe;
 mod snapshots;
 pub mod truth;
 
+use super::estimators::PluginSpec;
 use super::stats::{self, Truth};
 use super::{Cell, Options};
-use acgap_sdk::correction::SacCorrection;
-use acgap_sdk::plugin::ComponentKind;
-use acgap_sdk::{Agent, Correction, CorrectionInit, Term, UpdateStep, seeds};
 use acgap_sdk::batch::OwnedBatch;
+use acgap_sdk::{Agent, Correction, CorrectionInit, Term, UpdateStep, seeds};
 use probe::{Estimator, Mode, Probe};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -62,10 +60,7 @@ pub enum RowKind {
     Plain,
     /// `Term::Mean(dQ_MC/da - dQ_min/da)` from rollouts independent of the truth's.
     Oracle,
-    Plugin {
-        spec: String,
-        overrides: serde_json::Map<String, serde_json::Value>,
-    },
+    Plugin(PluginSpec),
 }
 
 #[derive(Clone, Debug)]
@@ -76,10 +71,7 @@ pub struct Row {
 
 /// `ESTIMATOR[:key=value,...]` as for `--correction`, or `oracle`.
 fn parse_row(spec: &str) -> Result<Row, String> {
-    let (name, sets) = match spec.split_once(':') {
-        Some((n, s)) => (n, Some(s)),
-        None => (spec, None),
-    };
+    let (name, sets) = super::estimators::split(spec);
     if name.is_empty() {
         return Err(format!("`{spec}` names no estimator"));
     }
@@ -91,15 +83,7 @@ fn parse_row(spec: &str) -> Result<Row, String> {
     let kind = match (name, sets) {
         ("oracle", Some(_)) => return Err("`oracle` takes no config overrides".into()),
         ("oracle", None) => RowKind::Oracle,
-        _ => {
-            let list: Vec<String> = sets
-                .map(|s| s.split(',').map(String::from).collect())
-                .unwrap_or_default();
-            RowKind::Plugin {
-                spec: name.into(),
-                overrides: crate::plugins::parse_sets(&list)?,
-            }
-        }
+        _ => RowKind::Plugin(PluginSpec::parse(name, sets)?),
     };
     Ok(Row {
         label: format!("sac+{spec}"),
@@ -122,8 +106,8 @@ pub fn rows(specs: &[String]) -> Result<Vec<Row>, String> {
     };
     for spec in &specs {
         let row = parse_row(spec)?;
-        if let RowKind::Plugin { spec, .. } = &row.kind {
-            match crate::plugins::open_component(spec, ComponentKind::Correction) {
+        if let RowKind::Plugin(p) = &row.kind {
+            match p.check() {
                 Ok(_) => {}
                 Err(e) if named => return Err(e),
                 Err(_) => continue,
@@ -220,28 +204,6 @@ fn add(a: &[f32], b: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-/// A SAC-family correction as `--correction` loads it, with config overrides.
-fn load(
-    spec: &str,
-    overrides: &serde_json::Map<String, serde_json::Value>,
-    init: &CorrectionInit,
-) -> Result<Box<dyn SacCorrection>, String> {
-    let (plugin, name) = crate::plugins::open_component(spec, ComponentKind::Correction)?;
-    let defaults = plugin
-        .default_config(ComponentKind::Correction, &name)
-        .map_err(|e| e.to_string())?;
-    let config = acgap_sdk::plugin::merge_config(&name, &defaults, overrides)?;
-    let init = CorrectionInit {
-        config,
-        ..init.clone()
-    };
-    let c = plugin
-        .new_correction(&name, &init)
-        .map_err(|e| e.to_string())?;
-    c.into_sac()
-        .map_err(|e| format!("`{name}` from `{}`: {e}", plugin.path.display()))
-}
-
 /// Run the probe for one update of `step` on `batch` in `mode`; the probe's own failure is
 /// the update's.
 fn probed(
@@ -289,8 +251,11 @@ pub fn score_point(
     let mut estimators = Vec::new();
     let mut refused: Vec<(String, String)> = Vec::new();
     for row in rows {
-        if let RowKind::Plugin { spec, overrides } = &row.kind {
-            match load(spec, overrides, init) {
+        if let RowKind::Plugin(p) = &row.kind {
+            match p
+                .build(init)
+                .and_then(|(c, from)| c.into_sac().map_err(|e| format!("{from}: {e}")))
+            {
                 Ok(correction) => estimators.push(Estimator {
                     label: row.label.clone(),
                     correction,
@@ -404,7 +369,7 @@ pub fn score_point(
         let xs = match &row.kind {
             RowKind::Plain => Ok(plain.clone()),
             RowKind::Oracle => Ok(oracle_xs.clone()),
-            RowKind::Plugin { .. } => match labels.iter().position(|l| *l == row.label) {
+            RowKind::Plugin(_) => match labels.iter().position(|l| *l == row.label) {
                 Some(i) => with_estimator[i].clone(),
                 None => Err(refused
                     .iter()

@@ -8,6 +8,7 @@
 //! This works with any agent that takes SAC-family corrections, through the stable ABI: the
 //! host needs no learning code of its own.
 
+use super::super::guarded;
 use acgap_sdk::correction::{SacContext, SacCorrection};
 use acgap_sdk::{Metrics, PluginResult, Term};
 use parking_lot::Mutex;
@@ -69,18 +70,6 @@ impl Probe {
             error: None,
         })))
     }
-}
-
-/// `f`, with a panic turned into an error that names it.
-fn guarded<T>(f: impl FnOnce() -> PluginResult<T>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "no message".into());
-        Err(format!("panicked: {msg}"))
-    })
 }
 
 impl SacCorrection for Probe {

@@ -97,15 +97,8 @@ fn with_actor(bytes: &[u8], f: impl Fn(&[f32]) -> Vec<f32>) -> Vec<u8> {
 /// `sum_t gamma^t (r_t - alpha log pi(a_t|s_t))` over `horizon` steps, with noise fixed by
 /// `seed` (common random numbers across policies).
 fn soft_values(agent: &mut dyn Agent, n: usize, gamma: f64, horizon: usize, seed: u64) -> Vec<f64> {
-    use acgap_envs::{Dynamics, Pendulum, PendulumVersion};
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut states: Vec<Pendulum> = (0..n)
-        .map(|_| {
-            let mut p = Pendulum::new(PendulumVersion::V1);
-            p.reset(&mut rng);
-            p
-        })
-        .collect();
+    use acgap_envs::Dynamics;
+    let mut states = truth::initial_states(n, &mut ChaCha8Rng::seed_from_u64(seed));
     let mut ret = vec![0.0; n];
     let mut discount = 1.0;
     for t in 0..horizon {

@@ -10,8 +10,8 @@
 //! [`Agent::sample_for_diagnostics`], whose noise is fixed by a seed: the `+h` and `-h`
 //! rollouts of a pair draw the same noise at every step.
 
-use acgap_sdk::batch::OwnedBatch;
 use acgap_envs::{Dynamics, Pendulum, PendulumVersion};
+use acgap_sdk::batch::OwnedBatch;
 use acgap_sdk::{Agent, seeds};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -211,6 +211,17 @@ fn differences(
     Ok(out)
 }
 
+/// `n` draws from Pendulum's initial distribution.
+pub fn initial_states(n: usize, rng: &mut ChaCha8Rng) -> Vec<Pendulum> {
+    (0..n)
+        .map(|_| {
+            let mut p = Pendulum::new(PendulumVersion::V1);
+            p.reset(rng);
+            p
+        })
+        .collect()
+}
+
 /// The most steps a state of [`on_policy_batch`] is walked from its start (a geometric time
 /// past it has probability `gamma^5000`, 1.5e-22 at `gamma = 0.99`).
 const MAX_WALK: usize = 5000;
@@ -226,13 +237,7 @@ pub fn on_policy_batch(
     seed: u64,
 ) -> Result<OwnedBatch, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut states: Vec<Pendulum> = (0..n)
-        .map(|_| {
-            let mut p = Pendulum::new(PendulumVersion::V1);
-            p.reset(&mut rng);
-            p
-        })
-        .collect();
+    let mut states = initial_states(n, &mut rng);
     let times: Vec<usize> = (0..n)
         .map(|_| {
             let u: f64 = 1.0 - rng.random::<f64>();
