@@ -119,8 +119,8 @@ fn a_session_runs_the_grid_and_writes_the_report() {
         // Two seeds: the report says its intervals cannot support a claim.
         "**Fewer than 5 runs:** sac (n = 2), SAC-2-0 (n = 2)",
         // What each row ran, from session.json.
-        "| sac | `sac` from `sac` | schedule 1-0, env_steps_per_iter 1 | none |",
-        "| SAC-2-0 | `sac` from `sac` | schedule 2-0, env_steps_per_iter 1 | none |",
+        "| sac | `sac` from `sac` | schedule 1-0, env_steps_per_iter 1 | — | none |",
+        "| SAC-2-0 | `sac` from `sac` | schedule 2-0, env_steps_per_iter 1 | — | none |",
     ] {
         assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
     }

@@ -60,42 +60,64 @@ fn what_each_row_runs(md: &mut String, session: &Session) {
     let _ = writeln!(
         md,
         "
-| row | agent | schedule | correction |\n|---|---|---|---|"
+| row | agent | schedule | other settings that differ between rows | correction |\n|---|---|---|---|---|"
     );
+    const SCHEDULE: [&str; 5] = [
+        "schedule",
+        "env_steps_per_iter",
+        "rollout_len",
+        "num_envs",
+        "critic_steps",
+    ];
     let mut seen = std::collections::BTreeSet::new();
-    for run in session.runs.iter().filter(|r| seen.insert(r.label.clone())) {
-        let spec = &run.spec;
-        let config = |key: &str| {
-            (spec.agent_config.get(key)).map(|v| match v.as_str() {
-                Some(text) => format!("{key} {text}"),
-                None => format!("{key} {v}"),
-            })
-        };
-        let schedule: Vec<String> = [
-            "schedule",
-            "env_steps_per_iter",
-            "rollout_len",
-            "num_envs",
-            "critic_steps",
-        ]
+    let rows: Vec<_> = session
+        .runs
         .iter()
-        .filter_map(|k| config(k))
+        .filter(|r| seen.insert(r.label.clone()))
         .collect();
+    let shown = |key: &str, v: &serde_json::Value| match v.as_str() {
+        Some(text) => format!("{key} {text}"),
+        None => format!("{key} {v}"),
+    };
+    for run in &rows {
+        let spec = &run.spec;
+        let config = |key: &str| spec.agent_config.get(key).map(|v| shown(key, v));
+        let schedule: Vec<String> = SCHEDULE.iter().filter_map(|k| config(k)).collect();
+        // The agent's other keys whose value is not the same in every row that has them (e.g.
+        // STAC's `term`): what tells two rows of one agent and schedule apart.
+        let differing: Vec<String> = spec
+            .agent_config
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| {
+                !SCHEDULE.contains(&k.as_str())
+                    && rows
+                        .iter()
+                        .filter_map(|r| r.spec.agent_config.get(k.as_str()))
+                        .any(|other| other != *v)
+            })
+            .map(|(k, v)| shown(k, v))
+            .collect();
         let correction = match &spec.correction {
             Some(c) => format!("`{}` {}", c.name, c.config),
             None => "none".into(),
         };
+        let or_dash = |v: Vec<String>| {
+            if v.is_empty() {
+                "—".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
         let _ = writeln!(
             md,
-            "| {} | `{}` from `{}` | {} | {} |",
+            "| {} | `{}` from `{}` | {} | {} | {} |",
             run.label,
             spec.agent,
             spec.plugin,
-            if schedule.is_empty() {
-                "—".into()
-            } else {
-                schedule.join(", ")
-            },
+            or_dash(schedule),
+            or_dash(differing).replace('|', "\\|"),
             correction.replace('|', "\\|")
         );
     }
