@@ -57,7 +57,8 @@ fn assert_ok(o: &Output) {
     assert!(o.status.success(), "host failed:\n{}", stderr(o));
 }
 
-const TWO: &[&str] = &["sac", "sac:schedule=2-0,label=SAC-2-0"];
+/// Two rows of one agent that differ in their schedule and in one other setting (`tau`).
+const TWO: &[&str] = &["sac", "sac:schedule=2-0,tau=0.01,label=SAC-2-0"];
 
 #[test]
 fn a_session_runs_the_grid_and_writes_the_report() {
@@ -118,9 +119,10 @@ fn a_session_runs_the_grid_and_writes_the_report() {
         "| SAC-2-0 |",
         // Two seeds: the report says its intervals cannot support a claim.
         "**Fewer than 5 runs:** sac (n = 2), SAC-2-0 (n = 2)",
-        // What each row ran, from session.json.
-        "| sac | `sac` from `sac` | schedule 1-0, env_steps_per_iter 1 | — | none |",
-        "| SAC-2-0 | `sac` from `sac` | schedule 2-0, env_steps_per_iter 1 | — | none |",
+        // What each row ran, from session.json: the schedule, and the other settings that
+        // tell the rows apart.
+        "| sac | `sac` from `sac` | schedule 1-0, env_steps_per_iter 1 | tau 0.005 | none |",
+        "| SAC-2-0 | `sac` from `sac` | schedule 2-0, env_steps_per_iter 1 | tau 0.01 | none |",
     ] {
         assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
     }
