@@ -628,3 +628,28 @@ fn an_endless_config_or_session_file_is_refused() {
         );
     }
 }
+
+/// The continuous scorecard's own settings are checked before anything runs or is written:
+/// points out of order, a central-difference step outside (0, 0.5], a tabular base on it.
+#[test]
+fn continuous_scorecard_settings_are_refused_before_any_work() {
+    for (args, needles) in [
+        (
+            vec!["--points", "5000,2000"],
+            vec!["--points", "increasing"],
+        ),
+        (vec!["--fd-step", "0"], vec!["--fd-step", "(0, 0.5]"]),
+        (vec!["--fd-step", "2"], vec!["--fd-step", "(0, 0.5]"]),
+        (vec!["agc+residual"], vec!["agc+residual", "SAC"]),
+    ] {
+        let mut all = vec!["score", "--suite", "pendulum"];
+        all.extend(&args);
+        let r = host(&all);
+        assert_clear_error(&r, &needles);
+        assert_eq!(r.out.status.code(), Some(2), "{args:?}");
+        assert!(
+            files_under(r.runs.path()).is_empty(),
+            "{args:?} wrote files"
+        );
+    }
+}
