@@ -19,7 +19,7 @@ use super::stats::{self, Truth};
 use super::{Cell, Options};
 use acgap_sdk::batch::OwnedBatch;
 use acgap_sdk::{Agent, Correction, CorrectionInit, Term, UpdateStep, seeds};
-use probe::{Estimator, Mode, Probe};
+use probe::{Estimator, Mode, Probe, Seen};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use snapshots::Snapshot;
@@ -221,6 +221,68 @@ fn probed(
     }
 }
 
+/// What one scored batch gave: what the probe saw, the truth's action gradients with their
+/// standard errors, the truth, and the oracle's direction if asked for.
+struct OnBatch {
+    seen: Seen,
+    dq: Vec<f64>,
+    se: Vec<f64>,
+    truth: Vec<f64>,
+    oracle_x: Option<Vec<f64>>,
+}
+
+/// One batch: the probed actor update (every estimator's direction, SAC's own quantities), the
+/// Monte-Carlo action gradients at its samples, then a second probed update with the same noise
+/// for the actor VJPs that map them to the parameters. The agent is restored after each probed
+/// update and its noise stream then advanced, so the next batch draws fresh noise.
+fn on_batch(
+    agent: &mut dyn Agent,
+    probe: &Probe,
+    b: &OwnedBatch,
+    mc: &McConfig,
+    (point_seed, k): (u64, usize),
+    oracle: bool,
+) -> Result<OnBatch, String> {
+    let saved = agent.save()?;
+    probed(agent, probe, b, UpdateStep::Actor, Mode::Record)?;
+    let seen = std::mem::take(&mut probe.0.lock().seen);
+    agent.load(&saved)?;
+    let seed = |what: &str| seeds::derive(point_seed, &format!("{what}-{k}"));
+    let (dq, se) = truth::action_gradients(agent, &b.obs, &seen.actions, seed("truth"), mc)?;
+    // What the critic misses, per sample: the truth's (dQ^pi/da - dq_phi/da) / B.
+    let n = b.len() as f64;
+    let mut gs = vec![
+        dq.iter()
+            .zip(&seen.dq_min)
+            .map(|(t, c)| ((t - *c as f64) / n) as f32)
+            .collect::<Vec<f32>>(),
+    ];
+    if oracle {
+        // Rollouts independent of the truth's, through the same path as a plugin's per-sample
+        // term: a batch mean.
+        let (dq_o, _) = truth::action_gradients(agent, &b.obs, &seen.actions, seed("oracle"), mc)?;
+        let term = Term::Mean(
+            dq_o.iter()
+                .zip(&seen.dq_min)
+                .map(|(t, c)| (t - *c as f64) as f32)
+                .collect(),
+        );
+        gs.push(term.summed_entries(b.len()).expect("per-sample"));
+    }
+    probed(agent, probe, b, UpdateStep::Actor, Mode::Vjp(gs))?;
+    let vjps = std::mem::take(&mut probe.0.lock().seen.vjps);
+    agent.load(&saved)?;
+    // A correction step draws as much noise as the probed update did and moves no network.
+    probed(agent, probe, b, UpdateStep::Correction, Mode::Idle)?;
+    Ok(OnBatch {
+        truth: add(&seen.base, &vjps[0]),
+        oracle_x: oracle.then(|| add(&seen.base, &vjps[1])),
+        seen,
+        dq,
+        se,
+    })
+}
+
 /// Where a point's minibatches come from, and the correction seed of its run.
 pub struct PointSource<'a> {
     /// The run's replay buffer (`--states replay`).
@@ -306,47 +368,21 @@ pub fn score_point(
     let (mut err2, mut dq2, mut se2, mut alpha) = (0.0, 0.0, 0.0, f64::NAN);
     for k in 0..s.batches {
         let b = draw(agent, s.warmup + k)?;
-        let saved = agent.save()?;
-        probed(agent, &probe, &b, UpdateStep::Actor, Mode::Record)?;
-        let seen = std::mem::take(&mut probe.0.lock().seen);
-        agent.load(&saved)?;
-        let mc_seed = seeds::derive(point_seed, &format!("truth-{k}"));
-        let (dq, se) = truth::action_gradients(agent, &b.obs, &seen.actions, mc_seed, &mc)?;
-        let n = batch_len as f64;
-        let mut gs = vec![
-            dq.iter()
-                .zip(&seen.dq_min)
-                .map(|(t, c)| ((t - *c as f64) / n) as f32)
-                .collect::<Vec<f32>>(),
-        ];
-        if oracle {
-            let seed = seeds::derive(point_seed, &format!("oracle-{k}"));
-            let (dq_o, _) = truth::action_gradients(agent, &b.obs, &seen.actions, seed, &mc)?;
-            // Through the same path as a plugin's per-sample term: a batch mean.
-            let term = Term::Mean(
-                dq_o.iter()
-                    .zip(&seen.dq_min)
-                    .map(|(t, c)| (t - *c as f64) as f32)
-                    .collect(),
-            );
-            gs.push(term.summed_entries(batch_len).expect("per-sample"));
-        }
-        probed(agent, &probe, &b, UpdateStep::Actor, Mode::Vjp(gs))?;
-        let vjps = std::mem::take(&mut probe.0.lock().seen.vjps);
-        agent.load(&saved)?;
-        // Advance the agent's noise stream as the probed update did (a correction step draws
-        // as much noise and changes no network), so the next batch draws fresh noise.
-        probed(agent, &probe, &b, UpdateStep::Correction, Mode::Idle)?;
+        let OnBatch {
+            seen,
+            dq,
+            se,
+            truth,
+            oracle_x,
+        } = on_batch(agent, &probe, &b, &mc, (point_seed, k), oracle)?;
         for ((t, c), e) in dq.iter().zip(&seen.dq_min).zip(&se) {
             err2 += (t - *c as f64).powi(2);
             dq2 += t * t;
             se2 += e * e;
         }
         alpha = seen.alpha;
-        truths.push(add(&seen.base, &vjps[0]));
-        if oracle {
-            oracle_xs.push(add(&seen.base, &vjps[1]));
-        }
+        truths.push(truth);
+        oracle_xs.extend(oracle_x);
         for (slot, d) in with_estimator.iter_mut().zip(&seen.directions) {
             if let Ok(xs) = slot {
                 match d {
