@@ -576,20 +576,23 @@ impl Agent for SacCore {
                 obs.len()
             ));
         }
-        let eps = normal_noise(
-            &mut ChaCha8Rng::seed_from_u64(seed),
-            n,
-            self.act_dim,
-            &self.device,
-        );
-        let (a, logp) = self.sample(
-            &self.nets.burn().actor.net,
-            from_rows(obs, n, self.obs_dim, &self.device),
-            eps,
-        );
+        let eps = normal_vec(&mut ChaCha8Rng::seed_from_u64(seed), n * self.act_dim);
+        // On the fused path the host copies answer (as the context's queries do), so that
+        // Monte-Carlo rollouts never rebuild or run the burn networks.
+        let (a, logp) = match self.host_sample(obs, &eps) {
+            Some(sample) => sample,
+            None => {
+                let (a, logp) = self.sample(
+                    &self.nets.burn().actor.net,
+                    from_rows(obs, n, self.obs_dim, &self.device),
+                    from_vec(eps, n, self.act_dim, &self.device),
+                );
+                (to_vec(a), to_vec(logp))
+            }
+        };
         Ok(acgap_sdk::agent::SoftSample {
-            actions: self.to_env_units(to_vec(a)),
-            log_prob: to_vec(logp),
+            actions: self.to_env_units(a),
+            log_prob: logp,
             alpha: self.alpha(),
         })
     }
