@@ -50,7 +50,8 @@ pub enum Command {
     /// The paper's dynamic-programming experiments (appendix D.1.1, Fig. 4) on a tabular env:
     /// exact PG / Actor^o / Actor^g actors with BR or TD tabular critics, J and Jq per iteration.
     Exact(crate::tools::exact_dp::Options),
-    /// Score gap estimators against the exact policy gradient on finite MDPs: relative bias,
+    /// Score gap estimators against the true policy gradient — exact on finite MDPs, Monte
+    /// Carlo on Pendulum for SAC-family estimators (`--suite pendulum`): relative bias,
     /// variance, MSE, cosines and the share of the actor-critic / policy-gradient gap each
     /// closes (docs/scorecard.md). Writes `<runs>/score/<suite>-<timestamp>/`.
     Score(crate::tools::score::Options),

@@ -29,7 +29,8 @@ pub struct Options {
     /// `--correction` (`res-ac`, `libmine.so`, `libmine.so@name`) with config overrides, or
     /// a model-based reference: `oracle`, `exact-stackelberg`, `exact-stackelberg-semi`,
     /// `exact-stackelberg-visible`. None: every estimator acgap ships. Plain AgC and AoC are
-    /// always rows.
+    /// always rows. On `--suite pendulum`: `ESTIMATOR[:key=value,...]`, a SAC-family correction
+    /// (`residual`, `stackelberg`, `libmine.so@name`) or `oracle`; plain SAC is always a row.
     pub estimators: Vec<String>,
     /// `default` (Garnet 10x3 and 40x4, FourRoom, FourRoom with slip 0.2) or `quick`: tabular
     /// estimators against the exact gradient. `pendulum`: SAC-family estimators (`residual`,
