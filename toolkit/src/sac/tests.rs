@@ -768,3 +768,21 @@ fn a_shared_minibatch_is_the_critic_steps() {
     };
     assert!(step(&other) != step(&first));
 }
+
+/// A `squash_floor` outside [0, 1) is refused with a message naming the key and SB3's value.
+#[test]
+fn a_squash_floor_outside_its_range_is_refused() {
+    for bad in [-1e-6, 1.0, 2.0] {
+        let init = AgentInit {
+            config: serde_json::json!({"squash_floor": bad}),
+            env: spec(),
+            seed: 0,
+            device: "cpu".into(),
+        };
+        let err = SacCore::new(&init, None).err().expect("refused");
+        assert!(
+            err.contains("squash_floor") && err.contains("1e-6"),
+            "{err}"
+        );
+    }
+}
