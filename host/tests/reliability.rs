@@ -208,6 +208,66 @@ fn finished_run(steps: &str) -> (tempdir::Dir, PathBuf) {
     (r.runs, dir)
 }
 
+/// `host args` with `ACGAP_KERNELS=kernels`.
+fn on_kernels(kernels: &str, args: &[&str]) -> Output {
+    Command::new(host_bin())
+        .args(args)
+        .env("ACGAP_PLUGIN_PATH", workspace_plugins())
+        .env("ACGAP_KERNELS", kernels)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_run_records_its_kernels_and_a_resume_on_others_says_so() {
+    let runs = tempdir::Dir::new();
+    let mut args = sac("300");
+    args.extend(["--quiet", "--runs", runs.path().to_str().unwrap()].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // A bad choice is refused before a run folder is made.
+    let o = on_kernels("blas+avx2", &args);
+    assert_refused(
+        &o,
+        &["ACGAP_KERNELS", "unknown matrix kernel `blas`", "gemm+avx2"],
+    );
+    assert!(run_dirs(runs.path()).is_empty());
+    // SSE2 is on every x86-64 CPU, so both choices run anywhere this test does.
+    let o = on_kernels("gemm+sse2", &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = find_run_dir(runs.path());
+    let run: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
+    assert_eq!(run["kernels"], "gemm+sse2");
+    let d = dir.to_str().unwrap();
+    // Resumed on the same kernels: exact, no note.
+    let o = on_kernels("gemm+sse2", &["--resume", d, "--steps", "600", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        status(&dir).get("inexact_resumes").is_none(),
+        "{}",
+        status(&dir)
+    );
+    // On others: it continues, and says so, naming how to resume exactly.
+    let o = on_kernels("faer+sse2", &["--resume", d, "--steps", "900", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = status(&dir);
+    let notes = s["inexact_resumes"].as_array().expect("a note");
+    assert_eq!(notes.len(), 1, "{s}");
+    let note = notes[0].as_str().unwrap();
+    for needle in [
+        "step 600",
+        "faer+sse2",
+        "started on gemm+sse2",
+        "ACGAP_KERNELS=gemm+sse2",
+    ] {
+        assert!(note.contains(needle), "{needle:?} not in {note:?}");
+    }
+    let run: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
+    assert_eq!(
+        run["kernels"], "gemm+sse2",
+        "run.json keeps what the run started on"
+    );
+}
+
 #[test]
 fn resume_refuses_edited_metadata() {
     let (_runs, dir) = finished_run("600");

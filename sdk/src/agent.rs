@@ -127,6 +127,14 @@ pub trait Agent: Send {
         None
     }
 
+    /// The compute kernels the agent's CPU path runs on, e.g. `gemm+avx2` (the toolkit's
+    /// `kernels` module chooses them by measuring), which the host records in `run.json`: a
+    /// run resumed on other kernels continues in distribution, not bit for bit. Default: not
+    /// reported. (ABI 1.3.)
+    fn kernels(&mut self) -> Option<String> {
+        None
+    }
+
     /// Tabular agents: the policy and critic tables and the last actor direction, which the
     /// host compares with the exact quantities of the env's model every update. Default: none.
     fn tabular(&mut self) -> PluginResult<Option<TabularView>> {

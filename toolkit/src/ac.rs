@@ -644,6 +644,10 @@ impl acgap_sdk::Agent for AcCore {
         Some(self.cfg.gamma)
     }
 
+    fn kernels(&mut self) -> Option<String> {
+        crate::kernels::reported(&self.device)
+    }
+
     fn save(&self) -> PluginResult<Vec<u8>> {
         let mut w = StateWriter::default();
         w.tensor("policy", &self.policy.to_flat())

@@ -25,10 +25,13 @@ pub struct Adam {
 impl Adam {
     /// Zero moments shaped like `params`.
     pub fn new(params: &[Tensor<2>], lr: f64) -> Self {
-        let zeros: Vec<Vec<f32>> = params
-            .iter()
-            .map(|p| vec![0.0; p.dims().iter().product()])
-            .collect();
+        let sizes: Vec<usize> = params.iter().map(|p| p.dims().iter().product()).collect();
+        Self::for_sizes(&sizes, lr)
+    }
+
+    /// Zero moments for parameters of these element counts.
+    pub(crate) fn for_sizes(sizes: &[usize], lr: f64) -> Self {
+        let zeros: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
         Self {
             lr,
             beta1: 0.9,

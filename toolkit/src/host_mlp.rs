@@ -6,6 +6,7 @@
 //! Tests check both passes against burn's autodiff and against finite differences.
 
 use super::mlp::Activation;
+use crate::kernels::Matmul;
 use gemm::{Parallelism, gemm};
 
 /// An MLP's parameters on the host, in [`super::Mlp::params`] order: per layer `W`
@@ -213,7 +214,8 @@ fn derivative_times(activation: Activation, h: &[f32], d: &mut [f32]) {
 }
 
 /// A matrix operand: its data with row and column strides.
-struct Operand<'a> {
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a> {
     data: &'a [f32],
     row_stride: isize,
     col_stride: isize,
@@ -221,7 +223,7 @@ struct Operand<'a> {
 
 impl<'a> Operand<'a> {
     /// A row-major matrix with `cols` columns.
-    fn rows(data: &'a [f32], cols: usize) -> Self {
+    pub(crate) fn rows(data: &'a [f32], cols: usize) -> Self {
         Self {
             data,
             row_stride: cols as isize,
@@ -230,7 +232,7 @@ impl<'a> Operand<'a> {
     }
 
     /// The transpose of a row-major matrix with `cols` columns.
-    fn cols(data: &'a [f32], cols: usize) -> Self {
+    pub(crate) fn cols(data: &'a [f32], cols: usize) -> Self {
         Self {
             data,
             row_stride: 1,
@@ -239,8 +241,14 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// `dst (m x n, row-major) = [dst +] a (m x k) b (k x n)`.
-fn matmul(
+/// `dst (m x n, row-major) = [dst +] a (m x k) b (k x n)`, with this process's kernel.
+fn matmul(dst: &mut [f32], accumulate: bool, mnk: [usize; 3], a: Operand<'_>, b: Operand<'_>) {
+    matmul_with(crate::kernels::current().matmul, dst, accumulate, mnk, a, b);
+}
+
+/// [`matmul`] with a given kernel (the calibration times each).
+pub(crate) fn matmul_with(
+    kernel: Matmul,
     dst: &mut [f32],
     accumulate: bool,
     [m, n, k]: [usize; 3],
@@ -248,31 +256,51 @@ fn matmul(
     b: Operand<'_>,
 ) {
     assert!(dst.len() >= m * n && a.data.len() >= m * k && b.data.len() >= k * n);
-    // SAFETY: the asserts above keep every index the strides describe inside the slices
-    // (a row-major or transposed view of an `m x k`, `k x n` or `m x n` matrix), and `dst`
-    // is borrowed mutably, so it aliases neither operand.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.col_stride,
-            a.row_stride,
-            b.data.as_ptr(),
-            b.col_stride,
-            b.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
+    match kernel {
+        // SAFETY: the asserts above keep every index the strides describe inside the slices
+        // (a row-major or transposed view of an `m x k`, `k x n` or `m x n` matrix), and `dst`
+        // is borrowed mutably, so it aliases neither operand.
+        Matmul::Gemm => unsafe {
+            gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                accumulate,
+                a.data.as_ptr(),
+                a.col_stride,
+                a.row_stride,
+                b.data.as_ptr(),
+                b.col_stride,
+                b.row_stride,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        },
+        Matmul::Faer => {
+            // SAFETY: as for `gemm` above: the views stay inside their slices, and only `dst`
+            // is written.
+            let (dst, a, b) = unsafe {
+                (
+                    faer::MatMut::from_raw_parts_mut(dst.as_mut_ptr(), m, n, n as isize, 1),
+                    faer::MatRef::from_raw_parts(a.data.as_ptr(), m, k, a.row_stride, a.col_stride),
+                    faer::MatRef::from_raw_parts(b.data.as_ptr(), k, n, b.row_stride, b.col_stride),
+                )
+            };
+            let accum = if accumulate {
+                faer::Accum::Add
+            } else {
+                faer::Accum::Replace
+            };
+            faer::linalg::matmul::matmul(dst, accum, a, b, 1.0, faer::Par::Seq);
+            crate::gram::clean_vector_state();
+        }
     }
 }
 

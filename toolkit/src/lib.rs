@@ -15,6 +15,7 @@ mod categorical;
 pub mod gram;
 mod host_mlp;
 pub mod implicit;
+pub mod kernels;
 mod mlp;
 mod policy;
 pub mod sac;

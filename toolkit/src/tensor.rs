@@ -13,7 +13,11 @@ use rand_distr::StandardNormal;
 pub fn device_from_name(name: &str) -> Result<Device, String> {
     if name.starts_with("cpu") {
         return match cpu_threads(name) {
-            Some(_) => Ok(Device::flex()),
+            // The fused path's kernels are chosen here, so a bad `ACGAP_KERNELS` is an error
+            // where the agent is built (a run records the choice: `kernels::choice`).
+            Some(_) => crate::kernels::choice()
+                .map(|_| Device::flex())
+                .map_err(|e| format!("device `{name}`: {e}")),
             None => Err(format!(
                 "device `{name}`: expected cpu or cpu:<threads> with at least one thread"
             )),

@@ -2,24 +2,42 @@
 //! baseline, and the floating-point mode the networks' steps run in.
 //!
 //! The crate is compiled for the baseline x86-64 (SSE2), so the loops of Adam and of the fused
-//! MLP passes vectorise four floats wide; on a CPU with AVX2 the same loop body compiled for it
-//! runs eight wide. The choice is made at run time, as the GEMM kernels' is. AVX2 rather than
-//! AVX-512: on this project's machine the AVX-512 build of these loops made a one-thread 2 x 256
-//! update no faster and a `--threads 2` one 15% slower (docs/performance.md).
+//! MLP passes vectorise four floats wide; the same loop body compiled for AVX2 runs eight wide,
+//! for AVX-512 sixteen. Which of these runs is the process's kernel choice
+//! ([`crate::kernels`]), made by measuring on the CPU: on this project's AMD machine the
+//! AVX-512 build made a one-thread 2 x 256 update no faster and a `--threads 2` one 15% slower
+//! (docs/performance.md), so no width is right for every CPU.
 
-/// `f()`, compiled with AVX2 enabled when the CPU has it (the closure is inlined into a
-/// function with that target feature).
+use crate::kernels::Vectors;
+
+/// `f()`, compiled for the vector width of this process's kernel choice (the closure is
+/// inlined into a function with that target feature).
 #[inline(always)]
 pub(crate) fn vectors<R>(f: impl FnOnce() -> R) -> R {
+    vectors_with(crate::kernels::current().vectors, f)
+}
+
+/// `f()` compiled for `width` (as the crate is compiled if the CPU lacks it, which no choice
+/// hands in: every one is checked with [`Vectors::available`]).
+#[inline(always)]
+pub(crate) fn vectors_with<R>(width: Vectors, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    {
         #[target_feature(enable = "avx2")]
         unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
             f()
         }
-        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of a
-        // `target_feature` function.
-        return unsafe { avx2(f) };
+        #[target_feature(enable = "avx512f,avx512vl")]
+        unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU has the instructions (checked in the guard; a cached atomic load),
+        // the only requirement of a `target_feature` function.
+        match width {
+            Vectors::Avx2 if width.available() => return unsafe { avx2(f) },
+            Vectors::Avx512 if width.available() => return unsafe { avx512(f) },
+            _ => {}
+        }
     }
     f()
 }

@@ -102,8 +102,8 @@ pub struct Status {
     /// Training iterations done (see `checkpoint::TrainerState::iterations`).
     #[serde(default)]
     pub iterations: Option<u64>,
-    /// Resumes where an env could not be restored exactly (see `Env::restore`); empty when
-    /// every resume was exact.
+    /// Resumes that could not continue exactly: an env not restored exactly (see
+    /// `Env::restore`), or the agent on other CPU kernels; empty when every resume was exact.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inexact_resumes: Vec<String>,
 }

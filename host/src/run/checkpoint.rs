@@ -107,11 +107,18 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// The digest of what defines a run: its `run.json` without the fields a resume may change
-/// or that name where files are (`steps`, plugin paths and build info, the extension log).
+/// or that name where files are (`steps`, plugin paths and build info, the extension log), or
+/// that describe the machine it ran on (the CPU kernels).
 pub fn spec_digest(spec: &RunSpec) -> String {
     let mut v = serde_json::to_value(spec).expect("a run spec serialises");
     if let Some(m) = v.as_object_mut() {
-        for k in ["steps", "plugin_path", "plugin_build", "extended"] {
+        for k in [
+            "steps",
+            "plugin_path",
+            "plugin_build",
+            "extended",
+            "kernels",
+        ] {
             m.remove(k);
         }
         if let Some(c) = m.get_mut("correction").and_then(|c| c.as_object_mut()) {

@@ -21,9 +21,9 @@ use std::path::PathBuf;
 impl Trainer {
     /// A fresh run: seeds every stream from the master seed.
     pub fn new(
-        spec: RunSpec,
+        mut spec: RunSpec,
         dir: PathBuf,
-        agent: Box<dyn Agent>,
+        mut agent: Box<dyn Agent>,
         envs: Envs,
         lock: Lock,
     ) -> Result<Self, String> {
@@ -76,6 +76,7 @@ impl Trainer {
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+        spec.kernels = agent.kernels();
         write_json(&dir.join("run.json"), &spec)?;
         let wanted = (spec.gap.every > 0, env.spec().tabular.is_some());
         let logs = RunLogs::open(&dir, None, None, wanted)?;
@@ -110,6 +111,9 @@ impl Trainer {
             (h.obs, h.episode_return, h.episode_len) = (obs, 0.0, 0);
             h.inexact_resumes
                 .push(restarted_note(step, "training env", &why));
+        }
+        if let Some(note) = kernels_note(step, spec.kernels.as_deref(), agent.kernels()) {
+            ckpt.host.inexact_resumes.push(note);
         }
         // Evaluation episodes start with a reset, so a restarted eval env loses nothing.
         eval_env.restore(&ckpt.host.eval_env)?;
@@ -241,6 +245,18 @@ impl Trainer {
 }
 
 /// The `status.json` line for an env whose episode in progress restarted on resume.
+/// The note of a resume whose agent now runs on other CPU kernels than the run started on.
+fn kernels_note(step: usize, started: Option<&str>, now: Option<String>) -> Option<String> {
+    let started = started?;
+    let now = now.unwrap_or_else(|| "unreported kernels".into());
+    (now != started).then(|| {
+        format!(
+            "resumed at step {step} on kernels {now}, started on {started}: the run continues in \
+             distribution, not bit for bit (ACGAP_KERNELS={started} resumes it exactly)"
+        )
+    })
+}
+
 fn restarted_note(step: usize, which: &str, why: &str) -> String {
     format!("resumed at step {step}: the {which}'s episode in progress restarted ({why})")
 }

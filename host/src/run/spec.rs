@@ -31,6 +31,11 @@ pub struct RunSpec {
     pub checkpoint_every: usize,
     #[serde(default)]
     pub gap: GapSpec,
+    /// The CPU kernels the agent reported when the run started (`gemm+avx2`; the toolkit
+    /// chooses them by measuring, docs/performance.md). A resume that finds others continues
+    /// in distribution, not bit for bit, and says so in `status.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
     /// Each `--resume --steps N` that changed the budget, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extended: Vec<Extension>,
@@ -72,6 +77,7 @@ impl RunSpec {
             log_every: 1,
             checkpoint_every: 0,
             gap: GapSpec::default(),
+            kernels: None,
             extended: Vec::new(),
         }
     }
@@ -311,6 +317,8 @@ pub fn resolve_entry(entry: &Entry, settings: &RunSettings, seed: u64) -> Result
             rollouts: settings.gap_rollouts,
             horizon: settings.gap_horizon,
         },
+        // Known once the agent is built (`Trainer::new`).
+        kernels: None,
         extended: Vec::new(),
     })
 }

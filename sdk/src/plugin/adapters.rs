@@ -227,6 +227,8 @@ impl AgentFfi for AgentAdapter {
             |a| match op.as_str() {
                 // ABI 1.1
                 "discount" => to_json(&a.discount()),
+                // ABI 1.3
+                "kernels" => to_json(&a.kernels()),
                 other => Err(unknown_op(other)),
             },
         )
@@ -294,6 +296,13 @@ impl Agent for LoadedAgent {
         from_r(self.inner.call("discount".into(), "".into()))
             .ok()
             .and_then(|json| serde_json::from_str::<Option<f64>>(&json).ok())
+            .flatten()
+    }
+
+    fn kernels(&mut self) -> Option<String> {
+        from_r(self.inner.call("kernels".into(), "".into()))
+            .ok()
+            .and_then(|json| serde_json::from_str::<Option<String>>(&json).ok())
             .flatten()
     }
 

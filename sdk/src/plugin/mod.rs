@@ -34,7 +34,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// claim other versions).
 pub const ABI_VERSION: &str = match option_env!("ACGAP_TEST_ABI_VERSION") {
     Some(v) => v,
-    None => "1.2",
+    None => "1.3",
 };
 
 /// `(major, minor)` of an ABI version string.

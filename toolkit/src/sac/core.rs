@@ -457,6 +457,10 @@ impl Agent for SacCore {
         Some(self.cfg.gamma)
     }
 
+    fn kernels(&mut self) -> Option<String> {
+        crate::kernels::reported(&self.device)
+    }
+
     fn save(&self) -> PluginResult<Vec<u8>> {
         let mut w = StateWriter::default();
         let [actor, critic0, critic1, target0, target1] = self.net_flats();

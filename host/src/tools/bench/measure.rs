@@ -195,7 +195,7 @@ pub(super) fn iterations_per_s(
     (hidden, batch): (usize, usize),
     device: &str,
     seconds: f64,
-) -> Result<(f64, usize), String> {
+) -> Result<Rate, String> {
     use acgap_sdk::{Agent, Training};
     let env = acgap_envs::make("pendulum", 0).map_err(|e| e.to_string())?;
     let defaults = plugin
@@ -259,8 +259,20 @@ pub(super) fn iterations_per_s(
         one()?;
         n += 1;
     }
-    let steps_per_iteration = critic_steps + correction_steps + actor_steps;
-    Ok((n as f64 / t.elapsed().as_secs_f64(), steps_per_iteration))
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    Ok(Rate {
+        iterations_per_s: rate,
+        steps_per_iteration: critic_steps + correction_steps + actor_steps,
+        kernels: agent.kernels(),
+    })
+}
+
+/// What [`iterations_per_s`] measured, and on which kernels.
+pub(super) struct Rate {
+    pub iterations_per_s: f64,
+    pub steps_per_iteration: usize,
+    /// The agent's CPU kernels, as it reports them (`run.json`'s `kernels`).
+    pub kernels: Option<String>,
 }
 
 /// Runs `host` itself (same code path as a user's run) and returns its run directory.

@@ -68,6 +68,8 @@ pub struct Updates {
     /// peak is of this.
     sgemm_peak_gflops: f64,
     sgemm_kernels: Vec<(String, f64)>,
+    /// The kernels SAC's fused CPU path ran on (chosen by measuring, or `ACGAP_KERNELS`).
+    fused_kernels: Option<String>,
     sac: Vec<NetResult>,
     /// Res-SAC-1-1 and Stack-SAC at the paper's net, against SAC-1-0 measured in the same run.
     corrections: Vec<CorrectionResult>,
@@ -191,12 +193,15 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
     let open =
         |name: &str| Plugin::open(&crate::plugins::resolve(name)?).map_err(|e| e.to_string());
     let mut sac = Vec::new();
+    let mut fused_kernels = None;
     for (name, hidden, batch) in [
         ("paper (2x128, batch 128)", 128, 128),
         ("SB3 default (2x256, batch 256)", 256, 256),
     ] {
         eprintln!("measuring SAC updates/s, {name} ...");
-        let (ups, _) = iterations_per_s(&plugin, "sac", (hidden, batch), "cpu", seconds)?;
+        let rate = iterations_per_s(&plugin, "sac", (hidden, batch), "cpu", seconds)?;
+        let ups = rate.iterations_per_s;
+        fused_kernels = rate.kernels;
         let mflop = sac_update_flops(3, 1, hidden, batch) / 1e6;
         let gflops = ups * mflop / 1e3;
         sac.push(NetResult {
@@ -213,7 +218,8 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
     let sac_paper = sac[0].updates_per_s;
     for name in ["ressac", "stacksac"] {
         eprintln!("measuring {name} iterations/s, paper net ...");
-        let (its, steps) = iterations_per_s(&open(name)?, name, (128, 128), "cpu", seconds)?;
+        let rate = iterations_per_s(&open(name)?, name, (128, 128), "cpu", seconds)?;
+        let (its, steps) = (rate.iterations_per_s, rate.steps_per_iteration);
         corrections.push(CorrectionResult {
             agent: name.into(),
             iterations_per_s: its,
@@ -225,7 +231,7 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
     let threads = if cores > 1 {
         eprintln!("measuring SAC updates/s, 2x256, with {cores} threads ...");
         let device = format!("cpu:{cores}");
-        let (ups, _) = iterations_per_s(&plugin, "sac", (256, 256), &device, seconds)?;
+        let ups = iterations_per_s(&plugin, "sac", (256, 256), &device, seconds)?.iterations_per_s;
         let one = sac[1].updates_per_s;
         Some(ThreadsResult {
             net: sac[1].name.clone(),
@@ -241,6 +247,7 @@ pub fn updates(quick: bool) -> Result<Updates, String> {
         cpu: cpu::Cpu::here(),
         sgemm_peak_gflops: peak,
         sgemm_kernels: kernels,
+        fused_kernels,
         sac,
         corrections,
         threads,

@@ -14,6 +14,11 @@ pub fn updates(r: &Updates) {
         r.sgemm_peak_gflops,
         kernels.join(", ")
     );
+    if let Some(k) = &r.fused_kernels {
+        println!(
+            "SAC's fused CPU path runs on: {k} (chosen by measuring; ACGAP_KERNELS forces one)"
+        );
+    }
     println!(
         "{:34} {:>10} {:>12} {:>9} {:>9}",
         "SAC-1-0 update (critic + actor)", "updates/s", "MFLOP/upd", "GFLOP/s", "of peak"
