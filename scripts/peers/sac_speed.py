@@ -77,7 +77,8 @@ def run_child(impl, hidden, batch, steps, core):
 
 
 def acgap(host, hidden, batch, steps, core):
-    """acgap's own loop: `host` on one core; rate from train.csv's per-window update rates."""
+    """acgap's own loop: `host` on one core; rate from train.csv's per-window update rates, and
+    the CPU kernels the run recorded in run.json."""
     with tempfile.TemporaryDirectory() as runs:
         log_every = 100
         total = LEARNING_STARTS + SKIP + steps
@@ -93,7 +94,9 @@ def acgap(host, hidden, batch, steps, core):
         # A window's wall time is its update calls over their rate; SAC-1-0 makes two calls
         # (critic, actor) per env step, so the loop's rate is env steps over that time.
         secs = sum(float(r["updates"]) / float(r["time/updates_per_s"]) for r in rows)
-        return len(rows) * log_every / secs
+        with open(os.path.join(os.path.dirname(path), "run.json")) as f:
+            kernels = json.load(f).get("kernels")
+        return len(rows) * log_every / secs, kernels
 
 
 def main():
@@ -106,13 +109,15 @@ def main():
     reps = a.reps or (1 if a.quick else 3)
     steps = 600 if a.quick else 2000
     rows = []
+    kernels = None
     for name, hidden, batch in SIZES:
         rates = {"acgap": [], "sbx": [], "sb3": []}
         for rep in range(reps):
             for impl in rates:
                 print(f"  {name}: {impl} (rep {rep + 1}/{reps}) ...", file=sys.stderr, flush=True)
                 if impl == "acgap":
-                    rates[impl].append(acgap(a.host, hidden, batch, steps, a.core))
+                    rate, kernels = acgap(a.host, hidden, batch, steps, a.core)
+                    rates[impl].append(rate)
                 else:
                     rates[impl].append(child(impl, hidden, batch, steps, a.core))
         med = {k: statistics.median(v) for k, v in rates.items()}
@@ -127,7 +132,8 @@ def main():
             versions[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001
             versions[mod] = None
-    print(json.dumps({"core": a.core, "versions": versions, "rows": rows}))
+    out = {"core": a.core, "versions": versions, "acgap_kernels": kernels, "rows": rows}
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,15 @@ struct ThreadsResult {
     speedup: f64,
 }
 
+/// How the agent's CPU kernels were chosen, as `host bench` states it beside them.
+fn kernels_source() -> &'static str {
+    if std::env::var_os("ACGAP_KERNELS").is_some() {
+        "forced by ACGAP_KERNELS"
+    } else {
+        "chosen by measuring on this CPU, or cached from that"
+    }
+}
+
 /// The update measurements (`host bench --updates` alone).
 #[derive(Serialize)]
 pub struct Updates {

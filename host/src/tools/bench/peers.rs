@@ -64,6 +64,12 @@ pub fn print(r: &Value) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(k) = r["acgap_kernels"].as_str() {
+        println!(
+            "acgap's fused CPU path ran on: {k} ({})",
+            super::kernels_source()
+        );
+    }
     println!(
         "SAC training loop on Pendulum-v1, updates/s, one core each (core {}), median of {} in turn:",
         r["core"], r["rows"][0]["reps"]

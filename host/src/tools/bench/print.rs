@@ -16,7 +16,8 @@ pub fn updates(r: &Updates) {
     );
     if let Some(k) = &r.fused_kernels {
         println!(
-            "SAC's fused CPU path runs on: {k} (chosen by measuring; ACGAP_KERNELS forces one)"
+            "SAC's fused CPU path ran on: {k} ({})",
+            super::kernels_source()
         );
     }
     println!(
