@@ -96,12 +96,20 @@ pub fn count<const MIN: u64, const MAX: u64, T: TryFrom<u64>>(text: &str) -> Res
 
 /// `--resume DIR` continues a run (or session) exactly as its `run.json` (`session.json`)
 /// defines it. Besides `--quiet`, a run takes only `--steps N` (to extend it; recorded in
-/// run.json), a session only `--jobs`, `--shard` and `--retry-failed`; any other flag is
-/// refused, not ignored.
+/// run.json), a session only `--jobs`, `--shard`, `--retry-failed` and `--seeds N` (to grow
+/// it: session.json is rewritten with the new seeds' runs); any other flag is refused, not ignored.
 pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> Result<(), String> {
     let session = dir.join("session.json").is_file();
     let allowed: &[&str] = if session {
-        &["resume", "quiet", "jobs", "shard", "runs", "retry_failed"]
+        &[
+            "resume",
+            "quiet",
+            "jobs",
+            "shard",
+            "runs",
+            "retry_failed",
+            "seeds",
+        ]
     } else {
         &["resume", "quiet", "steps", "runs"]
     };
@@ -118,9 +126,9 @@ pub fn check_resume_flags(matches: &clap::ArgMatches, dir: &std::path::Path) -> 
         return Ok(());
     }
     let how = if session {
-        "a session resumes with `--jobs`, `--shard` and `--retry-failed` only; to train longer, extend one of \
-         its runs with `host --resume RUN_DIR --steps N`, or run the session file again with \
-         `--steps N` into a new folder"
+        "a session resumes with `--jobs`, `--shard`, `--retry-failed` and `--seeds N` (more seeds) only; \
+         to train longer, extend one of its runs with `host --resume RUN_DIR --steps N`, or run the \
+         session file again with `--steps N` into a new folder"
     } else {
         "a run may only be extended with `--steps N`"
     };

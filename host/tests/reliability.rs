@@ -37,15 +37,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn assert_refused(o: &Output, needles: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2:\n{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "missing `{n}` in:\n{err}");
-    }
-}
-
 /// Start `host args` in the background (quiet, plugins found).
 fn spawn(args: &[String]) -> std::process::Child {
     Command::new(host_bin())

@@ -626,3 +626,52 @@ fn retry_failed_runs_again_what_failed_for_a_transient_cause() {
     let o = host_raw(&["--plugin", "sac", "--retry-failed", "--steps", "10"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn a_session_grows_to_more_seeds_keeping_its_runs() {
+    let dir = tempdir::Dir::new();
+    let extra = ["--jobs", "2", "--steps", "900"];
+    let reference = dir.path().join("reference");
+    let mut with_two = vec!["--seeds", "2"];
+    with_two.extend(extra);
+    assert_ok(&session(&reference, TWO, &with_two));
+
+    let out = dir.path().join("grown");
+    let mut with_one = vec!["--seeds", "1"];
+    with_one.extend(extra);
+    assert_ok(&session(&out, TWO, &with_one));
+    let kept = read(&out.join("sac/seed-0/eval.csv"));
+    let kept_at = std::fs::metadata(out.join("sac/seed-0/eval.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let o = session(&out, TWO, &with_two);
+    assert_refused(&o, &["--resume", "--seeds 2", "first 1 seed"]);
+
+    let d = out.to_str().unwrap();
+    let o = host_raw(&["--resume", d, "--seeds", "2", "--jobs", "2", "--quiet"]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("grown from 1 to 2 seeds (2 new runs)")
+            && stderr(&o).contains("4 runs here (2 already done)"),
+        "{}",
+        stderr(&o)
+    );
+    // The old runs are untouched; the grown session is the one run with 2 seeds from the start.
+    assert_eq!(read(&out.join("sac/seed-0/eval.csv")), kept);
+    let now = std::fs::metadata(out.join("sac/seed-0/eval.csv"));
+    assert_eq!(now.unwrap().modified().unwrap(), kept_at);
+    assert_eq!(
+        summary_without_timing(&out),
+        summary_without_timing(&reference)
+    );
+    let grown: serde_json::Value = serde_json::from_str(&read(&out.join("session.json"))).unwrap();
+    let planned: serde_json::Value =
+        serde_json::from_str(&read(&reference.join("session.json"))).unwrap();
+    assert_eq!(grown["runs"], planned["runs"]);
+    assert_eq!(grown["spec"]["seeds"], 2);
+
+    // A session only grows.
+    let o = host_raw(&["--resume", d, "--seeds", "1", "--quiet"]);
+    assert_refused(&o, &["`--seeds 1` is fewer than the 2"]);
+}

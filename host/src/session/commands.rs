@@ -27,7 +27,7 @@ pub fn from_cli(args: &crate::run::args::TrainArgs) -> Result<(), String> {
     let mut opts = Options::new(args.jobs, args.shard.as_deref(), args.quiet)?;
     if let Some(dir) = &args.resume {
         opts.retry_failed = args.retry_failed;
-        return resume(dir, &opts).map(|_| ());
+        return resume(dir, &opts, args.seeds).map(|_| ());
     }
     let spec = SessionSpec {
         name: None,

@@ -124,7 +124,21 @@ pub fn start(
     }
     // Whoever wrote it (this process or a concurrent shard), it must be this very session.
     let existing = read(&dir)?;
-    if serde_json::to_value(&existing.runs).ok() != serde_json::to_value(&session.runs).ok() {
+    let same = |a: &[spec::PlannedRun], b: &[spec::PlannedRun]| {
+        serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
+    };
+    if !same(&existing.runs, &session.runs) {
+        let fewer_seeds = existing.runs.len() < session.runs.len()
+            && same(&existing.runs, &session.runs[..existing.runs.len()]);
+        if fewer_seeds {
+            return Err(format!(
+                "`{}` holds this session at its first {} seed(s); to add seeds and keep its runs, grow it with `host --resume {} --seeds {}`",
+                dir.display(),
+                existing.spec.seeds,
+                dir.display(),
+                spec.seeds
+            ));
+        }
         return Err(format!(
             "`{}` already holds a different session; pick a new `--out`, or continue that one with `--resume {}`",
             dir.display(),
@@ -158,9 +172,21 @@ pub fn read(dir: &Path) -> Result<Session, String> {
 }
 
 /// Continue a session: finished (and failed) runs are kept, interrupted ones resume from
-/// their checkpoints, the rest start.
-pub fn resume(dir: &Path, opts: &Options) -> Result<PathBuf, String> {
-    let session = read(dir)?;
+/// their checkpoints, the rest start. With `seeds`, first grow it to that many seeds
+/// (`Session::with_seeds`; session.json is rewritten before any new run starts).
+pub fn resume(dir: &Path, opts: &Options, seeds: Option<u64>) -> Result<PathBuf, String> {
+    let mut session = read(dir)?;
+    if let Some(seeds) = seeds.filter(|&n| n != session.spec.seeds) {
+        let grown = session.with_seeds(seeds)?;
+        eprintln!(
+            "session {}: grown from {} to {seeds} seeds ({} new runs)",
+            dir.display(),
+            session.spec.seeds,
+            grown.runs.len() - session.runs.len()
+        );
+        write_json(&dir.join("session.json"), &grown)?;
+        session = grown;
+    }
     execute(dir, &session, opts)?;
     Ok(dir.to_path_buf())
 }

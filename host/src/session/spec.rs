@@ -200,6 +200,49 @@ impl SessionSpec {
     }
 }
 
+impl Session {
+    /// This session grown to `seeds` seeds: its runs unchanged and first, then the new seeds'
+    /// runs, each a copy of the first seed's run of its row with only the seed changed (not
+    /// re-resolved from the plugins, whose defaults may have moved since the session began), so
+    /// the grown grid is the one `plan` gives for `seeds` and the report treats every seed alike.
+    pub fn with_seeds(&self, seeds: u64) -> Result<Session, String> {
+        let have = self.spec.seeds;
+        if seeds < have {
+            return Err(format!(
+                "`--seeds {seeds}` is fewer than the {have} this session has; a session only grows \
+                 (its runs are kept), so ask for at least {have}"
+            ));
+        }
+        let spec = SessionSpec {
+            seeds,
+            ..self.spec.clone()
+        };
+        spec.check()?;
+        let rows = self.runs.iter().filter(|r| r.seed == self.spec.seed);
+        let rows: Vec<&PlannedRun> = rows.collect();
+        let total = (rows.len() as u64).saturating_mul(seeds);
+        if total > MAX_RUNS {
+            return Err(format!(
+                "{} rows x {seeds} seeds = {total} runs; a session holds at most {MAX_RUNS}",
+                rows.len()
+            ));
+        }
+        let mut runs = self.runs.clone();
+        for seed in self.spec.seed + have..=self.spec.seed + (seeds - 1) {
+            runs.extend(rows.iter().map(|r| PlannedRun {
+                seed,
+                dir: format!("{}/seed-{seed}", r.label),
+                spec: RunSpec {
+                    seed,
+                    ..r.spec.clone()
+                },
+                ..(*r).clone()
+            }));
+        }
+        Ok(Session { spec, runs })
+    }
+}
+
 /// One configuration of the grid on one task: its label, run spec and swept point.
 type Cell = (String, RunSpec, super::sweep::Point);
 

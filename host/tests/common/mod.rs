@@ -349,3 +349,13 @@ pub mod tempdir {
         }
     }
 }
+
+/// `o` exited with code 2 (a refusal, not a panic) and its stderr names every needle.
+pub fn assert_refused(o: &std::process::Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "expected exit 2:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "missing `{n}` in:\n{err}");
+    }
+}
