@@ -3,9 +3,9 @@
 # (2022) Fig. 1 (d) Reacher, (e) Hopper, (f) Walker2d, plus STAC on CartPole with the authors'
 # code's term. Runs each session file (about 5 hours on 2 cores at the committed budgets, most of it
 # the three 1M-step STAC panels, which can be run alone or resumed with `host --resume DIR`; needs
-# scripts/setup-mujoco), then writes docs/mujoco_panels.md (each session's summary table) and copies
-# each session's curves to docs/<name>.png. With ASSEMBLE_ONLY=1 it only gathers sessions already
-# in $OUT. Longer budgets: `host session FILE --steps N --seeds 5` per file, or --shard on a cluster.
+# scripts/setup-mujoco), then writes docs/mujoco_panels.md (each session's summary tables) and copies
+# each session's curves to docs/<name>.png and docs/<name>-training.png. With ASSEMBLE_ONLY=1 it
+# only gathers sessions already in $OUT. Longer budgets: `host session FILE --steps N --seeds 5` per file, or --shard on a cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 host=${HOST:-./target/release/host}
@@ -36,6 +36,14 @@ doc=docs/mujoco_panels.md
         echo
         echo "![$s]($s.png)"
         cp "$out/$s/curves.png" "docs/$s.png"
+        # The training returns (what on-policy papers plot), where the runs logged episodes.
+        if grep -q '^## Training returns' "$out/$s/summary.md"; then
+            echo
+            echo "Training returns:"
+            awk '/^## Training returns/{f=1; next} f && /^!\[/{exit} f' "$out/$s/summary.md" | sed '1{/^$/d}'
+            echo "![$s, training returns]($s-training.png)"
+            cp "$out/$s/curves_training.png" "docs/$s-training.png"
+        fi
     done
     if [ -d "$out/stac-authors-code" ]; then
         echo

@@ -129,6 +129,39 @@ fn a_session_runs_the_grid_and_writes_the_report() {
     let png = std::fs::read(out.join("curves.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     assert!(read(&out.join("curves.svg")).contains("SAC-2-0 (n=2)"));
+    // The training returns: per run, the mean return of the training episodes that ended
+    // after the second-to-last evaluation (computed here from the run's own files); with two
+    // runs the IQM is their mean.
+    let last_window = |seed: u64| -> f64 {
+        let run = out.join(format!("sac/seed-{seed}"));
+        let evals: Vec<f64> = read(&run.join("eval.csv"))
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        let from = evals[evals.len() - 2];
+        let to = evals[evals.len() - 1];
+        let window: Vec<f64> = read(&run.join("episodes.csv"))
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split(',')
+                    .map(|c| c.parse::<f64>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|e| e[0] > from && e[0] <= to)
+            .map(|e| e[1])
+            .collect();
+        window.iter().sum::<f64>() / window.len() as f64
+    };
+    let iqm = (last_window(0) + last_window(1)) / 2.0;
+    let row = format!("| sac | 2 | {iqm:.1} [");
+    assert!(
+        md.contains("## Training returns") && md.contains(&row),
+        "{row}\n{md}"
+    );
+    let png = std::fs::read(out.join("curves_training.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
     // stdout shows the summary.
     assert!(String::from_utf8_lossy(&o.stdout).contains("| sac | 2/2 |"));
 

@@ -1,5 +1,5 @@
 //! The comparison report of a session directory, computed only from what the runs wrote
-//! (`status.json`, `eval.csv`), so it can be rewritten at any time, by any shard, and
+//! (`status.json`, `eval.csv`, `episodes.csv`), so it can be rewritten at any time, by any shard, and
 //! merges the shards of a sharded session; `summary` writes it out.
 
 use super::spec::{PlannedRun, Session};
@@ -18,6 +18,9 @@ pub struct RunRecord {
     pub message: Option<String>,
     /// (env step, mean deterministic eval return).
     pub evals: Vec<(f64, f64)>,
+    /// (eval step, mean return of the training episodes that ended since the previous eval):
+    /// the stochastic policy's returns while it learns, on the eval grid (`training_windows`).
+    pub training: Vec<(f64, f64)>,
     pub elapsed_secs: Option<f64>,
     pub iterations: Option<u64>,
     /// (env step, exact J of the policy) from `tabular.csv` (tabular envs).
@@ -34,7 +37,13 @@ impl RunRecord {
             .into_iter()
             .filter(|r| r.len() >= 2)
             .map(|r| (r[0], r[1]))
+            .collect::<Vec<_>>();
+        let episodes: Vec<(f64, f64)> = crate::output::plot::read_csv(&dir.join("episodes.csv"))
+            .into_iter()
+            .filter(|r| r.len() >= 2)
+            .map(|r| (r[0], r[1]))
             .collect();
+        let training = training_windows(&episodes, &evals);
         // `tabular.csv` has empty cells (tables a plugin lacks): read the first two columns.
         let exact_j = std::fs::read_to_string(dir.join("tabular.csv"))
             .unwrap_or_default()
@@ -55,6 +64,7 @@ impl RunRecord {
             state,
             message,
             evals,
+            training,
             elapsed_secs,
             iterations,
             exact_j,
@@ -75,6 +85,28 @@ impl RunRecord {
     }
 }
 
+/// The training episodes' returns averaged per evaluation window: at each eval step, the mean
+/// return of the episodes that ended after the previous eval step and by this one. Papers that
+/// plot "average episode return against steps" from on-policy logs (Spinning Up's, Zheng et
+/// al.'s) mean this curve, not a deterministic evaluation's. A window in which no episode
+/// ended has no point (its run then drops out of that step's band in the curves).
+pub fn training_windows(episodes: &[(f64, f64)], evals: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut points = Vec::new();
+    let mut from = f64::NEG_INFINITY;
+    for &(step, _) in evals {
+        let window: Vec<f64> = episodes
+            .iter()
+            .filter(|e| e.0 > from && e.0 <= step)
+            .map(|e| e.1)
+            .collect();
+        if !window.is_empty() {
+            points.push((step, stats::mean(&window)));
+        }
+        from = step;
+    }
+    points
+}
+
 /// One plugin's row of the summary.
 pub struct Row {
     pub label: String,
@@ -82,6 +114,10 @@ pub struct Row {
     pub finished: usize,
     pub final_returns: Vec<f64>,
     pub auc: Vec<f64>,
+    /// Per finished run with training episodes: the last window's mean training return and
+    /// the training curve's average (`RunRecord::training`).
+    pub final_training: Vec<f64>,
+    pub training_auc: Vec<f64>,
     /// First eval step at or above the threshold, per finished run (None: never reached).
     pub steps_to_threshold: Vec<Option<f64>>,
     pub wall_secs: Vec<f64>,
@@ -122,6 +158,15 @@ impl Report {
                     auc: done
                         .iter()
                         .map(|r| stats::normalized_auc(&r.evals))
+                        .collect(),
+                    final_training: done
+                        .iter()
+                        .filter_map(|r| r.training.last().map(|t| t.1))
+                        .collect(),
+                    training_auc: done
+                        .iter()
+                        .filter(|r| !r.training.is_empty())
+                        .map(|r| stats::normalized_auc(&r.training))
                         .collect(),
                     steps_to_threshold: done
                         .iter()
@@ -218,4 +263,22 @@ pub fn csv(report: &Report) -> String {
         let _ = writeln!(out, "{}", quoted.join(","));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::training_windows;
+
+    #[test]
+    fn training_returns_are_averaged_per_evaluation_window() {
+        // Episodes ending at steps 3, 5 | 9 | (none) | 21, 30; evals at 5, 9, 15, 30.
+        let episodes = [(3.0, 1.0), (5.0, 3.0), (9.0, 5.0), (21.0, 7.0), (30.0, 9.0)];
+        let evals = [(5.0, 0.0), (9.0, 0.0), (15.0, 0.0), (30.0, 0.0)];
+        assert_eq!(
+            training_windows(&episodes, &evals),
+            vec![(5.0, 2.0), (9.0, 5.0), (30.0, 8.0)]
+        );
+        assert!(training_windows(&[], &evals).is_empty());
+        assert!(training_windows(&episodes, &[]).is_empty());
+    }
 }

@@ -233,6 +233,7 @@ pub fn markdown(report: &Report, session: &Session) -> String {
             md.push('\n');
         }
     }
+    training_table(&mut md, report);
     let unfinished: Vec<&RunRecord> = report.unfinished().collect();
     if !unfinished.is_empty() {
         let _ = writeln!(md, "\n## Runs without a result\n");
@@ -267,6 +268,37 @@ pub fn markdown(report: &Report, session: &Session) -> String {
         let _ = writeln!(md, "\n![exact J](curves_exact_j.png)");
     }
     md
+}
+
+/// The training returns' section (`report::training_windows`): what on-policy papers plot.
+fn training_table(md: &mut String, report: &Report) {
+    if report.rows.iter().all(|r| r.final_training.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n## Training returns\n\nThe stochastic policy's own episodes while it learns (`episodes.csv`), averaged over each window between two evaluations: the curve on-policy papers plot as \"average episode return\". Final = the last window's mean per run; AUC = that curve's average; 95% bootstrap CIs.\n"
+    );
+    let _ = writeln!(md, "| plugin | runs | final IQM [95% CI] | AUC [95% CI] |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for row in &report.rows {
+        let f = &row.final_training;
+        let (lo, hi) = ci(f, stats::iqm);
+        let (alo, ahi) = ci(&row.training_auc, stats::mean);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} [{}, {}] | {} [{}, {}] |",
+            row.label,
+            f.len(),
+            fmt(or_nan(f, stats::iqm)),
+            fmt(lo),
+            fmt(hi),
+            fmt(or_nan(&row.training_auc, stats::mean)),
+            fmt(alo),
+            fmt(ahi),
+        );
+    }
+    let _ = writeln!(md, "\n![training curves](curves_training.png)");
 }
 
 /// Mean eval curve with a 95% bootstrap band per plugin, over its finished runs, at the
@@ -334,6 +366,14 @@ pub fn write(dir: &Path, session: &Session, threshold: Option<f64>) -> Result<Re
     let bands = curves(&report);
     if bands.iter().any(|b| !b.points.is_empty()) {
         crate::output::plot::comparison(dir, "curves", &title, &Default::default(), &bands)?;
+    }
+    let training = curves_of(&report, |r| &r.training);
+    if training.iter().any(|b| !b.points.is_empty()) {
+        let axes = crate::output::plot::Axes {
+            y: "training episode return, per eval window (mean, 95% CI)".into(),
+            ..Default::default()
+        };
+        crate::output::plot::comparison(dir, "curves_training", &title, &axes, &training)?;
     }
     let exact = curves_of(&report, |r| &r.exact_j);
     if exact.iter().any(|b| !b.points.is_empty()) {
