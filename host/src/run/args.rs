@@ -22,7 +22,8 @@ pub struct TrainArgs {
     /// With `--seeds N`, the first of N consecutive seeds.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Run every plugin with N seeds (`--seed` .. `--seed + N - 1`) as one comparison session.
+    /// Run every plugin with N seeds (`--seed` .. `--seed + N - 1`) as one comparison session;
+    /// with `--resume SESSION_DIR`, grow that session to N seeds (its runs are kept).
     #[arg(long, value_name = "N", value_parser = crate::cli::count::<1, 10_000, u64>)]
     pub seeds: Option<u64>,
     /// Runs in parallel in a session, each on one compute thread (default: the number of cores).
