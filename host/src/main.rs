@@ -9,6 +9,7 @@
 //! - `tools/`: `bench`, `exact` (dynamic programming), `score`, `inspect`;
 //! - `cli`: the command line.
 
+mod bounded;
 mod cli;
 mod diagnostics;
 #[cfg(test)]

@@ -24,10 +24,10 @@ pub struct TrainArgs {
     pub seed: u64,
     /// Run every plugin with N seeds (`--seed` .. `--seed + N - 1`) as one comparison session;
     /// with `--resume SESSION_DIR`, grow that session to N seeds (its runs are kept).
-    #[arg(long, value_name = "N", value_parser = crate::cli::count::<1, 10_000, u64>)]
+    #[arg(long, value_name = "N", value_parser = crate::bounded::count::<1, 10_000, u64>)]
     pub seeds: Option<u64>,
     /// Runs in parallel in a session, each on one compute thread (default: the number of cores).
-    #[arg(long, value_name = "N", value_parser = crate::cli::count::<1, 1024, usize>)]
+    #[arg(long, value_name = "N", value_parser = crate::bounded::count::<1, 1024, usize>)]
     pub jobs: Option<usize>,
     /// Run only the i-th (0-based) of n slices of a session's (plugin, seed) grid, e.g. on a
     /// cluster job array; needs `--out` so that all shards write into one session directory.
@@ -51,7 +51,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "X-Y")]
     pub schedule: Option<String>,
     /// Env steps per iteration (the paper's E = 10). Same as `--set env_steps_per_iter=E`.
-    #[arg(long, value_name = "E", value_parser = crate::cli::count::<1, 1_000_000, usize>)]
+    #[arg(long, value_name = "E", value_parser = crate::bounded::count::<1, 1_000_000, usize>)]
     pub env_steps_per_iter: Option<usize>,
     /// Correction config override `key=value`; repeatable.
     #[arg(long = "correction-set", value_name = "KEY=VALUE")]

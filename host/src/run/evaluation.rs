@@ -1,7 +1,8 @@
 //! What a run measures besides training: deterministic evaluation episodes (`eval.csv`), the
 //! Monte-Carlo gap diagnostics (`gap.csv`) and the exact tabular diagnostics (`tabular.csv`).
 
-use super::trainer::{RunFailure, Trainer, env_fault, io_failure};
+use super::failure::{RunFailure, env_fault, io_failure};
+use super::trainer::Trainer;
 use crate::output::run_dir::RunState;
 use indicatif::ProgressBar;
 

@@ -6,6 +6,7 @@ pub mod args;
 pub mod checkpoint;
 pub mod envs;
 mod evaluation;
+mod failure;
 pub mod interrupt;
 mod off_policy;
 mod on_policy;
@@ -21,10 +22,11 @@ use crate::output::folder::Lock;
 use crate::output::plot;
 use args::TrainArgs;
 use envs::Envs;
+use failure::RunFailure;
 use indicatif::ProgressBar;
 use spec::{Extension, RunSpec};
 use std::path::PathBuf;
-use trainer::{RunFailure, Trainer};
+use trainer::Trainer;
 
 /// What `finish` leaves: the trainer (its folder, step, last evaluation), how the run ended, the
 /// learning curve, and warnings about plots that could not be drawn.

@@ -4,7 +4,8 @@
 //! critic steps, y correction steps, one actor step (Stable-Baselines3's `collect_rollouts` /
 //! `train` split).
 
-use super::trainer::{RunFailure, Trainer};
+use super::failure::RunFailure;
+use super::trainer::Trainer;
 use acgap_sdk::{Training, UpdateStep};
 
 impl Trainer {

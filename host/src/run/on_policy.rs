@@ -3,8 +3,9 @@
 //! call), hands it to the agent in order for one update, and scores the agent's tables on
 //! tabular envs.
 
+use super::failure::RunFailure;
 use super::replay::ReplayBuffer;
-use super::trainer::{RunFailure, Trainer};
+use super::trainer::Trainer;
 use crate::output::run_dir::RunState;
 use acgap_sdk::{BatchKind, UpdateStep};
 

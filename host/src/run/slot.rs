@@ -3,8 +3,8 @@
 //! nothing has to be kept in step across parallel collections.
 
 use super::checkpoint::EnvSlot;
+use super::failure::{RunFailure, env_fault};
 use super::replay::ReplayBuffer;
-use super::trainer::{RunFailure, env_fault};
 use acgap_envs::Env;
 
 pub(super) struct Slot {

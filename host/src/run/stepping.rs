@@ -2,8 +2,9 @@
 //! that ended, offering the step to the gap diagnostics, random warm-up actions, and the checks
 //! on every action a plugin returns.
 
+use super::failure::{RunFailure, io_failure};
 use super::slot::Ended;
-use super::trainer::{RunFailure, Trainer, io_failure};
+use super::trainer::Trainer;
 use crate::output::run_dir::RunState;
 use acgap_envs::Space;
 use rand::Rng;

@@ -1,24 +1,18 @@
 //! The training loop: env stepping, the "Algo-x-y" update schedule,
 //! evaluation, logging and checkpoints for one (plugin, env, seed) run.
 
+use super::failure::{RunFailure, io_failure};
 use super::slot::Slot;
 use crate::output::folder::Lock;
 use crate::output::run_dir::{RunLogs, RunState, Status};
 use crate::run::checkpoint::{self, HostState};
 use crate::run::replay::{Minibatch, ReplayBuffer};
 use crate::run::spec::RunSpec;
-use acgap_envs::{Env, Fault, Space};
+use acgap_envs::{Env, Space};
 use acgap_sdk::{Agent, Training};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// How a run ended early.
-#[derive(Debug)]
-pub struct RunFailure {
-    pub state: RunState,
-    pub message: String,
-}
 
 pub struct Trainer {
     pub spec: RunSpec,
@@ -215,27 +209,5 @@ impl Trainer {
         };
         // A status that cannot be written must not hide the run's own outcome.
         let _ = crate::output::run_dir::write_status(&self.dir, &status);
-    }
-}
-
-/// The env could not continue: its simulation blew up (the run diverged) or the env itself
-/// failed (the run failed).
-pub(super) fn env_fault(fault: Fault, step: usize) -> RunFailure {
-    match fault {
-        Fault::Diverged(why) => RunFailure {
-            state: RunState::Diverged,
-            message: format!("diverged: {why} at step {step}"),
-        },
-        Fault::Failed(why) => RunFailure {
-            state: RunState::Failed,
-            message: format!("the environment failed at step {step}: {why}"),
-        },
-    }
-}
-
-pub(super) fn io_failure(message: String) -> RunFailure {
-    RunFailure {
-        state: RunState::Failed,
-        message,
     }
 }

@@ -52,7 +52,7 @@ pub struct SessionArgs {
     /// Session file.
     file: PathBuf,
     /// Runs in parallel (default: the number of cores).
-    #[arg(long, value_name = "N", value_parser = crate::cli::count::<1, 1024, usize>)]
+    #[arg(long, value_name = "N", value_parser = crate::bounded::count::<1, 1024, usize>)]
     jobs: Option<usize>,
     /// Run only the i-th (0-based) of n slices of the grid; needs `--out`.
     #[arg(long, value_name = "I/N")]
@@ -61,14 +61,14 @@ pub struct SessionArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace the file's training length (e.g. a paper's full budget).
-    #[arg(long, value_name = "N", value_parser = crate::cli::count::<1, { 1 << 40 }, usize>)]
+    #[arg(long, value_name = "N", value_parser = crate::bounded::count::<1, { 1 << 40 }, usize>)]
     steps: Option<usize>,
     /// Replace the file's environment (e.g. another goal cell: `fourroom:goal=[1,1]`); repeat
     /// it for a multi-task session (`--env pendulum --env cartpole`).
     #[arg(long, value_name = "ID")]
     env: Vec<String>,
     /// Replace the file's number of seeds.
-    #[arg(long, value_name = "N", value_parser = crate::cli::count::<1, 10_000, u64>)]
+    #[arg(long, value_name = "N", value_parser = crate::bounded::count::<1, 10_000, u64>)]
     seeds: Option<u64>,
     /// Do not draw progress bars.
     #[arg(long)]

@@ -51,7 +51,7 @@ pub struct Options {
     )]
     pub critics: Vec<Critic>,
     /// Iterations of each method (each one's J and Jq are kept for the CSV and the plot).
-    #[arg(long, default_value_t = 3000, value_parser = crate::cli::count::<1, 1_000_000, usize>)]
+    #[arg(long, default_value_t = 3000, value_parser = crate::bounded::count::<1, 1_000_000, usize>)]
     pub iterations: usize,
     #[arg(long, default_value_t = 0.01)]
     pub actor_lr: f64,

@@ -16,7 +16,7 @@ pub struct Args {
     pub run: PathBuf,
     /// Deterministic episodes to run (default: the run's own `eval_episodes` when repeating
     /// its evaluation, else 10).
-    #[arg(long, value_parser = crate::cli::count::<1, 1_000_000, usize>)]
+    #[arg(long, value_parser = crate::bounded::count::<1, 1_000_000, usize>)]
     pub episodes: Option<usize>,
     /// Seed of a fresh evaluation env (episodes differ by their initial states). Without it,
     /// the run's own evaluation stream: the checkpoint's last evaluation is repeated exactly.

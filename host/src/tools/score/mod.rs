@@ -38,31 +38,31 @@ pub struct Options {
     #[arg(long, default_value = "default")]
     pub suite: String,
     /// Scored batches per point (default: 2000 tabular, 24 on `pendulum`).
-    #[arg(long, value_parser = crate::cli::count::<2, MAX_BATCHES, usize>)]
+    #[arg(long, value_parser = crate::bounded::count::<2, MAX_BATCHES, usize>)]
     pub batches: Option<usize>,
     /// Batches each estimator trains on at a point before it is scored (default: 100
     /// tabular, 1000 correction steps on `pendulum`).
-    #[arg(long, value_parser = crate::cli::count::<0, MAX_BATCHES, usize>)]
+    #[arg(long, value_parser = crate::bounded::count::<0, MAX_BATCHES, usize>)]
     pub warmup: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// `pendulum`: the env steps at which each SAC run is scored (early, middle and late in
     /// learning by default; SAC solves Pendulum in about 5,000), in increasing order.
-    #[arg(long, value_delimiter = ',', default_value = "2000,5000,15000", value_parser = crate::cli::count::<1100, 10_000_000, usize>)]
+    #[arg(long, value_delimiter = ',', default_value = "2000,5000,15000", value_parser = crate::bounded::count::<1100, 10_000_000, usize>)]
     pub points: Vec<usize>,
     /// `pendulum`: SAC runs (seeds `seed..seed+N`), each scored at every point.
-    #[arg(long, default_value_t = 2, value_parser = crate::cli::count::<1, 100, u64>)]
+    #[arg(long, default_value_t = 2, value_parser = crate::bounded::count::<1, 100, u64>)]
     pub seeds: u64,
     /// `pendulum`: Monte-Carlo rollout pairs per state for the truth (its noise shrinks as
     /// 1/sqrt of this).
-    #[arg(long, default_value_t = 4, value_parser = crate::cli::count::<2, 10_000, usize>)]
+    #[arg(long, default_value_t = 4, value_parser = crate::bounded::count::<2, 10_000, usize>)]
     pub rollouts: usize,
     /// `pendulum`: the half-width of the truth's central differences in the actor's [-1, 1]
     /// action units (0.05: 0.1 N m of Pendulum's torque).
     #[arg(long, default_value_t = 0.05)]
     pub fd_step: f64,
     /// `pendulum`: rollout length (0: until gamma^H < 1%).
-    #[arg(long, default_value_t = 0, value_parser = crate::cli::count::<0, 100_000, usize>)]
+    #[arg(long, default_value_t = 0, value_parser = crate::bounded::count::<0, 100_000, usize>)]
     pub horizon: usize,
     /// `pendulum`: `replay` (minibatches of the run's replay buffer, as SAC trains) or
     /// `on-policy` (states from the policy's discounted state distribution).
