@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The papers' MuJoCo panels: Wen et al. (2021) Fig. 3 (b) Reacher and (c) HalfCheetah, Zheng et al.
 # (2022) Fig. 1 (d) Reacher, (e) Hopper, (f) Walker2d, plus STAC on CartPole with the authors'
-# code's term. Runs each session file (about 6 hours on 2 cores at the committed budgets, most of it
+# code's term. Runs each session file (about 7 hours on 2 cores at the committed budgets, most of it
 # the three 1M-step STAC panels, which can be run alone or resumed with `host --resume DIR`; needs
 # scripts/setup-mujoco), then writes docs/mujoco_panels.md (each session's summary tables) and copies
 # each session's curves to docs/<name>.png and docs/<name>-training.png. With ASSEMBLE_ONLY=1 it
