@@ -708,3 +708,30 @@ fn a_session_grows_to_more_seeds_keeping_its_runs() {
     let o = host_raw(&["--resume", d, "--seeds", "1", "--quiet"]);
     assert_refused(&o, &["`--seeds 1` is fewer than the 2"]);
 }
+
+#[test]
+fn a_tabular_session_draws_its_eval_training_and_exact_j_curves() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    let o = host_raw(&[
+        "--plugin",
+        "tabular@agc",
+        "--plugin",
+        "tabular@aoc",
+        "--env",
+        "fourroom",
+        "--steps",
+        "6000",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_ok(&o);
+    for name in ["curves", "curves_training", "curves_exact_j"] {
+        let png = std::fs::read(out.join(format!("{name}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{name}.png");
+        let svg = read(&out.join(format!("{name}.svg")));
+        assert!(svg.contains("agc (n=1)"), "{name}.svg");
+    }
+    assert!(read(&out.join("curves_exact_j.svg")).contains("exact J of the policy"));
+}

@@ -301,17 +301,12 @@ fn training_table(md: &mut String, report: &Report) {
     let _ = writeln!(md, "\n![training curves](curves_training.png)");
 }
 
-/// Mean eval curve with a 95% bootstrap band per plugin, over its finished runs, at the
-/// eval steps they share.
-pub fn curves(report: &Report) -> Vec<crate::output::plot::Band> {
-    curves_of(report, |r| &r.evals)
-}
+/// One of a run's curves, (step, value) points.
+type Curve = fn(&RunRecord) -> &Vec<(f64, f64)>;
 
-/// The same for any per-run curve (e.g. the exact J of tabular runs).
-fn curves_of(
-    report: &Report,
-    curve: fn(&RunRecord) -> &Vec<(f64, f64)>,
-) -> Vec<crate::output::plot::Band> {
+/// Mean of a per-run curve (eval returns, training returns, exact J) with a 95% bootstrap
+/// band per plugin, over its finished runs, at the steps they share.
+fn curves_of(report: &Report, curve: Curve) -> Vec<crate::output::plot::Band> {
     report
         .rows
         .iter()
@@ -363,25 +358,29 @@ pub fn write(dir: &Path, session: &Session, threshold: Option<f64>) -> Result<Re
         session.spec.name.as_deref().unwrap_or("comparison"),
         session.spec.settings.env
     );
-    let bands = curves(&report);
-    if bands.iter().any(|b| !b.points.is_empty()) {
-        crate::output::plot::comparison(dir, "curves", &title, &Default::default(), &bands)?;
-    }
-    let training = curves_of(&report, |r| &r.training);
-    if training.iter().any(|b| !b.points.is_empty()) {
-        let axes = crate::output::plot::Axes {
-            y: "training episode return, per eval window (mean, 95% CI)".into(),
-            ..Default::default()
-        };
-        crate::output::plot::comparison(dir, "curves_training", &title, &axes, &training)?;
-    }
-    let exact = curves_of(&report, |r| &r.exact_j);
-    if exact.iter().any(|b| !b.points.is_empty()) {
-        let axes = crate::output::plot::Axes {
-            y: "exact J of the policy (mean, 95% CI)".into(),
-            ..Default::default()
-        };
-        crate::output::plot::comparison(dir, "curves_exact_j", &title, &axes, &exact)?;
+    // The eval curves, the training returns' and (tabular runs) the exact J, where runs have them.
+    let kinds: [(&str, Option<&str>, Curve); 3] = [
+        ("curves", None, |r| &r.evals),
+        (
+            "curves_training",
+            Some("training episode return, per eval window (mean, 95% CI)"),
+            |r| &r.training,
+        ),
+        (
+            "curves_exact_j",
+            Some("exact J of the policy (mean, 95% CI)"),
+            |r| &r.exact_j,
+        ),
+    ];
+    for (name, y, curve) in kinds {
+        let bands = curves_of(&report, curve);
+        if bands.iter().any(|b| !b.points.is_empty()) {
+            let mut axes = crate::output::plot::Axes::default();
+            if let Some(y) = y {
+                axes.y = y.into();
+            }
+            crate::output::plot::comparison(dir, name, &title, &axes, &bands)?;
+        }
     }
     super::sensitivity::plots(dir, &report, session)?;
     super::tasks::profile_plot(dir, &report, session)?;
