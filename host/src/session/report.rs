@@ -91,18 +91,16 @@ impl RunRecord {
 /// al.'s) mean this curve, not a deterministic evaluation's. A window in which no episode
 /// ended has no point (its run then drops out of that step's band in the curves).
 pub fn training_windows(episodes: &[(f64, f64)], evals: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    // One pass: `episodes.csv` is in step order (a resume truncates it to its checkpoint).
+    let mut rest = episodes;
     let mut points = Vec::new();
-    let mut from = f64::NEG_INFINITY;
     for &(step, _) in evals {
-        let window: Vec<f64> = episodes
-            .iter()
-            .filter(|e| e.0 > from && e.0 <= step)
-            .map(|e| e.1)
-            .collect();
+        let (window, after) = rest.split_at(rest.partition_point(|e| e.0 <= step));
         if !window.is_empty() {
-            points.push((step, stats::mean(&window)));
+            let sum: f64 = window.iter().map(|e| e.1).sum();
+            points.push((step, sum / window.len() as f64));
         }
-        from = step;
+        rest = after;
     }
     points
 }

@@ -218,8 +218,9 @@ impl Session {
             ..self.spec.clone()
         };
         spec.check()?;
-        let rows = self.runs.iter().filter(|r| r.seed == self.spec.seed);
-        let rows: Vec<&PlannedRun> = rows.collect();
+        let rows: Vec<&PlannedRun> = (self.runs.iter())
+            .filter(|r| r.seed == self.spec.seed)
+            .collect();
         let total = (rows.len() as u64).saturating_mul(seeds);
         if total > MAX_RUNS {
             return Err(format!(
