@@ -735,3 +735,31 @@ fn a_tabular_session_draws_its_eval_training_and_exact_j_curves() {
     }
     assert!(read(&out.join("curves_exact_j.svg")).contains("exact J of the policy"));
 }
+
+#[test]
+fn growing_a_session_past_its_run_limit_is_refused_before_anything_runs() {
+    let dir = tempdir::Dir::new();
+    let out = dir.path().join("s");
+    // 11 rows of 300 steps that never update (learning starts after them): quick.
+    let labels: Vec<String> = (0..11).map(|i| format!("sac:label=r{i}")).collect();
+    let mut args: Vec<&str> = Vec::new();
+    for l in &labels {
+        args.extend(["--plugin", l.as_str()]);
+    }
+    let o = out.to_str().unwrap();
+    args.extend([
+        "--env",
+        "pendulum",
+        "--steps",
+        "300",
+        "--eval-episodes",
+        "1",
+    ]);
+    args.extend(["--set", "learning_starts=1000", "--out", o, "--quiet"]);
+    assert_ok(&host_raw(&args));
+    let before = read(&out.join("session.json"));
+    let g = host_raw(&["--resume", o, "--seeds", "10000", "--quiet"]);
+    assert_refused(&g, &["= 110000 runs", "at most 100000"]);
+    assert_eq!(read(&out.join("session.json")), before);
+    assert!(!out.join("r0/seed-1").exists());
+}
